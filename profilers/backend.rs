@@ -98,6 +98,12 @@ pub trait Backend: Send + Sync {
         Vec::new()
     }
 
+    /// Commands run after the workload ended to turn the raw output into something `parse`
+    /// reads (e.g. `memray stats --json`); their time is reported as post-processing time.
+    fn postprocess(&self, _launch: &Launch) -> Vec<Vec<OsString>> {
+        Vec::new()
+    }
+
     /// Parses what the run left in `out_dir` (plus its stdout, for tools that print).
     /// `None` for the baseline.
     fn parse(&self, out_dir: &Path, stdout: &str) -> Option<Result<Profile, ParseError>>;

@@ -39,6 +39,9 @@ pub struct Sample {
     /// Number of raw samples folded into this one.
     #[serde(default = "one")]
     pub count: u64,
+    /// CPU seconds the thread used over the span this sample stands for, when known.
+    #[serde(default)]
+    pub cpu: Option<f64>,
     /// Some(true) when the sampler saw the thread waiting (sleep, I/O, lock), None if unknown.
     #[serde(default)]
     pub idle: Option<bool>,
@@ -228,8 +231,8 @@ mod tests {
         let mut idx = HashMap::new();
         let fib = p.intern(&mut idx, frame("fib"));
         let main = p.intern(&mut idx, frame("main"));
-        p.samples.push(Sample { pid: 1, tid: 1, stack: vec![main, fib, fib, fib], weight: 0.01, count: 1, idle: None, time: None });
-        p.samples.push(Sample { pid: 1, tid: 1, stack: vec![main], weight: 0.01, count: 1, idle: None, time: None });
+        p.samples.push(Sample { pid: 1, tid: 1, stack: vec![main, fib, fib, fib], weight: 0.01, count: 1, cpu: None, idle: None, time: None });
+        p.samples.push(Sample { pid: 1, tid: 1, stack: vec![main], weight: 0.01, count: 1, cpu: None, idle: None, time: None });
         assert!((p.inclusive_seconds("fib", None) - 0.01).abs() < 1e-12);
         assert!((p.inclusive_seconds("main", Some("single.py")) - 0.02).abs() < 1e-12);
         assert_eq!(p.inclusive_seconds("main", Some("other.py")), 0.0);
