@@ -1,1 +1,16 @@
-//! profbench engine.
+//! profbench's engine: Python environment, workloads and truth, the safe runner, statistics,
+//! accuracy, the matrix, results and reports. The CLI in main.rs is a thin layer over this.
+
+pub mod accuracy;
+pub mod cli;
+pub mod commands;
+pub mod launcher;
+pub mod matrix;
+pub mod platform;
+pub mod pyenv;
+pub mod reaper;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod stats;
+pub mod workload;

@@ -1,0 +1,89 @@
+//! The command line (clap): `matrix`, `list`, `doctor`, `record`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "profbench", version, about = "Which Python profiler should I trust, on my platform, for my kind of program, and what does it cost?")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the comparison: every (launcher, workload, backend) cell, with interleaved baseline runs.
+    Matrix(MatrixArgs),
+    /// List backends and workloads, and whether each can run here.
+    List(CommonArgs),
+    /// Describe this platform and, per backend, why it can or cannot run.
+    Doctor(CommonArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Python interpreter the environment is built from (default: $PROFBENCH_PYTHON, else python3 on PATH).
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// Folder of workload scripts.
+    #[arg(long, default_value = "workloads")]
+    pub workloads_dir: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MatrixArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Backends to run, comma-separated (default: all). `none`, the baseline, is always run.
+    #[arg(long, value_delimiter = ',')]
+    pub backends: Vec<String>,
+    /// Workloads to run, comma-separated (default: all in --workloads-dir).
+    #[arg(long, value_delimiter = ',')]
+    pub workloads: Vec<String>,
+    /// Launchers: direct (the env's python) and uv (`uv run python`).
+    #[arg(long, value_delimiter = ',', default_value = "direct")]
+    pub launchers: Vec<String>,
+    /// Measured pairs (baseline + profiled) per cell; 6 or more for a 95% interval.
+    #[arg(long, default_value_t = 6)]
+    pub runs: usize,
+    /// Unmeasured warm-up pairs per cell.
+    #[arg(long, default_value_t = 1)]
+    pub warmup: usize,
+    /// A quick look: 2 pairs, no warm-up (intervals will say they are too wide to trust).
+    #[arg(long)]
+    pub quick: bool,
+    /// Per-run timeout in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// Run folder to write (default: results/<run-id>); with --resume, the folder to continue.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue an interrupted run (the newest in results/ unless --out), skipping finished cells.
+    #[arg(long)]
+    pub resume: bool,
+    /// Keep raw profiler outputs above the size cap.
+    #[arg(long)]
+    pub keep_raw: bool,
+    /// Folder holding run folders.
+    #[arg(long, default_value = "results")]
+    pub results_dir: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lists_split_on_commas() {
+        let cli = Cli::parse_from(["profbench", "matrix", "--backends", "none,cprofile", "--launchers", "direct,uv"]);
+        let Command::Matrix(m) = cli.command else { panic!() };
+        assert_eq!(m.backends, vec!["none", "cprofile"]);
+        assert_eq!(m.launchers, vec!["direct", "uv"]);
+    }
+}

@@ -1,0 +1,382 @@
+//! The matrix: for each (launcher, workload, backend) cell, baseline and profiled runs
+//! interleaved after a warm-up, measured, parsed, compared with truth, and written at once.
+
+use crate::accuracy::{self, Accuracy, PhaseAccuracy};
+use crate::launcher::Launcher;
+use crate::pyenv::{Install, PythonEnv};
+use crate::results::{CellKey, CellRecord, Overhead, RunDir, RunKind, RunRecord, Status, SCHEMA};
+use crate::runner::{self, Ending, Measured, Spec};
+use crate::stats::{self, Estimate};
+use crate::workload::{Truth, Workload};
+use anyhow::Result;
+use indicatif::ProgressBar;
+use profbench_profilers::{Backend, ExitInfo, Failure, Launch, Profile, PythonFacts};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Raw outputs above this are dropped after parsing unless --keep-raw.
+pub const RAW_CAP_BYTES: u64 = 20 * 1024 * 1024;
+
+pub struct Settings {
+    pub runs: usize,
+    pub warmup: usize,
+    pub timeout: Duration,
+    pub keep_raw: bool,
+    pub platform_id: String,
+    pub profbench_exe: PathBuf,
+}
+
+/// Everything a cell needs that is shared across cells.
+pub struct Context<'a> {
+    pub env: &'a PythonEnv,
+    pub installs: &'a BTreeMap<String, Install>,
+    pub tool_bins: &'a BTreeMap<String, Result<PathBuf, String>>,
+    pub settings: &'a Settings,
+    pub run_dir: &'a RunDir,
+    pub progress: &'a ProgressBar,
+}
+
+/// The cell stopped because the user pressed Ctrl-C.
+#[derive(Debug)]
+pub struct Interrupted;
+
+/// Runs planned for one cell, for the progress bar.
+pub fn planned_runs(settings: &Settings, backend: &str) -> u64 {
+    let per_side = (settings.warmup + settings.runs) as u64;
+    if backend == "none" {
+        per_side
+    } else {
+        2 * per_side
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+struct Cell<'a> {
+    ctx: &'a Context<'a>,
+    key: CellKey,
+    workload: &'a Workload,
+    backend: &'a dyn Backend,
+    launcher: &'a Launcher,
+    runs: Vec<RunRecord>,
+    last_profile: Option<Profile>,
+}
+
+impl Cell<'_> {
+    fn raw_dir(&self) -> PathBuf {
+        self.ctx.run_dir.raw_dir(&self.key)
+    }
+
+    /// Runs the workload once, under the backend or as baseline.
+    fn run_once(&mut self, kind: RunKind, index: usize, warmup: bool) -> Result<usize, Interrupted> {
+        let label = format!("{}-{index}{}", if kind == RunKind::Baseline { "baseline" } else { "profiled" }, if warmup { "-warmup" } else { "" });
+        let dir = self.raw_dir().join(label);
+        let out_dir = dir.join("out");
+        let _ = fs::remove_dir_all(&dir);
+        let _ = fs::create_dir_all(&out_dir);
+        let truth_path = dir.join("truth.json");
+        let tool_bin = match self.ctx.tool_bins.get(self.backend.name()) {
+            Some(Ok(p)) => p.clone(),
+            _ => self.ctx.env.bin_dir.clone(),
+        };
+        let launch = Launch {
+            python: &self.launcher.python,
+            bin_dir: &self.ctx.env.bin_dir,
+            tool_bin_dir: &tool_bin,
+            script: &self.workload.script,
+            args: &[],
+            out_dir: &out_dir,
+            profbench_exe: &self.ctx.settings.profbench_exe,
+        };
+        let (argv, backend_env) = match kind {
+            RunKind::Baseline => (profbench_profilers::none::NoProfiler.command(&launch), vec![]),
+            RunKind::Profiled => (self.backend.command(&launch), self.backend.env(&launch)),
+        };
+        let mut env: Vec<(OsString, OsString)> = vec![("PROFBENCH_TRUTH".into(), truth_path.clone().into())];
+        env.extend(self.launcher.env.iter().cloned());
+        env.extend(backend_env);
+        // Ray: a private, short temp dir per run, so this run's cluster is found and ended.
+        let ray_tmp = self.workload.uses_ray.then(|| tempfile::Builder::new().prefix("pbray").tempdir_in("/tmp").ok()).flatten();
+        if let Some(t) = &ray_tmp {
+            env.push(("RAY_TMPDIR".into(), t.path().into()));
+            env.push(("RAY_USAGE_STATS_ENABLED".into(), "0".into()));
+        }
+        let spec = Spec { argv, env, cwd: out_dir.clone(), timeout: self.ctx.settings.timeout, log_dir: dir.clone() };
+        let measured = runner::run(&spec).unwrap_or_else(|e| Measured {
+            ending: Ending::NotStarted(format!("{e:#}")),
+            wall_s: 0.0,
+            cpu_s: None,
+            peak_rss_bytes: None,
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+            ended_leftovers: vec![],
+        });
+        self.ctx.progress.inc(1);
+        if measured.ending == Ending::Interrupted {
+            return Err(Interrupted);
+        }
+        let mut record = RunRecord { kind, warmup, phase_wall_s: BTreeMap::new(), output_bytes: None, postprocess_s: None, accuracy: None, note: None, parse_error: None, measured };
+        if record.measured.succeeded() {
+            let truth = Truth::load(&truth_path);
+            if let Ok(t) = &truth {
+                record.phase_wall_s = t.phases.iter().map(|p| (p.name.clone(), p.wall_ns as f64 / 1e9)).collect();
+            }
+            if kind == RunKind::Profiled {
+                self.finish_profiled(&mut record, &launch, &out_dir, truth);
+            } else if let Err(e) = truth {
+                record.note = Some(format!("{e:#}"));
+            }
+        }
+        self.runs.push(record);
+        Ok(self.runs.len() - 1)
+    }
+
+    /// Post-processes and parses a profiled run's output, and scores it against truth.
+    fn finish_profiled(&mut self, record: &mut RunRecord, launch: &Launch, out_dir: &Path, truth: Result<Truth>) {
+        let post = self.backend.postprocess(launch);
+        if !post.is_empty() {
+            let start = Instant::now();
+            for (i, argv) in post.into_iter().enumerate() {
+                let spec = Spec { argv, env: vec![], cwd: out_dir.to_path_buf(), timeout: self.ctx.settings.timeout, log_dir: out_dir.join(format!("postprocess-{i}")) };
+                match runner::run(&spec) {
+                    Ok(m) if m.succeeded() => {}
+                    Ok(m) => record.note = Some(format!("post-processing failed: {}", last_lines(&m.stderr_tail, 6))),
+                    Err(e) => record.note = Some(format!("post-processing failed: {e:#}")),
+                }
+            }
+            record.postprocess_s = Some(start.elapsed().as_secs_f64());
+        }
+        record.output_bytes = Some(dir_size(out_dir));
+        let parsed = self.backend.parse(out_dir, &record.measured.stdout_tail);
+        match parsed {
+            None => {}
+            Some(Err(e)) => record.parse_error = Some((e.failure(), e.to_string())),
+            Some(Ok(profile)) => {
+                match truth {
+                    Ok(t) => match accuracy::assess(&profile, &t, self.backend.is_sampler()) {
+                        Ok(a) => record.accuracy = Some(a),
+                        Err(why) => record.note = Some(why),
+                    },
+                    Err(e) => record.note = Some(format!("{e:#}")),
+                }
+                self.last_profile = Some(profile);
+            }
+        }
+        if !self.ctx.settings.keep_raw && record.output_bytes.unwrap_or(0) > RAW_CAP_BYTES {
+            let _ = fs::remove_dir_all(out_dir);
+            let _ = fs::create_dir_all(out_dir);
+            let _ = fs::write(out_dir.join("DROPPED.txt"), format!("raw output of {} bytes dropped after parsing (over the cap; use --keep-raw)\n", record.output_bytes.unwrap_or(0)));
+        }
+    }
+
+    /// The failure a run stands for, if it failed (`None` when it is fine).
+    fn failure_of(&self, r: &RunRecord) -> Option<(Failure, String)> {
+        let m = &r.measured;
+        let text = format!("{}\n{}", m.stderr_tail, m.stdout_tail);
+        let (category, error) = match &m.ending {
+            Ending::Exited(0) => {
+                return match r.kind {
+                    // A baseline without usable truth is a broken workload.
+                    RunKind::Baseline => r.note.clone().map(|n| (Failure::WorkloadFailed, n)),
+                    RunKind::Profiled => r.parse_error.clone(),
+                };
+            }
+            Ending::NotStarted(why) => (Failure::NotInstallable, why.clone()),
+            Ending::Interrupted => (Failure::Interrupted, "interrupted".into()),
+            ending => {
+                let info = ExitInfo {
+                    code: if let Ending::Exited(c) = ending { Some(*c) } else { None },
+                    signal: if let Ending::Signalled(s) = ending { Some(*s) } else { None },
+                    timed_out: *ending == Ending::TimedOut,
+                    stderr: text.clone(),
+                };
+                let category = if r.kind == RunKind::Baseline { Failure::WorkloadFailed } else { self.backend.classify(&info) };
+                let head = match ending {
+                    Ending::TimedOut => format!("timed out after {:.0} s", self.ctx.settings.timeout.as_secs_f64()),
+                    Ending::Signalled(s) => format!("killed by signal {s}"),
+                    Ending::Exited(c) => format!("exit code {c}"),
+                    _ => String::new(),
+                };
+                (category, format!("{head}\n{}", last_lines(&text, 8)))
+            }
+        };
+        Some((category, error.trim().to_string()))
+    }
+}
+
+/// Runs one cell to its record. Err only on Ctrl-C.
+pub fn run_cell(ctx: &Context, key: CellKey, workload: &Workload, backend: &dyn Backend, launcher: &Launcher, workload_failed: Option<&str>) -> Result<CellRecord, Interrupted> {
+    let started = now();
+    let version = Some(backend.distribution()).filter(|d| !d.is_empty()).and_then(|d| ctx.env.versions.get(&d.to_lowercase()).cloned());
+    let mut record = CellRecord {
+        schema: SCHEMA,
+        key: key.clone(),
+        platform_id: ctx.settings.platform_id.clone(),
+        backend_description: backend.description(),
+        backend_version: version,
+        status: Status::Ok,
+        overhead: None,
+        accuracy: None,
+        accuracy_note: None,
+        output_bytes: None,
+        postprocess_s: None,
+        runs: vec![],
+        started,
+        finished: String::new(),
+    };
+    let fail = |mut record: CellRecord, category: Failure, error: String| {
+        ctx.progress.inc(planned_runs(ctx.settings, backend.name()).saturating_sub(record.runs.len() as u64));
+        record.status = Status::Failed { category, error };
+        record.finished = now();
+        Ok(record)
+    };
+    // Reasons not to run at all, each decided here and now.
+    if let Some(why) = &launcher.unavailable {
+        return fail(record, Failure::NotInstallable, why.clone());
+    }
+    if let Some(why) = workload_failed {
+        return fail(record, Failure::WorkloadFailed, format!("the workload fails without any profiler:\n{why}"));
+    }
+    if let Some(Install::Failed(why)) = ctx.installs.get(backend.name()) {
+        return fail(record, Failure::NotInstallable, why.clone());
+    }
+    if let Some(Err(why)) = ctx.tool_bins.get(backend.name()) {
+        return fail(record, Failure::NotInstallable, why.clone());
+    }
+    let facts = PythonFacts { version: ctx.env.version, bin_dir: ctx.env.bin_dir.clone() };
+    if let Err((category, why)) = backend.check(&facts) {
+        return fail(record, category, why);
+    }
+    ctx.progress.set_message(format!("{} / {} / {}", key.launcher, key.workload, key.backend));
+    let mut cell = Cell { ctx, key, workload, backend, launcher, runs: vec![], last_profile: None };
+    let baseline_only = backend.name() == "none";
+    let total = ctx.settings.warmup + ctx.settings.runs;
+    for i in 0..total {
+        let warmup = i < ctx.settings.warmup;
+        let sides: &[RunKind] = if baseline_only { &[RunKind::Baseline] } else { &[RunKind::Baseline, RunKind::Profiled] };
+        for &kind in sides {
+            let run = cell.run_once(kind, i, warmup)?;
+            let failure = cell.failure_of(&cell.runs[run]);
+            if let Some((category, error)) = failure {
+                let mut record = record;
+                record.runs = std::mem::take(&mut cell.runs);
+                return fail(record, category, error);
+            }
+        }
+    }
+    record.runs = std::mem::take(&mut cell.runs);
+    summarise(&mut record, baseline_only);
+    if let Some(profile) = &cell.last_profile {
+        // The last parsed profile, for checks and re-reading; small enough to keep.
+        let path = ctx.run_dir.raw_dir(&record.key).join("profile.json");
+        if let Ok(bytes) = serde_json::to_vec(profile) {
+            if (bytes.len() as u64) < RAW_CAP_BYTES {
+                let _ = crate::results::write_atomic(&path, &bytes);
+            }
+        }
+    }
+    record.finished = now();
+    Ok(record)
+}
+
+/// Computes the cell's overhead and accuracy from its measured (non-warm-up) runs.
+fn summarise(record: &mut CellRecord, baseline_only: bool) {
+    let measured: Vec<&RunRecord> = record.runs.iter().filter(|r| !r.warmup).collect();
+    let base: Vec<&RunRecord> = measured.iter().copied().filter(|r| r.kind == RunKind::Baseline).collect();
+    let prof: Vec<&RunRecord> = measured.iter().copied().filter(|r| r.kind == RunKind::Profiled).collect();
+    if baseline_only {
+        // The baseline row reports absolute seconds, not ratios.
+        let walls: Vec<f64> = base.iter().map(|r| r.measured.wall_s).collect();
+        let mut o = Overhead { wall: Estimate::of(&walls), ..Default::default() };
+        if let Some(w) = &o.wall {
+            o.warnings = stats::warnings(w, &walls);
+            o.warning_text = o.warnings.iter().map(|w| w.to_string()).collect();
+        }
+        record.overhead = Some(o);
+        return;
+    }
+    let pairs: Vec<(&RunRecord, &RunRecord)> = base.iter().copied().zip(prof.iter().copied()).collect();
+    let ratios = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> Vec<f64> { pairs.iter().filter_map(|(b, p)| Some(f(p)? / f(b)?)).filter(|r| r.is_finite()).collect() };
+    let wall = ratios(&|r| Some(r.measured.wall_s));
+    let mut o = Overhead {
+        wall: Estimate::of(&wall),
+        cpu: Estimate::of(&ratios(&|r| r.measured.cpu_s)),
+        peak_rss: Estimate::of(&ratios(&|r| r.measured.peak_rss_bytes.map(|b| b as f64))),
+        ..Default::default()
+    };
+    let phase_names: Vec<String> = base.first().map(|b| b.phase_wall_s.keys().cloned().collect()).unwrap_or_default();
+    for name in phase_names {
+        if let Some(e) = Estimate::of(&ratios(&|r| r.phase_wall_s.get(&name).copied())) {
+            o.phases.insert(name, e);
+        }
+    }
+    if let Some(w) = &o.wall {
+        o.warnings = stats::warnings(w, &wall);
+        o.warning_text = o.warnings.iter().map(|w| w.to_string()).collect();
+    }
+    record.overhead = Some(o);
+    let sizes: Vec<f64> = prof.iter().filter_map(|r| r.output_bytes.map(|b| b as f64)).collect();
+    record.output_bytes = Estimate::of(&sizes).map(|e| e.median as u64);
+    record.postprocess_s = Estimate::of(&prof.iter().filter_map(|r| r.postprocess_s).collect::<Vec<_>>()).map(|e| e.median);
+    let accs: Vec<&Accuracy> = prof.iter().filter_map(|r| r.accuracy.as_ref()).collect();
+    record.accuracy = combine_accuracy(&accs);
+    if record.accuracy.is_none() {
+        record.accuracy_note = prof.iter().find_map(|r| r.note.clone());
+    }
+}
+
+/// Per phase, the median over runs of each field; then MAE and worst phase over phases.
+fn combine_accuracy(runs: &[&Accuracy]) -> Option<Accuracy> {
+    let first = runs.first()?;
+    let median = |f: &dyn Fn(&PhaseAccuracy) -> f64, i: usize| Estimate::of(&runs.iter().filter_map(|a| a.phases.get(i).map(f)).collect::<Vec<_>>()).map(|e| e.median).unwrap_or(0.0);
+    let phases: Vec<PhaseAccuracy> = first
+        .phases
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PhaseAccuracy {
+            phase: p.phase.clone(),
+            function: p.function.clone(),
+            attributed_s: median(&|x| x.attributed_s, i),
+            truth_s: median(&|x| x.truth_s, i),
+            attributed_share: median(&|x| x.attributed_share, i),
+            truth_share: median(&|x| x.truth_share, i),
+            error_pp: median(&|x| x.error_pp, i),
+        })
+        .collect();
+    let mae_pp = phases.iter().map(|p| p.error_pp).sum::<f64>() / phases.len().max(1) as f64;
+    let worst = phases.iter().max_by(|a, b| a.error_pp.total_cmp(&b.error_pp))?;
+    Some(Accuracy {
+        clock: first.clock,
+        worst_phase: worst.phase.clone(),
+        worst_pp: worst.error_pp,
+        mae_pp,
+        samples: first.samples,
+        sampling_error_pp: first.sampling_error_pp,
+        phases,
+    })
+}

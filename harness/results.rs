@@ -1,0 +1,200 @@
+//! What a matrix run writes: `results/<run-id>/run.json` (platform, versions, plan) and one
+//! JSON record per finished cell under `cells/`, each written atomically so an interrupted
+//! run loses nothing that finished.
+
+use crate::accuracy::Accuracy;
+use crate::platform::Platform;
+use crate::runner::Measured;
+use crate::stats::{Estimate, Warning};
+use anyhow::{Context, Result};
+use profbench_profilers::Failure;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CellKey {
+    pub launcher: String,
+    pub workload: String,
+    pub backend: String,
+}
+
+impl CellKey {
+    pub fn file_name(&self) -> String {
+        format!("{}__{}__{}.json", self.launcher, self.workload, self.backend)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Failed { category: Failure, error: String },
+}
+
+impl Status {
+    pub fn label(&self) -> String {
+        match self {
+            Status::Ok => "ok".into(),
+            Status::Failed { category, .. } => category.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    Baseline,
+    Profiled,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub kind: RunKind,
+    pub warmup: bool,
+    pub measured: Measured,
+    /// Per phase wall seconds from the run's own markers.
+    pub phase_wall_s: BTreeMap<String, f64>,
+    pub output_bytes: Option<u64>,
+    pub postprocess_s: Option<f64>,
+    pub accuracy: Option<Accuracy>,
+    /// Why this run has no accuracy (or, for a baseline, no truth).
+    pub note: Option<String>,
+    /// Set when the profiler's output was missing or could not be parsed.
+    #[serde(default)]
+    pub parse_error: Option<(Failure, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Overhead {
+    pub wall: Option<Estimate>,
+    pub cpu: Option<Estimate>,
+    pub peak_rss: Option<Estimate>,
+    pub phases: BTreeMap<String, Estimate>,
+    pub warnings: Vec<Warning>,
+    /// Warning sentences as printed.
+    pub warning_text: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CellRecord {
+    pub schema: u32,
+    pub key: CellKey,
+    pub platform_id: String,
+    pub backend_description: String,
+    /// The profiler distribution's installed version, if it has one.
+    pub backend_version: Option<String>,
+    pub status: Status,
+    pub overhead: Option<Overhead>,
+    /// Per-phase errors: the median over runs of each phase's error; MAE over those.
+    pub accuracy: Option<Accuracy>,
+    pub accuracy_note: Option<String>,
+    pub output_bytes: Option<u64>,
+    pub postprocess_s: Option<f64>,
+    pub runs: Vec<RunRecord>,
+    pub started: String,
+    pub finished: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub schema: u32,
+    pub run_id: String,
+    pub platform: Platform,
+    pub profbench_version: String,
+    /// Every installed Python distribution and its version.
+    pub python_packages: BTreeMap<String, String>,
+    /// workload name -> sha256 of its script.
+    pub workloads: BTreeMap<String, String>,
+    pub plan: Vec<CellKey>,
+    pub runs_per_cell: usize,
+    pub command: Vec<String>,
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().context("path has no folder")?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+pub struct RunDir {
+    pub root: PathBuf,
+}
+
+impl RunDir {
+    pub fn cells_dir(&self) -> PathBuf {
+        self.root.join("cells")
+    }
+
+    pub fn raw_dir(&self, key: &CellKey) -> PathBuf {
+        self.root.join("raw").join(key.file_name().trim_end_matches(".json"))
+    }
+
+    pub fn write_info(&self, info: &RunInfo) -> Result<()> {
+        write_atomic(&self.root.join("run.json"), &serde_json::to_vec_pretty(info)?)
+    }
+
+    pub fn read_info(&self) -> Result<RunInfo> {
+        let path = self.root.join("run.json");
+        let bytes = fs::read(&path).with_context(|| format!("{} is not a profbench run folder (no run.json)", self.root.display()))?;
+        let info: RunInfo = serde_json::from_slice(&bytes).with_context(|| format!("malformed {}", path.display()))?;
+        if info.schema != SCHEMA {
+            anyhow::bail!("{} has results schema {}, this profbench reads {SCHEMA}: use the profbench version that wrote it", path.display(), info.schema);
+        }
+        Ok(info)
+    }
+
+    pub fn write_cell(&self, cell: &CellRecord) -> Result<()> {
+        write_atomic(&self.cells_dir().join(cell.key.file_name()), &serde_json::to_vec_pretty(cell)?)
+    }
+
+    /// Every finished cell, in file-name order; an unreadable record is reported, not fatal.
+    pub fn read_cells(&self) -> (Vec<CellRecord>, Vec<String>) {
+        let mut cells = Vec::new();
+        let mut problems = Vec::new();
+        let Ok(entries) = fs::read_dir(self.cells_dir()) else { return (cells, problems) };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+        paths.sort();
+        for p in paths {
+            match fs::read(&p).map_err(anyhow::Error::from).and_then(|b| Ok(serde_json::from_slice::<CellRecord>(&b)?)) {
+                Ok(c) => cells.push(c),
+                Err(e) => problems.push(format!("{}: {e}", p.display())),
+            }
+        }
+        (cells, problems)
+    }
+
+    pub fn is_finished(&self, key: &CellKey) -> bool {
+        self.cells_dir().join(key.file_name()).exists()
+    }
+}
+
+/// The newest run folder under `results` (run ids sort by time).
+pub fn latest_run(results: &Path) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(results).ok()?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("run.json").exists()).collect();
+    dirs.sort();
+    dirs.pop()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a/b.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::read_dir(dir.path().join("a")).unwrap().count(), 1, "no temporary file left");
+    }
+}
