@@ -145,13 +145,13 @@ pub fn ensure(base_python: &Path, core: &[String], backends: &[(String, Vec<Stri
     let ready = root.join(".profbench-core-ready");
     if !ready.exists() {
         let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(&root)?;
-        let log = root.join("install-core.log");
+        fs::create_dir_all(root.parent().unwrap())?;
+        let log = cache.join("envs").join(format!("{key}-install.log"));
         let created = match &uv {
             Some(uv) => run_step(&pb, "creating venv (uv)", Command::new(uv).arg("venv").arg("--seed").arg("--python").arg(base_python).arg(&root).env("UV_CACHE_DIR", cache.join("uv-cache")), &log),
             None => run_step(&pb, "creating venv", Command::new(base_python).args(["-m", "venv"]).arg(&root), &log),
         };
-        created.map_err(|e| anyhow::anyhow!("{e}\nfix: install the venv module (Debian: apt-get install python3-venv)"))?;
+        created.map_err(|e| anyhow::anyhow!("{e}\nfix: check that {} can create virtual environments (Debian: apt-get install python3-venv)", base_python.display()))?;
         install(&pb, uv.as_deref(), &root, &cache, core, "installing workload requirements", &log)
             .map_err(|e| anyhow::anyhow!("{e}\nfix: check network access to PyPI, or the pins in workloads/requirements.txt"))?;
         fs::write(&ready, core.join("\n"))?;
@@ -195,8 +195,8 @@ pub fn ensure_tool_env(env: &PythonEnv, base_python: &Path, name: &str, reqs: &[
     }
     let pb = spinner();
     let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(&root).map_err(|e| e.to_string())?;
-    let log = root.join("install.log");
+    fs::create_dir_all(root.parent().unwrap()).map_err(|e| e.to_string())?;
+    let log = root.with_extension("install.log");
     let result = match &env.uv {
         Some(uv) => run_step(&pb, &format!("creating tool venv for {name}"), Command::new(uv).arg("venv").arg("--python").arg(base_python).arg(&root).env("UV_CACHE_DIR", env.cache.join("uv-cache")), &log),
         None => run_step(&pb, &format!("creating tool venv for {name}"), Command::new(base_python).args(["-m", "venv"]).arg(&root), &log),

@@ -37,18 +37,21 @@ pub fn discover(dir: &Path) -> Result<Vec<Workload>> {
 fn from_header(path: &Path, text: &str) -> Option<Workload> {
     let mut phases = None;
     let mut uses_ray = false;
+    let mut name = None;
     for line in text.lines().take(40) {
         let Some(rest) = line.trim().strip_prefix("# profbench:") else { continue };
         let rest = rest.trim();
         if let Some(list) = rest.strip_prefix("phases=") {
             phases = Some(list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>());
+        } else if let Some(n) = rest.strip_prefix("name=") {
+            name = Some(n.trim().to_string());
         } else if rest == "uses-ray" {
             uses_ray = true;
         }
     }
     use sha2::Digest;
     Some(Workload {
-        name: path.file_stem()?.to_string_lossy().into_owned(),
+        name: name.unwrap_or(path.file_stem()?.to_string_lossy().into_owned()),
         script: path.canonicalize().unwrap_or_else(|_| path.to_path_buf()),
         phases: phases?,
         uses_ray,
@@ -148,8 +151,8 @@ mod tests {
 
     #[test]
     fn header_declares_phases_and_ray() {
-        let text = "\"\"\"doc\"\"\"\n# profbench: phases=a, b\n# profbench: uses-ray\nimport ray\n";
-        let w = from_header(Path::new("/x/ray.py"), text).unwrap();
+        let text = "\"\"\"doc\"\"\"\n# profbench: phases=a, b\n# profbench: uses-ray\n# profbench: name=ray\nimport ray\n";
+        let w = from_header(Path::new("/x/ray_workload.py"), text).unwrap();
         assert_eq!(w.phases, vec!["a", "b"]);
         assert!(w.uses_ray);
         assert_eq!(w.name, "ray");

@@ -7,7 +7,16 @@ pub mod profile;
 pub mod status;
 
 pub mod cprofile;
+pub mod cpython_sampling;
+pub mod line_profiler;
+pub mod memray;
+pub mod viztracer;
+pub mod yappi;
 pub mod none;
+pub mod pyspy;
+pub mod austin;
+pub mod scalene;
+pub mod pyinstrument;
 
 pub use backend::{Backend, Launch, ParseError, PythonFacts};
 pub use profile::{Clock, Frame, FunctionStat, Profile, Sample};
@@ -18,6 +27,23 @@ pub fn all_backends() -> Vec<Box<dyn Backend>> {
     vec![
         Box::new(none::NoProfiler),
         Box::new(cprofile::CProfile),
+        Box::new(viztracer::VizTracer),
+        Box::new(yappi::Yappi::WALL),
+        Box::new(yappi::Yappi::CPU),
+        Box::new(memray::Memray),
+        Box::new(line_profiler::LineProfiler),
+        Box::new(cpython_sampling::CPythonSampling),
+        Box::new(pyspy::PySpy::DEFAULT),
+        Box::new(pyspy::PySpy::CPU),
+        Box::new(pyspy::PySpy::NONBLOCKING),
+        Box::new(pyspy::PySpy::NOSUB),
+        Box::new(austin::Austin::V3_WALL),
+        Box::new(austin::Austin::V3_CPU),
+        Box::new(austin::Austin::V4_WALL),
+        Box::new(austin::Austin::V4_CPU),
+        Box::new(scalene::Scalene::FULL),
+        Box::new(scalene::Scalene::CPU_ONLY),
+        Box::new(pyinstrument::Pyinstrument),
     ]
 }
 

@@ -16,6 +16,8 @@ import sys
 # sys.path), which is how they import truth.
 import ray
 
+_HERE = os.path.dirname(os.path.realpath(__file__))
+
 import time
 import hashlib
 import numpy as np

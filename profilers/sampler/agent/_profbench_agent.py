@@ -1,0 +1,430 @@
+# profbench sampler agent: samples every thread's Python stack in-process and streams compact
+# records to the profbench collector over a private Unix socket.
+#
+# Rules this file lives by (the target must never notice it):
+#   * stdlib only, CPython 3.8+, and only modules CPython has already loaded or that load no
+#     other module (`_socket`, `_thread`): importing `random`, `json` or `threading` here would
+#     change the target's import order and global state.
+#   * never print; any exception switches sampling off and is reported to the collector.
+#   * the sampler thread is a raw `_thread` thread, so `threading.enumerate()`,
+#     `threading.active_count()` and non-daemon joins at exit do not see it.
+#
+# Wire format (one record a line, fields separated by TAB, strings escaped with \\ \t \n \r):
+#   H <proto> <pid> <ppid> <monotonic_ns> <executable> <argv joined by \x1f>   hello
+#   C <code id> <file> <function> <first line>                                  code object
+#   N <tid> <thread name>                                                       thread name
+#   S <tid> <monotonic_ns> <thread cpu ns | -> <code id>:<line> ... (leaf first) sample
+#   K <tid> <start_ns> <end_ns> <category> <name>                               span
+#   Z <ticks> <missed ticks> <samples>                                          stats so far
+#   E <message>                                                                 sampling off
+# The collector answers the hello with `ok <rate Hz> <stop_at monotonic_ns or 0>` or `off`.
+
+import os
+import sys
+import time
+import _thread
+
+PROTO = "1"
+_FLUSH_NS = 100_000_000  # send at most every 100 ms: few syscalls, little lost on a crash
+
+_mono = time.monotonic_ns
+_current_frames = sys._current_frames
+
+try:
+    _thread_cpu_clock = time.pthread_getcpuclockid
+    _clock_ns = time.clock_gettime_ns
+except AttributeError:  # macOS, Windows: no per-thread CPU clock of another thread
+    _thread_cpu_clock = None
+    _clock_ns = None
+
+_agent = None
+
+
+def _esc(s):
+    s = str(s)
+    if "\\" in s or "\t" in s or "\n" in s or "\r" in s:
+        s = s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return s
+
+
+class _Rng:
+    """xorshift64*: jitter without importing `random` (and touching the target's RNG)."""
+
+    def __init__(self, seed):
+        self.s = (seed or 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+
+    def uniform(self):
+        s = self.s
+        s ^= (s >> 12)
+        s ^= (s << 25) & 0xFFFFFFFFFFFFFFFF
+        s ^= (s >> 27)
+        self.s = s
+        return ((s * 0x2545F4914F6CDD1D) & 0xFFFFFFFFFFFFFFFF) / 18446744073709551616.0
+
+
+class Agent:
+    def __init__(self, path):
+        self.path = path
+        self.sock = None
+        self.lock = _thread.allocate_lock()  # one writer at a time on the socket
+        self.buf = []
+        self.codes = {}  # id(code) -> see code_id
+        self.tids = {}  # thread ident -> native tid string
+        self.last = {}  # thread ident -> (cpu text, tid, stack text) of its last sample
+        self.on = False
+        self.stop = False
+        self.rate = 100.0
+        self.stop_at = 0
+        self.ticks = 0
+        self.missed = 0
+        self.samples = 0
+        self.last_flush = 0
+        self.ray_patched = False
+        self.ident = None
+        self.main_ident = None
+
+    # -- connection -------------------------------------------------------------------------
+
+    def connect(self):
+        import _socket
+
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        sock.settimeout(5.0)
+        sock.connect(self.path)
+        argv = "\x1f".join(_esc(a) for a in getattr(sys, "argv", []) or [])
+        hello = "H\t%s\t%d\t%d\t%d\t%s\t%s\n" % (
+            PROTO, os.getpid(), os.getppid(), _mono(), _esc(sys.executable or ""), argv)
+        sock.sendall(hello.encode("utf-8", "surrogateescape"))
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = sock.recv(256)
+            if not chunk:
+                break
+            reply += chunk
+        fields = reply.decode("ascii", "replace").strip().split("\t")
+        if fields[0] != "ok":
+            sock.close()
+            return False
+        self.rate = float(fields[1])
+        self.stop_at = int(fields[2]) if len(fields) > 2 else 0
+        # Sends release the GIL; a collector that stops reading for 2 s switches sampling off.
+        sock.settimeout(2.0)
+        self.sock = sock
+        return True
+
+    def send(self, final=False):
+        if self.sock is None:
+            return
+        # Bounded waits everywhere: a stuck collector must not hang the target at exit.
+        if not self.lock.acquire(True, 2.0):
+            self.on = False
+            self.stop = True
+            return
+        try:
+            if self.sock is None:
+                return
+            buf, self.buf = self.buf, []
+            buf.append("Z\t%d\t%d\t%d\n" % (self.ticks, self.missed, self.samples))
+            data = "".join(buf).encode("utf-8", "surrogateescape")
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                # The collector is gone: stop quietly, the target must go on.
+                self.on = False
+                self.stop = True
+            if final or self.stop:
+                try:
+                    self.sock.close()
+                except OSError:
+                    pass
+                self.sock = None
+        finally:
+            self.lock.release()
+
+    def fail(self, exc):
+        self.on = False
+        self.stop = True
+        try:
+            import traceback
+            msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            tb = traceback.extract_tb(exc.__traceback__)
+            if tb:
+                msg += " at %s:%d" % (os.path.basename(tb[-1].filename), tb[-1].lineno)
+        except BaseException:
+            msg = repr(exc)
+        self.buf.append("E\t%s\n" % _esc(msg))
+        try:
+            self.send(final=True)
+        except BaseException:
+            pass
+
+    # -- sampling ---------------------------------------------------------------------------
+
+    def code_id(self, co):
+        """Interns a code object: (id string, the code itself so its id() stays unique, {lasti: "id:line"})."""
+        cid = str(len(self.codes))
+        e = self.codes[id(co)] = (cid, co, {})
+        name = getattr(co, "co_qualname", None) or co.co_name
+        self.buf.append("C\t%s\t%s\t%s\t%d\n" % (cid, _esc(co.co_filename), _esc(name), co.co_firstlineno))
+        return e
+
+    def native_tid(self, ident):
+        tid = self.tids.get(ident)
+        if tid is not None:
+            return tid
+        name = None
+        tid = str(ident)
+        threading = sys.modules.get("threading")
+        t = getattr(threading, "_active", {}).get(ident) if threading is not None else None
+        if t is not None and getattr(t, "native_id", None):
+            tid = str(t.native_id)
+            name = t.name
+        elif ident == self.main_ident:
+            tid = str(os.getpid())
+            name = "MainThread"
+        else:
+            return tid  # not a threading.Thread yet: look again next time
+        self.tids[ident] = tid
+        if name is not None:
+            self.buf.append("N\t%s\t%s\n" % (tid, _esc(name)))
+        return tid
+
+    def sample(self):
+        frames = _current_frames()
+        now = _mono()
+        codes = self.codes
+        out = self.buf
+        me = self.ident
+        last = self.last
+        seen = {}
+        for ident, f in frames.items():
+            if ident == me:
+                continue
+            cpu = "-"
+            if _thread_cpu_clock is not None:
+                try:
+                    cpu = str(_clock_ns(_thread_cpu_clock(ident)))
+                except (OSError, OverflowError):
+                    pass
+            prev = last.get(ident)
+            if prev is not None and cpu != "-" and prev[0] == cpu:
+                # Not a nanosecond on a CPU since the last sample: the thread has not run, so
+                # its stack cannot have changed. Blocked threads cost a syscall, not a walk.
+                seen[ident] = prev
+                out.append("S\t%s\t%d\t%s\t%s\n" % (prev[1], now, cpu, prev[2]))
+                self.samples += 1
+                continue
+            parts = []
+            while f is not None:
+                # Per code object, the "id:line" text by instruction offset: f_lineno walks the
+                # line table and formatting is not free; together they were half the cost.
+                e = codes.get(id(f.f_code))
+                if e is None:
+                    e = self.code_id(f.f_code)
+                by_lasti = e[2]
+                lasti = f.f_lasti
+                item = by_lasti.get(lasti)
+                if item is None:
+                    item = by_lasti[lasti] = "%s:%d" % (e[0], f.f_lineno or 0)
+                parts.append(item)
+                f = f.f_back
+            del f
+            tid = self.native_tid(ident)
+            stack = " ".join(parts)
+            seen[ident] = (cpu, tid, stack)
+            out.append("S\t%s\t%d\t%s\t%s\n" % (tid, now, cpu, stack))
+            self.samples += 1
+        del frames
+        self.last = seen  # threads that ended drop out here
+
+    def run(self):
+        self.ident = _thread.get_ident()
+        try:
+            rng = _Rng(_mono() ^ os.getpid())
+            interval = int(1e9 / self.rate)
+            next_t = _mono()  # a first round at once: the main thread may soon hold the GIL
+            self.last_flush = _mono()
+            while not self.stop:
+                now = _mono()
+                if next_t > now:
+                    time.sleep((next_t - now) / 1e9)
+                    if self.stop:
+                        break
+                if self.on:
+                    self.sample()
+                    self.ticks += 1
+                    if not self.ray_patched and "ray._private.function_manager" in sys.modules:
+                        self.ray_patched = _patch_ray(self)
+                # Jittered (uniform 0.5..1.5 × interval) so samples cannot lock step with a
+                # periodic program; deadlines are absolute so sampling cost does not slow the rate.
+                next_t += int(interval * (0.5 + rng.uniform()))
+                now = _mono()
+                if now > next_t:
+                    # Behind (a long C call held the GIL): those ticks are missed, not queued.
+                    # Their time is not lost: the next sample's weight is the time since the last.
+                    self.missed += (now - next_t) // interval
+                    next_t = now
+                if now - self.last_flush >= _FLUSH_NS:
+                    self.last_flush = now
+                    self.send()
+                if self.stop_at and now >= self.stop_at:
+                    self.on = False
+                    self.send()
+                    break
+        except BaseException as exc:  # noqa: B902 - anything at all switches sampling off
+            self.fail(exc)
+
+    def finish(self):
+        """atexit / os._exit: stop sampling and send what is left."""
+        if self.sock is None:
+            return
+        self.stop = True
+        self.on = False
+        self.send(final=True)
+
+    def after_fork_in_child(self):
+        # The sampler thread did not survive the fork and the socket is the parent's: start over
+        # with a connection of our own (the collector decides whether children are sampled).
+        sock = self.sock
+        self.sock = None
+        self.lock = _thread.allocate_lock()
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+        self.buf = []
+        self.codes = {}
+        self.tids = {}
+        self.last = {}
+        self.ticks = self.missed = self.samples = 0
+        self.main_ident = _thread.get_ident()
+        self.on = False
+        self.stop = False
+        self.ray_patched = False
+        self.begin()
+
+    def begin(self):
+        if not self.connect():
+            return
+        self.on = True
+        _thread.start_new_thread(self.run, ())
+
+    # -- spans ------------------------------------------------------------------------------
+
+    def span(self, start, end, category, name):
+        if self.on:
+            self.buf.append("K\t%d\t%d\t%d\t%s\t%s\n" % (
+                _thread.get_native_id(), start, end, category, _esc(name)))
+
+
+def _timed(agent, fn, category, name):
+    def timed(*args, **kwargs):
+        start = _mono()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            agent.span(start, _mono(), category, name)
+    timed.__wrapped__ = fn
+    for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
+        try:
+            setattr(timed, attr, getattr(fn, attr))
+        except (AttributeError, TypeError):
+            pass
+    return timed
+
+
+def _patch_ray(agent):
+    """Exact task spans and serialization/object-store spans in Ray processes.
+
+    Wraps Ray's own entry points at class level; anything unexpected (another Ray version)
+    leaves Ray untouched and the spans are then derived from samples by the collector."""
+    # Never import from this thread: the main thread may be half way through importing Ray,
+    # and module locks taken from here could deadlock it. Wait until all are fully loaded.
+    mods = []
+    for name in ("inspect", "ray._private.function_manager", "ray._private.serialization",
+                 "ray._private.worker"):
+        mod = sys.modules.get(name)
+        spec = getattr(mod, "__spec__", None)
+        if mod is None or getattr(spec, "_initializing", False):
+            return False
+        mods.append(mod)
+    inspect, function_manager, serialization, worker = mods
+    try:
+        original = function_manager.FunctionActorManager.get_execution_info
+        cache = {}
+
+        def get_execution_info(self, job_id, function_descriptor):
+            info = original(self, job_id, function_descriptor)
+            try:
+                if function_descriptor.is_actor_method():
+                    return info
+                fn = info.function
+                key = id(fn)
+                hit = cache.get(key)
+                if hit is not None and hit[0] is fn:
+                    return hit[1]
+                if inspect.iscoroutinefunction(fn) or inspect.isgeneratorfunction(fn) \
+                        or inspect.isasyncgenfunction(fn):
+                    return info
+                wrapped = info._replace(function=_timed(agent, fn, "task", info.function_name))
+                cache[key] = (fn, wrapped)
+                return wrapped
+            except BaseException:
+                return info
+
+        function_manager.FunctionActorManager.get_execution_info = get_execution_info
+    except BaseException:
+        pass
+    for cls, method, category in (
+        (getattr(serialization, "SerializationContext", None), "serialize", "serialization"),
+        (getattr(serialization, "SerializationContext", None), "deserialize_objects", "serialization"),
+        (getattr(worker, "Worker", None), "get_objects", "object_store"),
+        (getattr(worker, "Worker", None), "put_object", "object_store"),
+    ):
+        try:
+            fn = getattr(cls, method)
+            setattr(cls, method, _timed(agent, fn, category, method))
+        except BaseException:
+            pass
+    return True
+
+
+def start():
+    global _agent
+    path = os.environ.get("PROFBENCH_SOCK")
+    if not path or _agent is not None:
+        return
+    agent = Agent(path)
+    agent.main_ident = _thread.get_ident()
+    try:
+        agent.begin()
+    except BaseException:
+        return  # no collector to report to: stay out of the way
+    if not agent.on:
+        return  # the collector does not want this process (nor its forks)
+    _agent = agent
+    import atexit
+    atexit.register(agent.finish)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork)
+    # multiprocessing's forked children leave through os._exit, which skips atexit.
+    real_exit = os._exit
+
+    def _exit(code):
+        try:
+            agent.finish()
+        except BaseException:
+            pass
+        real_exit(code)
+
+    _exit.__doc__ = real_exit.__doc__
+    os._exit = _exit
+
+
+def _after_fork():
+    try:
+        if _agent is not None:
+            _agent.after_fork_in_child()
+    except BaseException:
+        pass
