@@ -47,7 +47,9 @@ pub fn assess(profile: &Profile, truth: &Truth, is_sampler: bool) -> Result<Accu
     let mut attributed = Vec::new();
     let mut truths = Vec::new();
     for p in &truth.phases {
-        let file = Path::new(&p.file).file_name().map(|f| f.to_string_lossy().into_owned());
+        let file = Path::new(&p.file)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned());
         // The qualname's last part is what profilers print.
         let func = p.function.rsplit('.').next().unwrap_or(&p.function);
         attributed.push(profile.inclusive_seconds(func, file.as_deref()));
@@ -70,20 +72,44 @@ pub fn assess(profile: &Profile, truth: &Truth, is_sampler: bool) -> Result<Accu
         .zip(attributed.iter().zip(&truths))
         .map(|(p, (&a, &t))| {
             let (sa, st) = (a / total_attr, t / total_truth);
-            PhaseAccuracy { phase: p.name.clone(), function: p.function.clone(), attributed_s: a, truth_s: t, attributed_share: sa, truth_share: st, error_pp: (sa - st).abs() * 100.0 }
+            PhaseAccuracy {
+                phase: p.name.clone(),
+                function: p.function.clone(),
+                attributed_s: a,
+                truth_s: t,
+                attributed_share: sa,
+                truth_share: st,
+                error_pp: (sa - st).abs() * 100.0,
+            }
         })
         .collect();
     let mae_pp = phases.iter().map(|p| p.error_pp).sum::<f64>() / phases.len() as f64;
-    let worst = phases.iter().max_by(|a, b| a.error_pp.total_cmp(&b.error_pp)).unwrap();
+    let worst = phases
+        .iter()
+        .max_by(|a, b| a.error_pp.total_cmp(&b.error_pp))
+        .unwrap();
     let (samples, sampling_error_pp) = if is_sampler && profile.sample_count() > 0 {
         // Samples in phase functions, estimated from their time share of all sampled time.
-        let n = (profile.sample_count() as f64 * (total_attr / profile.sampled_seconds().max(f64::EPSILON)).min(1.0)).round();
+        let n = (profile.sample_count() as f64
+            * (total_attr / profile.sampled_seconds().max(f64::EPSILON)).min(1.0))
+        .round();
         let p = worst.truth_share;
-        (Some(n as u64), Some(1.96 * (p * (1.0 - p) / n.max(1.0)).sqrt() * 100.0))
+        (
+            Some(n as u64),
+            Some(1.96 * (p * (1.0 - p) / n.max(1.0)).sqrt() * 100.0),
+        )
     } else {
         (None, None)
     };
-    Ok(Accuracy { clock: profile.clock, mae_pp, worst_phase: worst.phase.clone(), worst_pp: worst.error_pp, phases, samples, sampling_error_pp })
+    Ok(Accuracy {
+        clock: profile.clock,
+        mae_pp,
+        worst_phase: worst.phase.clone(),
+        worst_pp: worst.error_pp,
+        phases,
+        samples,
+        sampling_error_pp,
+    })
 }
 
 #[cfg(test)]
@@ -93,18 +119,54 @@ mod tests {
     use profbench_profilers::{Frame, FunctionStat};
 
     fn phase(name: &str, func: &str, wall_s: f64, cpu_s: f64) -> PhaseTruth {
-        PhaseTruth { name: name.into(), function: func.into(), file: "/w/single.py".into(), line: 1, start_ns: 0, end_ns: 0, wall_ns: (wall_s * 1e9) as i64, cpu_process_ns: (cpu_s * 1e9) as i64, cpu_thread_ns: (cpu_s * 1e9) as i64, tracemalloc_peak_bytes: None, rss_peak_bytes: None }
+        PhaseTruth {
+            name: name.into(),
+            function: func.into(),
+            file: "/w/single.py".into(),
+            line: 1,
+            start_ns: 0,
+            end_ns: 0,
+            wall_ns: (wall_s * 1e9) as i64,
+            cpu_process_ns: (cpu_s * 1e9) as i64,
+            cpu_thread_ns: (cpu_s * 1e9) as i64,
+            tracemalloc_peak_bytes: None,
+            rss_peak_bytes: None,
+        }
     }
 
     fn truth() -> Truth {
-        Truth { schema: 1, workload: "single".into(), pid: 1, python: "3.11".into(), phases: vec![phase("loop", "pattern_heavy_loop", 3.0, 3.0), phase("io", "pattern_io_bound", 1.0, 0.0)], tasks: vec![], tasks_file: None }
+        Truth {
+            schema: 1,
+            workload: "single".into(),
+            pid: 1,
+            python: "3.11".into(),
+            phases: vec![
+                phase("loop", "pattern_heavy_loop", 3.0, 3.0),
+                phase("io", "pattern_io_bound", 1.0, 0.0),
+            ],
+            tasks: vec![],
+            tasks_file: None,
+        }
     }
 
     fn profile(clock: Clock, loop_s: f64, io_s: f64) -> Profile {
         let mut p = Profile::new(clock);
-        for (i, (f, s)) in [("pattern_heavy_loop", loop_s), ("pattern_io_bound", io_s)].into_iter().enumerate() {
-            p.frames.push(Frame { file: "/elsewhere/single.py".into(), function: f.into(), line: 1 });
-            p.functions.push(FunctionStat { frame: i as u32, calls: 1, primitive_calls: 1, inclusive: s, exclusive: s });
+        for (i, (f, s)) in [("pattern_heavy_loop", loop_s), ("pattern_io_bound", io_s)]
+            .into_iter()
+            .enumerate()
+        {
+            p.frames.push(Frame {
+                file: "/elsewhere/single.py".into(),
+                function: f.into(),
+                line: 1,
+            });
+            p.functions.push(FunctionStat {
+                frame: i as u32,
+                calls: 1,
+                primitive_calls: 1,
+                inclusive: s,
+                exclusive: s,
+            });
         }
         p
     }
@@ -132,6 +194,8 @@ mod tests {
 
     #[test]
     fn no_attribution_is_an_explained_failure() {
-        assert!(assess(&profile(Clock::Wall, 0.0, 0.0), &truth(), false).unwrap_err().contains("no time"));
+        assert!(assess(&profile(Clock::Wall, 0.0, 0.0), &truth(), false)
+            .unwrap_err()
+            .contains("no time"));
     }
 }

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "profbench", version, about = "Which Python profiler should I trust, on my platform, for my kind of program, and what does it cost?")]
+#[command(
+    name = "profbench",
+    version,
+    about = "Which Python profiler should I trust, on my platform, for my kind of program, and what does it cost?"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -18,6 +22,8 @@ pub enum Command {
     List(CommonArgs),
     /// Describe this platform and, per backend, why it can or cannot run.
     Doctor(CommonArgs),
+    /// Profile a Python command with profbench's own sampler (no root, ptrace or settings needed).
+    Record(profbench_sampler::RecordArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -81,8 +87,17 @@ mod tests {
 
     #[test]
     fn lists_split_on_commas() {
-        let cli = Cli::parse_from(["profbench", "matrix", "--backends", "none,cprofile", "--launchers", "direct,uv"]);
-        let Command::Matrix(m) = cli.command else { panic!() };
+        let cli = Cli::parse_from([
+            "profbench",
+            "matrix",
+            "--backends",
+            "none,cprofile",
+            "--launchers",
+            "direct,uv",
+        ]);
+        let Command::Matrix(m) = cli.command else {
+            panic!()
+        };
         assert_eq!(m.backends, vec!["none", "cprofile"]);
         assert_eq!(m.launchers, vec!["direct", "uv"]);
     }

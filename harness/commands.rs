@@ -29,30 +29,68 @@ pub fn select_backends(wanted: &[String]) -> Result<Vec<Box<dyn Backend>>> {
     let names: Vec<String> = all.iter().map(|b| b.name().to_string()).collect();
     for w in wanted {
         if !names.contains(w) {
-            bail!("unknown backend '{w}': valid backends are {}", names.join(", "));
+            bail!(
+                "unknown backend '{w}': valid backends are {}",
+                names.join(", ")
+            );
         }
     }
     // `none` is always in: it is the baseline row and tells workload failures apart.
-    Ok(all.into_iter().filter(|b| b.name() == "none" || wanted.iter().any(|w| w == b.name())).collect())
+    Ok(all
+        .into_iter()
+        .filter(|b| b.name() == "none" || wanted.iter().any(|w| w == b.name()))
+        .collect())
 }
 
 fn core_requirements(workloads_dir: &Path) -> Result<Vec<String>> {
     let path = workloads_dir.join("requirements.txt");
-    let text = fs::read_to_string(&path).with_context(|| format!("reading {} (fix: run from the profbench checkout or pass --workloads-dir)", path.display()))?;
-    Ok(text.lines().map(|l| l.split('#').next().unwrap_or("").trim().to_string()).filter(|l| !l.is_empty()).collect())
+    let text = fs::read_to_string(&path).with_context(|| {
+        format!(
+            "reading {} (fix: run from the profbench checkout or pass --workloads-dir)",
+            path.display()
+        )
+    })?;
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect())
 }
 
 /// Creates or reuses the Python environment for these backends, and their tool environments.
-fn prepare_env(common: &CommonArgs, backends: &[Box<dyn Backend>]) -> Result<(PythonEnv, PathBuf, BTreeMap<String, Install>, BTreeMap<String, Result<PathBuf, String>>)> {
+fn prepare_env(
+    common: &CommonArgs,
+    backends: &[Box<dyn Backend>],
+) -> Result<(
+    PythonEnv,
+    PathBuf,
+    BTreeMap<String, Install>,
+    BTreeMap<String, Result<PathBuf, String>>,
+)> {
     let base = pyenv::find_base_python(common.python.as_deref())?;
     let core = core_requirements(&common.workloads_dir)?;
-    let wanted: Vec<(String, Vec<String>)> = backends.iter().map(|b| (b.name().to_string(), b.requirements().iter().map(|s| s.to_string()).collect())).collect();
+    let wanted: Vec<(String, Vec<String>)> = backends
+        .iter()
+        .map(|b| {
+            (
+                b.name().to_string(),
+                b.requirements().iter().map(|s| s.to_string()).collect(),
+            )
+        })
+        .collect();
     let (env, installs) = pyenv::ensure(&base, &core, &wanted)?;
     let mut tool_bins = BTreeMap::new();
     for b in backends {
-        let reqs: Vec<String> = b.isolated_requirements().iter().map(|s| s.to_string()).collect();
+        let reqs: Vec<String> = b
+            .isolated_requirements()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         if !reqs.is_empty() {
-            tool_bins.insert(b.name().to_string(), pyenv::ensure_tool_env(&env, &base, b.name(), &reqs));
+            tool_bins.insert(
+                b.name().to_string(),
+                pyenv::ensure_tool_env(&env, &base, b.name(), &reqs),
+            );
         }
     }
     Ok((env, base, installs, tool_bins))
@@ -75,31 +113,53 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     let all_workloads = workload::discover(&args.common.workloads_dir)?;
     let workloads = workload::select(&all_workloads, &args.workloads)?;
     if workloads.is_empty() {
-        bail!("no workloads found in {} (fix: pass --workloads-dir)", args.common.workloads_dir.display());
+        bail!(
+            "no workloads found in {} (fix: pass --workloads-dir)",
+            args.common.workloads_dir.display()
+        );
     }
     reaper::become_subreaper();
     install_ctrlc();
     let (env, _base, installs, tool_bins) = prepare_env(&args.common, &backends)?;
-    let launchers: Vec<Launcher> = args.launchers.iter().map(|n| launcher::make(n, &env)).collect::<Result<_>>()?;
+    let launchers: Vec<Launcher> = args
+        .launchers
+        .iter()
+        .map(|n| launcher::make(n, &env))
+        .collect::<Result<_>>()?;
 
     let run_dir = open_run_dir(args)?;
     let mut plan = Vec::new();
     for l in &launchers {
         for w in &workloads {
             for b in &backends {
-                plan.push(CellKey { launcher: l.name.clone(), workload: w.name.clone(), backend: b.name().to_string() });
+                plan.push(CellKey {
+                    launcher: l.name.clone(),
+                    workload: w.name.clone(),
+                    backend: b.name().to_string(),
+                });
             }
         }
     }
     let mut platform = platform::describe(env.version);
-    let (runs, warmup) = if args.quick { (2, 0) } else { (args.runs.max(1), args.warmup) };
+    let (runs, warmup) = if args.quick {
+        (2, 0)
+    } else {
+        (args.runs.max(1), args.warmup)
+    };
     let mut info = RunInfo {
         schema: SCHEMA,
-        run_id: run_dir.root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        run_id: run_dir
+            .root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         platform: platform.clone(),
         profbench_version: env!("CARGO_PKG_VERSION").into(),
         python_packages: env.versions.clone(),
-        workloads: workloads.iter().map(|w| (w.name.clone(), w.sha256.clone())).collect(),
+        workloads: workloads
+            .iter()
+            .map(|w| (w.name.clone(), w.sha256.clone()))
+            .collect(),
         plan: plan.clone(),
         runs_per_cell: runs,
         command: std::env::args().collect(),
@@ -126,12 +186,28 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     let todo: Vec<&CellKey> = plan.iter().filter(|k| !run_dir.is_finished(k)).collect();
     let skipped = plan.len() - todo.len();
     if skipped > 0 {
-        eprintln!("resuming {}: {skipped} finished cell(s) kept, {} to run", run_dir.root.display(), todo.len());
+        eprintln!(
+            "resuming {}: {skipped} finished cell(s) kept, {} to run",
+            run_dir.root.display(),
+            todo.len()
+        );
     }
-    let total: u64 = todo.iter().map(|k| matrix::planned_runs(&settings, &k.backend)).sum();
+    let total: u64 = todo
+        .iter()
+        .map(|k| matrix::planned_runs(&settings, &k.backend))
+        .sum();
     let progress = ProgressBar::new(total);
-    progress.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} runs, ETA {eta} {msg}").unwrap());
-    let ctx = Context { env: &env, installs: &installs, tool_bins: &tool_bins, settings: &settings, run_dir: &run_dir, progress: &progress };
+    progress.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} runs, ETA {eta} {msg}").unwrap(),
+    );
+    let ctx = Context {
+        env: &env,
+        installs: &installs,
+        tool_bins: &tool_bins,
+        settings: &settings,
+        run_dir: &run_dir,
+        progress: &progress,
+    };
 
     let mut interrupted = false;
     'cells: for key in todo {
@@ -141,7 +217,18 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
         let failed = workload_failure(&run_dir, l, w);
         match matrix::run_cell(&ctx, key.clone(), w, b.as_ref(), l, failed.as_deref()) {
             Ok(record) => {
-                progress.println(format!("{:>8} {} / {} / {}: {}", if record.status == Status::Ok { "ok" } else { "failed" }, key.launcher, key.workload, key.backend, summary_line(&record)));
+                progress.println(format!(
+                    "{:>8} {} / {} / {}: {}",
+                    if record.status == Status::Ok {
+                        "ok"
+                    } else {
+                        "failed"
+                    },
+                    key.launcher,
+                    key.workload,
+                    key.backend,
+                    summary_line(&record)
+                ));
                 run_dir.write_cell(&record)?;
                 let (cells, _) = run_dir.read_cells();
                 report::write_all(&run_dir.root, &info, &cells)?;
@@ -164,7 +251,11 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     println!("{table}");
     let left = reaper::end_descendants();
     if !left.is_empty() {
-        eprintln!("warning: ended {} leftover process(es): {}", left.len(), left.join(", "));
+        eprintln!(
+            "warning: ended {} leftover process(es): {}",
+            left.len(),
+            left.join(", ")
+        );
     }
     for p in &written {
         println!("wrote {}", p.display());
@@ -178,7 +269,11 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
 
 /// Why this (launcher, workload) fails without any profiler, from its finished `none` cell.
 fn workload_failure(run_dir: &RunDir, l: &Launcher, w: &Workload) -> Option<String> {
-    let key = CellKey { launcher: l.name.clone(), workload: w.name.clone(), backend: "none".into() };
+    let key = CellKey {
+        launcher: l.name.clone(),
+        workload: w.name.clone(),
+        backend: "none".into(),
+    };
     let path = run_dir.cells_dir().join(key.file_name());
     let record: results::CellRecord = serde_json::from_slice(&fs::read(path).ok()?).ok()?;
     match record.status {
@@ -196,16 +291,29 @@ fn open_run_dir(args: &MatrixArgs) -> Result<RunDir> {
     let root = if args.resume {
         match &args.out {
             Some(o) => o.clone(),
-            None => results::latest_run(&args.results_dir).with_context(|| format!("nothing to resume in {} (fix: pass --out with the run folder)", args.results_dir.display()))?,
+            None => results::latest_run(&args.results_dir).with_context(|| {
+                format!(
+                    "nothing to resume in {} (fix: pass --out with the run folder)",
+                    args.results_dir.display()
+                )
+            })?,
         }
     } else {
         match &args.out {
             Some(o) => o.clone(),
-            None => args.results_dir.join(chrono::Local::now().format("%Y-%m-%dT%H-%M-%S").to_string()),
+            None => args
+                .results_dir
+                .join(chrono::Local::now().format("%Y-%m-%dT%H-%M-%S").to_string()),
         }
     };
-    if !args.resume && root.join("cells").exists() && fs::read_dir(root.join("cells"))?.next().is_some() {
-        bail!("{} already holds results: pass --resume to continue it, or another --out", root.display());
+    if !args.resume
+        && root.join("cells").exists()
+        && fs::read_dir(root.join("cells"))?.next().is_some()
+    {
+        bail!(
+            "{} already holds results: pass --resume to continue it, or another --out",
+            root.display()
+        );
     }
     fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     Ok(RunDir { root })
@@ -216,11 +324,25 @@ pub fn list(args: &CommonArgs) -> Result<i32> {
     for b in all_backends() {
         let mut reqs = b.requirements();
         reqs.extend(b.isolated_requirements());
-        println!("  {:<22} {} {}", b.name(), b.description(), if reqs.is_empty() { String::new() } else { format!("[{}]", reqs.join(" ")) });
+        println!(
+            "  {:<22} {} {}",
+            b.name(),
+            b.description(),
+            if reqs.is_empty() {
+                String::new()
+            } else {
+                format!("[{}]", reqs.join(" "))
+            }
+        );
     }
     println!("workloads ({}):", args.workloads_dir.display());
     for w in workload::discover(&args.workloads_dir)? {
-        println!("  {:<22} phases: {}{}", w.name, w.phases.join(", "), if w.uses_ray { " (Ray)" } else { "" });
+        println!(
+            "  {:<22} phases: {}{}",
+            w.name,
+            w.phases.join(", "),
+            if w.uses_ray { " (Ray)" } else { "" }
+        );
     }
     println!("launchers: {}", launcher::NAMES.join(", "));
     println!("(`profbench doctor` installs the environment and says, per backend, whether it can run here)");
@@ -232,15 +354,39 @@ pub fn doctor(args: &CommonArgs) -> Result<i32> {
     let (env, _base, installs, tool_bins) = prepare_env(args, &backends)?;
     let p = platform::describe(env.version);
     println!("{}", serde_json::to_string_pretty(&p)?);
-    println!("python env: {} (uv: {})", env.root.display(), env.uv.as_ref().map(|u| u.display().to_string()).unwrap_or_else(|| "not available, pip used".into()));
-    let facts = PythonFacts { version: env.version, bin_dir: env.bin_dir.clone() };
+    println!(
+        "python env: {} (uv: {})",
+        env.root.display(),
+        env.uv
+            .as_ref()
+            .map(|u| u.display().to_string())
+            .unwrap_or_else(|| "not available, pip used".into())
+    );
+    let facts = PythonFacts {
+        version: env.version,
+        bin_dir: env.bin_dir.clone(),
+    };
     for b in &backends {
-        let verdict = match (installs.get(b.name()), tool_bins.get(b.name()), b.check(&facts)) {
-            (Some(Install::Failed(e)), _, _) => format!("cannot run: not installable: {}", e.lines().last().unwrap_or("")),
-            (_, Some(Err(e)), _) => format!("cannot run: not installable: {}", e.lines().last().unwrap_or("")),
+        let verdict = match (
+            installs.get(b.name()),
+            tool_bins.get(b.name()),
+            b.check(&facts),
+        ) {
+            (Some(Install::Failed(e)), _, _) => format!(
+                "cannot run: not installable: {}",
+                e.lines().last().unwrap_or("")
+            ),
+            (_, Some(Err(e)), _) => format!(
+                "cannot run: not installable: {}",
+                e.lines().last().unwrap_or("")
+            ),
             (_, _, Err((cat, why))) => format!("cannot run: {cat}: {why}"),
             _ => {
-                let v = env.versions.get(&b.distribution().to_lowercase()).map(|v| format!(" {v}")).unwrap_or_default();
+                let v = env
+                    .versions
+                    .get(&b.distribution().to_lowercase())
+                    .map(|v| format!(" {v}"))
+                    .unwrap_or_default();
                 format!("installed{v}; runs are decided by the matrix")
             }
         };

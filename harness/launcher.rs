@@ -20,7 +20,10 @@ pub struct Launcher {
 pub fn check_names(names: &[String]) -> Result<()> {
     for n in names {
         if !NAMES.contains(&n.as_str()) {
-            bail!("unknown launcher '{n}': valid launchers are {}", NAMES.join(", "));
+            bail!(
+                "unknown launcher '{n}': valid launchers are {}",
+                NAMES.join(", ")
+            );
         }
     }
     Ok(())
@@ -28,17 +31,41 @@ pub fn check_names(names: &[String]) -> Result<()> {
 
 pub fn make(name: &str, env: &PythonEnv) -> Result<Launcher> {
     Ok(match name {
-        "direct" => Launcher { name: name.into(), python: vec![env.python.clone().into()], env: vec![], unavailable: None },
+        "direct" => Launcher {
+            name: name.into(),
+            python: vec![env.python.clone().into()],
+            env: vec![],
+            unavailable: None,
+        },
         "uv" => match (&env.uv, pyenv::uv_project(env)) {
             (Some(uv), Ok(project)) => Launcher {
                 name: name.into(),
-                python: vec![uv.clone().into(), "run".into(), "--project".into(), project.into(), "python".into()],
+                python: vec![
+                    uv.clone().into(),
+                    "run".into(),
+                    "--project".into(),
+                    project.into(),
+                    "python".into(),
+                ],
                 env: pyenv::uv_run_env(env),
                 unavailable: None,
             },
-            (None, _) => Launcher { name: name.into(), python: vec![], env: vec![], unavailable: Some(format!("uv could not be installed ({})", pyenv::UV_PIN)) },
-            (_, Err(e)) => Launcher { name: name.into(), python: vec![], env: vec![], unavailable: Some(format!("cannot create the uv project: {e}")) },
+            (None, _) => Launcher {
+                name: name.into(),
+                python: vec![],
+                env: vec![],
+                unavailable: Some(format!("uv could not be installed ({})", pyenv::UV_PIN)),
+            },
+            (_, Err(e)) => Launcher {
+                name: name.into(),
+                python: vec![],
+                env: vec![],
+                unavailable: Some(format!("cannot create the uv project: {e}")),
+            },
         },
-        other => bail!("unknown launcher '{other}': valid launchers are {}", NAMES.join(", ")),
+        other => bail!(
+            "unknown launcher '{other}': valid launchers are {}",
+            NAMES.join(", ")
+        ),
     })
 }

@@ -10,6 +10,7 @@ fn main() {
         Command::Matrix(args) => commands::matrix(&args),
         Command::List(args) => commands::list(&args),
         Command::Doctor(args) => commands::doctor(&args),
+        Command::Record(args) => profbench_sampler::record(&args),
     };
     match result {
         Ok(code) => std::process::exit(code),

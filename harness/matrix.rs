@@ -58,7 +58,11 @@ fn now() -> String {
 }
 
 fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
@@ -93,8 +97,21 @@ impl Cell<'_> {
     }
 
     /// Runs the workload once, under the backend or as baseline.
-    fn run_once(&mut self, kind: RunKind, index: usize, warmup: bool) -> Result<usize, Interrupted> {
-        let label = format!("{}-{index}{}", if kind == RunKind::Baseline { "baseline" } else { "profiled" }, if warmup { "-warmup" } else { "" });
+    fn run_once(
+        &mut self,
+        kind: RunKind,
+        index: usize,
+        warmup: bool,
+    ) -> Result<usize, Interrupted> {
+        let label = format!(
+            "{}-{index}{}",
+            if kind == RunKind::Baseline {
+                "baseline"
+            } else {
+                "profiled"
+            },
+            if warmup { "-warmup" } else { "" }
+        );
         let dir = self.raw_dir().join(label);
         let out_dir = dir.join("out");
         let _ = fs::remove_dir_all(&dir);
@@ -114,19 +131,38 @@ impl Cell<'_> {
             profbench_exe: &self.ctx.settings.profbench_exe,
         };
         let (argv, backend_env) = match kind {
-            RunKind::Baseline => (profbench_profilers::none::NoProfiler.command(&launch), vec![]),
+            RunKind::Baseline => (
+                profbench_profilers::none::NoProfiler.command(&launch),
+                vec![],
+            ),
             RunKind::Profiled => (self.backend.command(&launch), self.backend.env(&launch)),
         };
-        let mut env: Vec<(OsString, OsString)> = vec![("PROFBENCH_TRUTH".into(), truth_path.clone().into())];
+        let mut env: Vec<(OsString, OsString)> =
+            vec![("PROFBENCH_TRUTH".into(), truth_path.clone().into())];
         env.extend(self.launcher.env.iter().cloned());
         env.extend(backend_env);
         // Ray: a private, short temp dir per run, so this run's cluster is found and ended.
-        let ray_tmp = self.workload.uses_ray.then(|| tempfile::Builder::new().prefix("pbray").tempdir_in("/tmp").ok()).flatten();
+        let ray_tmp = self
+            .workload
+            .uses_ray
+            .then(|| {
+                tempfile::Builder::new()
+                    .prefix("pbray")
+                    .tempdir_in("/tmp")
+                    .ok()
+            })
+            .flatten();
         if let Some(t) = &ray_tmp {
             env.push(("RAY_TMPDIR".into(), t.path().into()));
             env.push(("RAY_USAGE_STATS_ENABLED".into(), "0".into()));
         }
-        let spec = Spec { argv, env, cwd: out_dir.clone(), timeout: self.ctx.settings.timeout, log_dir: dir.clone() };
+        let spec = Spec {
+            argv,
+            env,
+            cwd: out_dir.clone(),
+            timeout: self.ctx.settings.timeout,
+            log_dir: dir.clone(),
+        };
         let measured = runner::run(&spec).unwrap_or_else(|e| Measured {
             ending: Ending::NotStarted(format!("{e:#}")),
             wall_s: 0.0,
@@ -140,11 +176,25 @@ impl Cell<'_> {
         if measured.ending == Ending::Interrupted {
             return Err(Interrupted);
         }
-        let mut record = RunRecord { kind, warmup, phase_wall_s: BTreeMap::new(), output_bytes: None, postprocess_s: None, accuracy: None, note: None, parse_error: None, measured };
+        let mut record = RunRecord {
+            kind,
+            warmup,
+            phase_wall_s: BTreeMap::new(),
+            output_bytes: None,
+            postprocess_s: None,
+            accuracy: None,
+            note: None,
+            parse_error: None,
+            measured,
+        };
         if record.measured.succeeded() {
             let truth = Truth::load(&truth_path);
             if let Ok(t) = &truth {
-                record.phase_wall_s = t.phases.iter().map(|p| (p.name.clone(), p.wall_ns as f64 / 1e9)).collect();
+                record.phase_wall_s = t
+                    .phases
+                    .iter()
+                    .map(|p| (p.name.clone(), p.wall_ns as f64 / 1e9))
+                    .collect();
             }
             if kind == RunKind::Profiled {
                 self.finish_profiled(&mut record, &launch, &out_dir, truth);
@@ -157,15 +207,32 @@ impl Cell<'_> {
     }
 
     /// Post-processes and parses a profiled run's output, and scores it against truth.
-    fn finish_profiled(&mut self, record: &mut RunRecord, launch: &Launch, out_dir: &Path, truth: Result<Truth>) {
+    fn finish_profiled(
+        &mut self,
+        record: &mut RunRecord,
+        launch: &Launch,
+        out_dir: &Path,
+        truth: Result<Truth>,
+    ) {
         let post = self.backend.postprocess(launch);
         if !post.is_empty() {
             let start = Instant::now();
             for (i, argv) in post.into_iter().enumerate() {
-                let spec = Spec { argv, env: vec![], cwd: out_dir.to_path_buf(), timeout: self.ctx.settings.timeout, log_dir: out_dir.join(format!("postprocess-{i}")) };
+                let spec = Spec {
+                    argv,
+                    env: vec![],
+                    cwd: out_dir.to_path_buf(),
+                    timeout: self.ctx.settings.timeout,
+                    log_dir: out_dir.join(format!("postprocess-{i}")),
+                };
                 match runner::run(&spec) {
                     Ok(m) if m.succeeded() => {}
-                    Ok(m) => record.note = Some(format!("post-processing failed: {}", last_lines(&m.stderr_tail, 6))),
+                    Ok(m) => {
+                        record.note = Some(format!(
+                            "post-processing failed: {}",
+                            last_lines(&m.stderr_tail, 6)
+                        ))
+                    }
                     Err(e) => record.note = Some(format!("post-processing failed: {e:#}")),
                 }
             }
@@ -190,7 +257,13 @@ impl Cell<'_> {
         if !self.ctx.settings.keep_raw && record.output_bytes.unwrap_or(0) > RAW_CAP_BYTES {
             let _ = fs::remove_dir_all(out_dir);
             let _ = fs::create_dir_all(out_dir);
-            let _ = fs::write(out_dir.join("DROPPED.txt"), format!("raw output of {} bytes dropped after parsing (over the cap; use --keep-raw)\n", record.output_bytes.unwrap_or(0)));
+            let _ = fs::write(
+                out_dir.join("DROPPED.txt"),
+                format!(
+                    "raw output of {} bytes dropped after parsing (over the cap; use --keep-raw)\n",
+                    record.output_bytes.unwrap_or(0)
+                ),
+            );
         }
     }
 
@@ -210,14 +283,29 @@ impl Cell<'_> {
             Ending::Interrupted => (Failure::Interrupted, "interrupted".into()),
             ending => {
                 let info = ExitInfo {
-                    code: if let Ending::Exited(c) = ending { Some(*c) } else { None },
-                    signal: if let Ending::Signalled(s) = ending { Some(*s) } else { None },
+                    code: if let Ending::Exited(c) = ending {
+                        Some(*c)
+                    } else {
+                        None
+                    },
+                    signal: if let Ending::Signalled(s) = ending {
+                        Some(*s)
+                    } else {
+                        None
+                    },
                     timed_out: *ending == Ending::TimedOut,
                     stderr: text.clone(),
                 };
-                let category = if r.kind == RunKind::Baseline { Failure::WorkloadFailed } else { self.backend.classify(&info) };
+                let category = if r.kind == RunKind::Baseline {
+                    Failure::WorkloadFailed
+                } else {
+                    self.backend.classify(&info)
+                };
                 let head = match ending {
-                    Ending::TimedOut => format!("timed out after {:.0} s", self.ctx.settings.timeout.as_secs_f64()),
+                    Ending::TimedOut => format!(
+                        "timed out after {:.0} s",
+                        self.ctx.settings.timeout.as_secs_f64()
+                    ),
                     Ending::Signalled(s) => format!("killed by signal {s}"),
                     Ending::Exited(c) => format!("exit code {c}"),
                     _ => String::new(),
@@ -230,9 +318,18 @@ impl Cell<'_> {
 }
 
 /// Runs one cell to its record. Err only on Ctrl-C.
-pub fn run_cell(ctx: &Context, key: CellKey, workload: &Workload, backend: &dyn Backend, launcher: &Launcher, workload_failed: Option<&str>) -> Result<CellRecord, Interrupted> {
+pub fn run_cell(
+    ctx: &Context,
+    key: CellKey,
+    workload: &Workload,
+    backend: &dyn Backend,
+    launcher: &Launcher,
+    workload_failed: Option<&str>,
+) -> Result<CellRecord, Interrupted> {
     let started = now();
-    let version = Some(backend.distribution()).filter(|d| !d.is_empty()).and_then(|d| ctx.env.versions.get(&d.to_lowercase()).cloned());
+    let version = Some(backend.distribution())
+        .filter(|d| !d.is_empty())
+        .and_then(|d| ctx.env.versions.get(&d.to_lowercase()).cloned());
     let mut record = CellRecord {
         schema: SCHEMA,
         key: key.clone(),
@@ -250,7 +347,9 @@ pub fn run_cell(ctx: &Context, key: CellKey, workload: &Workload, backend: &dyn 
         finished: String::new(),
     };
     let fail = |mut record: CellRecord, category: Failure, error: String| {
-        ctx.progress.inc(planned_runs(ctx.settings, backend.name()).saturating_sub(record.runs.len() as u64));
+        ctx.progress.inc(
+            planned_runs(ctx.settings, backend.name()).saturating_sub(record.runs.len() as u64),
+        );
         record.status = Status::Failed { category, error };
         record.finished = now();
         Ok(record)
@@ -260,7 +359,11 @@ pub fn run_cell(ctx: &Context, key: CellKey, workload: &Workload, backend: &dyn 
         return fail(record, Failure::NotInstallable, why.clone());
     }
     if let Some(why) = workload_failed {
-        return fail(record, Failure::WorkloadFailed, format!("the workload fails without any profiler:\n{why}"));
+        return fail(
+            record,
+            Failure::WorkloadFailed,
+            format!("the workload fails without any profiler:\n{why}"),
+        );
     }
     if let Some(Install::Failed(why)) = ctx.installs.get(backend.name()) {
         return fail(record, Failure::NotInstallable, why.clone());
@@ -268,17 +371,35 @@ pub fn run_cell(ctx: &Context, key: CellKey, workload: &Workload, backend: &dyn 
     if let Some(Err(why)) = ctx.tool_bins.get(backend.name()) {
         return fail(record, Failure::NotInstallable, why.clone());
     }
-    let facts = PythonFacts { version: ctx.env.version, bin_dir: ctx.env.bin_dir.clone() };
+    let facts = PythonFacts {
+        version: ctx.env.version,
+        bin_dir: ctx.env.bin_dir.clone(),
+    };
     if let Err((category, why)) = backend.check(&facts) {
         return fail(record, category, why);
     }
-    ctx.progress.set_message(format!("{} / {} / {}", key.launcher, key.workload, key.backend));
-    let mut cell = Cell { ctx, key, workload, backend, launcher, runs: vec![], last_profile: None };
+    ctx.progress.set_message(format!(
+        "{} / {} / {}",
+        key.launcher, key.workload, key.backend
+    ));
+    let mut cell = Cell {
+        ctx,
+        key,
+        workload,
+        backend,
+        launcher,
+        runs: vec![],
+        last_profile: None,
+    };
     let baseline_only = backend.name() == "none";
     let total = ctx.settings.warmup + ctx.settings.runs;
     for i in 0..total {
         let warmup = i < ctx.settings.warmup;
-        let sides: &[RunKind] = if baseline_only { &[RunKind::Baseline] } else { &[RunKind::Baseline, RunKind::Profiled] };
+        let sides: &[RunKind] = if baseline_only {
+            &[RunKind::Baseline]
+        } else {
+            &[RunKind::Baseline, RunKind::Profiled]
+        };
         for &kind in sides {
             let run = cell.run_once(kind, i, warmup)?;
             let failure = cell.failure_of(&cell.runs[run]);
@@ -307,12 +428,23 @@ pub fn run_cell(ctx: &Context, key: CellKey, workload: &Workload, backend: &dyn 
 /// Computes the cell's overhead and accuracy from its measured (non-warm-up) runs.
 fn summarise(record: &mut CellRecord, baseline_only: bool) {
     let measured: Vec<&RunRecord> = record.runs.iter().filter(|r| !r.warmup).collect();
-    let base: Vec<&RunRecord> = measured.iter().copied().filter(|r| r.kind == RunKind::Baseline).collect();
-    let prof: Vec<&RunRecord> = measured.iter().copied().filter(|r| r.kind == RunKind::Profiled).collect();
+    let base: Vec<&RunRecord> = measured
+        .iter()
+        .copied()
+        .filter(|r| r.kind == RunKind::Baseline)
+        .collect();
+    let prof: Vec<&RunRecord> = measured
+        .iter()
+        .copied()
+        .filter(|r| r.kind == RunKind::Profiled)
+        .collect();
     if baseline_only {
         // The baseline row reports absolute seconds, not ratios.
         let walls: Vec<f64> = base.iter().map(|r| r.measured.wall_s).collect();
-        let mut o = Overhead { wall: Estimate::of(&walls), ..Default::default() };
+        let mut o = Overhead {
+            wall: Estimate::of(&walls),
+            ..Default::default()
+        };
         if let Some(w) = &o.wall {
             o.warnings = stats::warnings(w, &walls);
             o.warning_text = o.warnings.iter().map(|w| w.to_string()).collect();
@@ -320,8 +452,15 @@ fn summarise(record: &mut CellRecord, baseline_only: bool) {
         record.overhead = Some(o);
         return;
     }
-    let pairs: Vec<(&RunRecord, &RunRecord)> = base.iter().copied().zip(prof.iter().copied()).collect();
-    let ratios = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> Vec<f64> { pairs.iter().filter_map(|(b, p)| Some(f(p)? / f(b)?)).filter(|r| r.is_finite()).collect() };
+    let pairs: Vec<(&RunRecord, &RunRecord)> =
+        base.iter().copied().zip(prof.iter().copied()).collect();
+    let ratios = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> Vec<f64> {
+        pairs
+            .iter()
+            .filter_map(|(b, p)| Some(f(p)? / f(b)?))
+            .filter(|r| r.is_finite())
+            .collect()
+    };
     let wall = ratios(&|r| Some(r.measured.wall_s));
     let mut o = Overhead {
         wall: Estimate::of(&wall),
@@ -329,7 +468,10 @@ fn summarise(record: &mut CellRecord, baseline_only: bool) {
         peak_rss: Estimate::of(&ratios(&|r| r.measured.peak_rss_bytes.map(|b| b as f64))),
         ..Default::default()
     };
-    let phase_names: Vec<String> = base.first().map(|b| b.phase_wall_s.keys().cloned().collect()).unwrap_or_default();
+    let phase_names: Vec<String> = base
+        .first()
+        .map(|b| b.phase_wall_s.keys().cloned().collect())
+        .unwrap_or_default();
     for name in phase_names {
         if let Some(e) = Estimate::of(&ratios(&|r| r.phase_wall_s.get(&name).copied())) {
             o.phases.insert(name, e);
@@ -340,9 +482,18 @@ fn summarise(record: &mut CellRecord, baseline_only: bool) {
         o.warning_text = o.warnings.iter().map(|w| w.to_string()).collect();
     }
     record.overhead = Some(o);
-    let sizes: Vec<f64> = prof.iter().filter_map(|r| r.output_bytes.map(|b| b as f64)).collect();
+    let sizes: Vec<f64> = prof
+        .iter()
+        .filter_map(|r| r.output_bytes.map(|b| b as f64))
+        .collect();
     record.output_bytes = Estimate::of(&sizes).map(|e| e.median as u64);
-    record.postprocess_s = Estimate::of(&prof.iter().filter_map(|r| r.postprocess_s).collect::<Vec<_>>()).map(|e| e.median);
+    record.postprocess_s = Estimate::of(
+        &prof
+            .iter()
+            .filter_map(|r| r.postprocess_s)
+            .collect::<Vec<_>>(),
+    )
+    .map(|e| e.median);
     let accs: Vec<&Accuracy> = prof.iter().filter_map(|r| r.accuracy.as_ref()).collect();
     record.accuracy = combine_accuracy(&accs);
     if record.accuracy.is_none() {
@@ -353,7 +504,16 @@ fn summarise(record: &mut CellRecord, baseline_only: bool) {
 /// Per phase, the median over runs of each field; then MAE and worst phase over phases.
 fn combine_accuracy(runs: &[&Accuracy]) -> Option<Accuracy> {
     let first = runs.first()?;
-    let median = |f: &dyn Fn(&PhaseAccuracy) -> f64, i: usize| Estimate::of(&runs.iter().filter_map(|a| a.phases.get(i).map(f)).collect::<Vec<_>>()).map(|e| e.median).unwrap_or(0.0);
+    let median = |f: &dyn Fn(&PhaseAccuracy) -> f64, i: usize| {
+        Estimate::of(
+            &runs
+                .iter()
+                .filter_map(|a| a.phases.get(i).map(f))
+                .collect::<Vec<_>>(),
+        )
+        .map(|e| e.median)
+        .unwrap_or(0.0)
+    };
     let phases: Vec<PhaseAccuracy> = first
         .phases
         .iter()
@@ -369,7 +529,9 @@ fn combine_accuracy(runs: &[&Accuracy]) -> Option<Accuracy> {
         })
         .collect();
     let mae_pp = phases.iter().map(|p| p.error_pp).sum::<f64>() / phases.len().max(1) as f64;
-    let worst = phases.iter().max_by(|a, b| a.error_pp.total_cmp(&b.error_pp))?;
+    let worst = phases
+        .iter()
+        .max_by(|a, b| a.error_pp.total_cmp(&b.error_pp))?;
     Some(Accuracy {
         clock: first.clock,
         worst_phase: worst.phase.clone(),

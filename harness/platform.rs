@@ -30,8 +30,15 @@ pub struct Platform {
 
 fn os_release() -> (String, String) {
     let text = fs::read_to_string("/etc/os-release").unwrap_or_default();
-    let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).map(|v| v.trim_matches('"').to_string());
-    (get("ID").unwrap_or_else(|| std::env::consts::OS.into()), get("VERSION_ID").unwrap_or_else(|| "unknown".into()))
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(|v| v.trim_matches('"').to_string())
+    };
+    (
+        get("ID").unwrap_or_else(|| std::env::consts::OS.into()),
+        get("VERSION_ID").unwrap_or_else(|| "unknown".into()),
+    )
 }
 
 fn libc_version() -> String {
@@ -55,7 +62,9 @@ fn ptrace_policy() -> String {
 fn in_container() -> bool {
     std::path::Path::new("/.dockerenv").exists()
         || std::path::Path::new("/run/.containerenv").exists()
-        || fs::read_to_string("/proc/1/cgroup").map(|c| c.contains("docker") || c.contains("kubepods") || c.contains("lxc")).unwrap_or(false)
+        || fs::read_to_string("/proc/1/cgroup")
+            .map(|c| c.contains("docker") || c.contains("kubepods") || c.contains("lxc"))
+            .unwrap_or(false)
 }
 
 pub fn load_average() -> f64 {
@@ -74,7 +83,11 @@ pub fn describe(python: (u32, u32, u32)) -> Platform {
     let mut sys = System::new();
     sys.refresh_cpu_all();
     sys.refresh_memory();
-    let cpu_model = sys.cpus().first().map(|c| c.brand().trim().to_string()).unwrap_or_default();
+    let cpu_model = sys
+        .cpus()
+        .first()
+        .map(|c| c.brand().trim().to_string())
+        .unwrap_or_default();
     let arch = std::env::consts::ARCH.to_string();
     let libc = libc_version();
     let python = format!("{}.{}.{}", python.0, python.1, python.2);
@@ -90,7 +103,9 @@ pub fn describe(python: (u32, u32, u32)) -> Platform {
         container: in_container(),
         cpu_model,
         cores: sys.cpus().len(),
-        governor: fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor").ok().map(|s| s.trim().to_string()),
+        governor: fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
+            .ok()
+            .map(|s| s.trim().to_string()),
         memory_bytes: sys.total_memory(),
         load_at_start: load_average(),
         load_at_end: None,

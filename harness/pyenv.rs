@@ -50,10 +50,22 @@ pub fn cache_dir() -> PathBuf {
 
 /// The interpreter the environment is built from: --python, $PROFBENCH_PYTHON, or python3 on PATH.
 pub fn find_base_python(explicit: Option<&Path>) -> Result<PathBuf> {
-    if let Some(p) = explicit.map(PathBuf::from).or_else(|| std::env::var_os("PROFBENCH_PYTHON").map(PathBuf::from)) {
-        return which::which(&p).with_context(|| format!("Python {} not found: pass --python with the path of an existing python3", p.display()));
+    if let Some(p) = explicit
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("PROFBENCH_PYTHON").map(PathBuf::from))
+    {
+        return which::which(&p).with_context(|| {
+            format!(
+                "Python {} not found: pass --python with the path of an existing python3",
+                p.display()
+            )
+        });
     }
-    let names: &[&str] = if cfg!(windows) { &["python", "py"] } else { &["python3", "python"] };
+    let names: &[&str] = if cfg!(windows) {
+        &["python", "py"]
+    } else {
+        &["python3", "python"]
+    };
     names
         .iter()
         .find_map(|n| which::which(n).ok())
@@ -79,11 +91,20 @@ fn short_hash(parts: &[&str]) -> String {
         h.update(p.as_bytes());
         h.update([0]);
     }
-    h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Runs an install step with its output in `log`; on failure returns the error's last lines.
-fn run_step(progress: &ProgressBar, what: &str, cmd: &mut Command, log: &Path) -> Result<(), String> {
+fn run_step(
+    progress: &ProgressBar,
+    what: &str,
+    cmd: &mut Command,
+    log: &Path,
+) -> Result<(), String> {
     progress.set_message(what.to_string());
     let file = fs::File::create(log).map_err(|e| format!("cannot write {}: {e}", log.display()))?;
     let status = cmd
@@ -113,19 +134,37 @@ fn ensure_uv(base: &Path, cache: &Path, pb: &ProgressBar) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("PROFBENCH_UV") {
         return which::which(p).ok();
     }
-    let root = cache.join(format!("bootstrap-{}", short_hash(&[UV_PIN, &base.to_string_lossy()])));
+    let root = cache.join(format!(
+        "bootstrap-{}",
+        short_hash(&[UV_PIN, &base.to_string_lossy()])
+    ));
     let uv = venv_bin(&root).join(if cfg!(windows) { "uv.exe" } else { "uv" });
     if uv.exists() {
         return Some(uv);
     }
     fs::create_dir_all(cache).ok()?;
     let log = cache.join("bootstrap.log");
-    let made = run_step(pb, "creating bootstrap venv", Command::new(base).args(["-m", "venv"]).arg(&root), &log)
-        .and_then(|_| run_step(pb, &format!("installing {UV_PIN}"), Command::new(venv_python(&root)).args(["-m", "pip", "install", "-q", UV_PIN]), &log));
+    let made = run_step(
+        pb,
+        "creating bootstrap venv",
+        Command::new(base).args(["-m", "venv"]).arg(&root),
+        &log,
+    )
+    .and_then(|_| {
+        run_step(
+            pb,
+            &format!("installing {UV_PIN}"),
+            Command::new(venv_python(&root)).args(["-m", "pip", "install", "-q", UV_PIN]),
+            &log,
+        )
+    });
     match made {
         Ok(()) if uv.exists() => Some(uv),
         _ => {
-            pb.println(format!("note: could not get {UV_PIN} (see {}); using venv + pip", log.display()));
+            pb.println(format!(
+                "note: could not get {UV_PIN} (see {}); using venv + pip",
+                log.display()
+            ));
             None
         }
     }
@@ -134,11 +173,25 @@ fn ensure_uv(base: &Path, cache: &Path, pb: &ProgressBar) -> Option<PathBuf> {
 /// Creates or reuses the environment for `core` requirements (the workloads' needs: must
 /// install) and then each backend's own requirements (may fail: that backend is then
 /// "not installable"). Returns the env and, per backend, how its install went.
-pub fn ensure(base_python: &Path, core: &[String], backends: &[(String, Vec<String>)]) -> Result<(PythonEnv, BTreeMap<String, Install>)> {
+pub fn ensure(
+    base_python: &Path,
+    core: &[String],
+    backends: &[(String, Vec<String>)],
+) -> Result<(PythonEnv, BTreeMap<String, Install>)> {
     let cache = cache_dir();
-    fs::create_dir_all(&cache).with_context(|| format!("creating cache folder {}", cache.display()))?;
+    fs::create_dir_all(&cache)
+        .with_context(|| format!("creating cache folder {}", cache.display()))?;
+    // Two profbench processes (parallel tests, two terminals) must not build one env at once.
+    let lock = fs::File::create(cache.join(".lock"))
+        .with_context(|| format!("creating a lock in {}", cache.display()))?;
+    lock.lock()
+        .with_context(|| format!("locking {}", cache.display()))?;
     let base_version = python_version(base_python)?;
-    let key = short_hash(&[&base_python.to_string_lossy(), &format!("{base_version:?}"), &core.join("\n")]);
+    let key = short_hash(&[
+        &base_python.to_string_lossy(),
+        &format!("{base_version:?}"),
+        &core.join("\n"),
+    ]);
     let root = cache.join("envs").join(&key);
     let pb = spinner();
     let uv = ensure_uv(base_python, &cache, &pb);
@@ -148,12 +201,40 @@ pub fn ensure(base_python: &Path, core: &[String], backends: &[(String, Vec<Stri
         fs::create_dir_all(root.parent().unwrap())?;
         let log = cache.join("envs").join(format!("{key}-install.log"));
         let created = match &uv {
-            Some(uv) => run_step(&pb, "creating venv (uv)", Command::new(uv).arg("venv").arg("--seed").arg("--python").arg(base_python).arg(&root).env("UV_CACHE_DIR", cache.join("uv-cache")), &log),
-            None => run_step(&pb, "creating venv", Command::new(base_python).args(["-m", "venv"]).arg(&root), &log),
+            Some(uv) => run_step(
+                &pb,
+                "creating venv (uv)",
+                Command::new(uv)
+                    .arg("venv")
+                    .arg("--seed")
+                    .arg("--python")
+                    .arg(base_python)
+                    .arg(&root)
+                    .env("UV_CACHE_DIR", cache.join("uv-cache")),
+                &log,
+            ),
+            None => run_step(
+                &pb,
+                "creating venv",
+                Command::new(base_python).args(["-m", "venv"]).arg(&root),
+                &log,
+            ),
         };
         created.map_err(|e| anyhow::anyhow!("{e}\nfix: check that {} can create virtual environments (Debian: apt-get install python3-venv)", base_python.display()))?;
-        install(&pb, uv.as_deref(), &root, &cache, core, "installing workload requirements", &log)
-            .map_err(|e| anyhow::anyhow!("{e}\nfix: check network access to PyPI, or the pins in workloads/requirements.txt"))?;
+        install(
+            &pb,
+            uv.as_deref(),
+            &root,
+            &cache,
+            core,
+            "installing workload requirements",
+            &log,
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{e}\nfix: check network access to PyPI, or the pins in workloads/requirements.txt"
+            )
+        })?;
         fs::write(&ready, core.join("\n"))?;
     }
     let mut outcomes = BTreeMap::new();
@@ -164,14 +245,25 @@ pub fn ensure(base_python: &Path, core: &[String], backends: &[(String, Vec<Stri
         }
         let marker = root.join(format!(".backend-{name}.json"));
         let spec = reqs.join("\n");
-        if let Some((old_spec, outcome)) = fs::read(&marker).ok().and_then(|b| serde_json::from_slice::<(String, Install)>(&b).ok()) {
+        if let Some((old_spec, outcome)) = fs::read(&marker)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<(String, Install)>(&b).ok())
+        {
             if old_spec == spec {
                 outcomes.insert(name.clone(), outcome);
                 continue;
             }
         }
         let log = root.join(format!("install-{name}.log"));
-        let outcome = match install(&pb, uv.as_deref(), &root, &cache, reqs, &format!("installing {}", reqs.join(" ")), &log) {
+        let outcome = match install(
+            &pb,
+            uv.as_deref(),
+            &root,
+            &cache,
+            reqs,
+            &format!("installing {}", reqs.join(" ")),
+            &log,
+        ) {
             Ok(()) => Install::Ok,
             Err(e) => Install::Failed(e),
         };
@@ -183,12 +275,31 @@ pub fn ensure(base_python: &Path, core: &[String], backends: &[(String, Vec<Stri
     let version = python_version(&python)?;
     let versions = installed_versions(&python)?;
     let bin_dir = venv_bin(&root);
-    Ok((PythonEnv { root, python, bin_dir, version, uv, versions, cache }, outcomes))
+    Ok((
+        PythonEnv {
+            root,
+            python,
+            bin_dir,
+            version,
+            uv,
+            versions,
+            cache,
+        },
+        outcomes,
+    ))
 }
 
 /// Installs requirements into an isolated tool environment of its own (conflicting pins).
-pub fn ensure_tool_env(env: &PythonEnv, base_python: &Path, name: &str, reqs: &[String]) -> Result<PathBuf, String> {
-    let root = env.cache.join("tools").join(format!("{name}-{}", short_hash(&[&reqs.join("\n"), &base_python.to_string_lossy()])));
+pub fn ensure_tool_env(
+    env: &PythonEnv,
+    base_python: &Path,
+    name: &str,
+    reqs: &[String],
+) -> Result<PathBuf, String> {
+    let root = env.cache.join("tools").join(format!(
+        "{name}-{}",
+        short_hash(&[&reqs.join("\n"), &base_python.to_string_lossy()])
+    ));
     let ready = root.join(".profbench-ready");
     if ready.exists() {
         return Ok(venv_bin(&root));
@@ -198,21 +309,70 @@ pub fn ensure_tool_env(env: &PythonEnv, base_python: &Path, name: &str, reqs: &[
     fs::create_dir_all(root.parent().unwrap()).map_err(|e| e.to_string())?;
     let log = root.with_extension("install.log");
     let result = match &env.uv {
-        Some(uv) => run_step(&pb, &format!("creating tool venv for {name}"), Command::new(uv).arg("venv").arg("--python").arg(base_python).arg(&root).env("UV_CACHE_DIR", env.cache.join("uv-cache")), &log),
-        None => run_step(&pb, &format!("creating tool venv for {name}"), Command::new(base_python).args(["-m", "venv"]).arg(&root), &log),
+        Some(uv) => run_step(
+            &pb,
+            &format!("creating tool venv for {name}"),
+            Command::new(uv)
+                .arg("venv")
+                .arg("--python")
+                .arg(base_python)
+                .arg(&root)
+                .env("UV_CACHE_DIR", env.cache.join("uv-cache")),
+            &log,
+        ),
+        None => run_step(
+            &pb,
+            &format!("creating tool venv for {name}"),
+            Command::new(base_python).args(["-m", "venv"]).arg(&root),
+            &log,
+        ),
     }
-    .and_then(|_| install(&pb, env.uv.as_deref(), &root, &env.cache, reqs, &format!("installing {}", reqs.join(" ")), &log));
+    .and_then(|_| {
+        install(
+            &pb,
+            env.uv.as_deref(),
+            &root,
+            &env.cache,
+            reqs,
+            &format!("installing {}", reqs.join(" ")),
+            &log,
+        )
+    });
     pb.finish_and_clear();
     result?;
     fs::write(&ready, reqs.join("\n")).map_err(|e| e.to_string())?;
     Ok(venv_bin(&root))
 }
 
-fn install(pb: &ProgressBar, uv: Option<&Path>, root: &Path, cache: &Path, reqs: &[String], what: &str, log: &Path) -> Result<(), String> {
+fn install(
+    pb: &ProgressBar,
+    uv: Option<&Path>,
+    root: &Path,
+    cache: &Path,
+    reqs: &[String],
+    what: &str,
+    log: &Path,
+) -> Result<(), String> {
     let python = venv_python(root);
     match uv {
-        Some(uv) => run_step(pb, what, Command::new(uv).args(["pip", "install", "--python"]).arg(&python).args(reqs).env("UV_CACHE_DIR", cache.join("uv-cache")), log),
-        None => run_step(pb, what, Command::new(&python).args(["-m", "pip", "install", "-q"]).args(reqs), log),
+        Some(uv) => run_step(
+            pb,
+            what,
+            Command::new(uv)
+                .args(["pip", "install", "--python"])
+                .arg(&python)
+                .args(reqs)
+                .env("UV_CACHE_DIR", cache.join("uv-cache")),
+            log,
+        ),
+        None => run_step(
+            pb,
+            what,
+            Command::new(&python)
+                .args(["-m", "pip", "install", "-q"])
+                .args(reqs),
+            log,
+        ),
     }
 }
 
@@ -223,10 +383,17 @@ pub fn python_version(python: &Path) -> Result<(u32, u32, u32)> {
         .output()
         .with_context(|| format!("running {}", python.display()))?;
     if !out.status.success() {
-        bail!("{} does not run: {}", python.display(), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{} does not run: {}",
+            python.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let v: Vec<u32> = text.split_whitespace().filter_map(|s| s.parse().ok()).collect();
+    let v: Vec<u32> = text
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
     match v[..] {
         [a, b, c] => Ok((a, b, c)),
         _ => bail!("cannot read the version of {}: {text}", python.display()),
@@ -236,8 +403,12 @@ pub fn python_version(python: &Path) -> Result<(u32, u32, u32)> {
 /// Every distribution installed in an environment, name -> version.
 pub fn installed_versions(python: &Path) -> Result<BTreeMap<String, String>> {
     let script = "import importlib.metadata as m, json\nprint(json.dumps({d.metadata['Name'].lower(): d.version for d in m.distributions() if d.metadata['Name']}))";
-    let out = Command::new(python).args(["-c", script]).output().with_context(|| format!("listing packages of {}", python.display()))?;
-    serde_json::from_slice(&out.stdout).with_context(|| format!("reading the package list of {}", python.display()))
+    let out = Command::new(python)
+        .args(["-c", script])
+        .output()
+        .with_context(|| format!("listing packages of {}", python.display()))?;
+    serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("reading the package list of {}", python.display()))
 }
 
 /// A small uv project whose `uv run python` uses this environment (the `uv` launcher).

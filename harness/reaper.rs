@@ -37,13 +37,23 @@ pub fn wait_child(child: Child) -> Waited {
             break;
         }
         if r == -1 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return Waited { status: Status::Exited(-1), max_rss_bytes: None };
+            return Waited {
+                status: Status::Exited(-1),
+                max_rss_bytes: None,
+            };
         }
     }
-    let status = if libc::WIFSIGNALED(status) { Status::Signalled(libc::WTERMSIG(status)) } else { Status::Exited(libc::WEXITSTATUS(status)) };
+    let status = if libc::WIFSIGNALED(status) {
+        Status::Signalled(libc::WTERMSIG(status))
+    } else {
+        Status::Exited(libc::WEXITSTATUS(status))
+    };
     // ru_maxrss is in KiB on Linux, bytes on macOS.
     let unit = if cfg!(target_os = "macos") { 1 } else { 1024 };
-    Waited { status, max_rss_bytes: Some(usage.ru_maxrss as u64 * unit) }
+    Waited {
+        status,
+        max_rss_bytes: Some(usage.ru_maxrss as u64 * unit),
+    }
 }
 
 #[cfg(not(unix))]
@@ -52,7 +62,10 @@ pub fn wait_child(mut child: Child) -> Waited {
         Ok(s) => Status::Exited(s.code().unwrap_or(-1)),
         Err(_) => Status::Exited(-1),
     };
-    Waited { status, max_rss_bytes: None }
+    Waited {
+        status,
+        max_rss_bytes: None,
+    }
 }
 
 /// User + system CPU seconds of all reaped children of this process, so far.

@@ -24,7 +24,10 @@ pub struct CellKey {
 
 impl CellKey {
     pub fn file_name(&self) -> String {
-        format!("{}__{}__{}.json", self.launcher, self.workload, self.backend)
+        format!(
+            "{}__{}__{}.json",
+            self.launcher, self.workload, self.backend
+        )
     }
 }
 
@@ -118,10 +121,12 @@ pub struct RunInfo {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().context("path has no folder")?;
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, bytes)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
@@ -135,17 +140,28 @@ impl RunDir {
     }
 
     pub fn raw_dir(&self, key: &CellKey) -> PathBuf {
-        self.root.join("raw").join(key.file_name().trim_end_matches(".json"))
+        self.root
+            .join("raw")
+            .join(key.file_name().trim_end_matches(".json"))
     }
 
     pub fn write_info(&self, info: &RunInfo) -> Result<()> {
-        write_atomic(&self.root.join("run.json"), &serde_json::to_vec_pretty(info)?)
+        write_atomic(
+            &self.root.join("run.json"),
+            &serde_json::to_vec_pretty(info)?,
+        )
     }
 
     pub fn read_info(&self) -> Result<RunInfo> {
         let path = self.root.join("run.json");
-        let bytes = fs::read(&path).with_context(|| format!("{} is not a profbench run folder (no run.json)", self.root.display()))?;
-        let info: RunInfo = serde_json::from_slice(&bytes).with_context(|| format!("malformed {}", path.display()))?;
+        let bytes = fs::read(&path).with_context(|| {
+            format!(
+                "{} is not a profbench run folder (no run.json)",
+                self.root.display()
+            )
+        })?;
+        let info: RunInfo = serde_json::from_slice(&bytes)
+            .with_context(|| format!("malformed {}", path.display()))?;
         if info.schema != SCHEMA {
             anyhow::bail!("{} has results schema {}, this profbench reads {SCHEMA}: use the profbench version that wrote it", path.display(), info.schema);
         }
@@ -153,18 +169,29 @@ impl RunDir {
     }
 
     pub fn write_cell(&self, cell: &CellRecord) -> Result<()> {
-        write_atomic(&self.cells_dir().join(cell.key.file_name()), &serde_json::to_vec_pretty(cell)?)
+        write_atomic(
+            &self.cells_dir().join(cell.key.file_name()),
+            &serde_json::to_vec_pretty(cell)?,
+        )
     }
 
     /// Every finished cell, in file-name order; an unreadable record is reported, not fatal.
     pub fn read_cells(&self) -> (Vec<CellRecord>, Vec<String>) {
         let mut cells = Vec::new();
         let mut problems = Vec::new();
-        let Ok(entries) = fs::read_dir(self.cells_dir()) else { return (cells, problems) };
-        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+        let Ok(entries) = fs::read_dir(self.cells_dir()) else {
+            return (cells, problems);
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
         paths.sort();
         for p in paths {
-            match fs::read(&p).map_err(anyhow::Error::from).and_then(|b| Ok(serde_json::from_slice::<CellRecord>(&b)?)) {
+            match fs::read(&p)
+                .map_err(anyhow::Error::from)
+                .and_then(|b| Ok(serde_json::from_slice::<CellRecord>(&b)?))
+            {
                 Ok(c) => cells.push(c),
                 Err(e) => problems.push(format!("{}: {e}", p.display())),
             }
@@ -179,7 +206,11 @@ impl RunDir {
 
 /// The newest run folder under `results` (run ids sort by time).
 pub fn latest_run(results: &Path) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(results).ok()?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("run.json").exists()).collect();
+    let mut dirs: Vec<PathBuf> = fs::read_dir(results)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("run.json").exists())
+        .collect();
     dirs.sort();
     dirs.pop()
 }
@@ -195,6 +226,10 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
-        assert_eq!(fs::read_dir(dir.path().join("a")).unwrap().count(), 1, "no temporary file left");
+        assert_eq!(
+            fs::read_dir(dir.path().join("a")).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
     }
 }

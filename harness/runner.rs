@@ -61,13 +61,20 @@ impl Measured {
 
 /// Runs `spec` to completion (or timeout/interrupt) and ends anything it left behind.
 pub fn run(spec: &Spec) -> Result<Measured> {
-    fs::create_dir_all(&spec.log_dir).with_context(|| format!("creating {}", spec.log_dir.display()))?;
+    fs::create_dir_all(&spec.log_dir)
+        .with_context(|| format!("creating {}", spec.log_dir.display()))?;
     let out_path = spec.log_dir.join("stdout.txt");
     let err_path = spec.log_dir.join("stderr.txt");
-    let stdout = fs::File::create(&out_path).with_context(|| format!("creating {}", out_path.display()))?;
-    let stderr = fs::File::create(&err_path).with_context(|| format!("creating {}", err_path.display()))?;
+    let stdout =
+        fs::File::create(&out_path).with_context(|| format!("creating {}", out_path.display()))?;
+    let stderr =
+        fs::File::create(&err_path).with_context(|| format!("creating {}", err_path.display()))?;
     let mut cmd = Command::new(&spec.argv[0]);
-    cmd.args(&spec.argv[1..]).current_dir(&spec.cwd).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+    cmd.args(&spec.argv[1..])
+        .current_dir(&spec.cwd)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr);
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
@@ -83,7 +90,10 @@ pub fn run(spec: &Spec) -> Result<Measured> {
         Ok(c) => c,
         Err(e) => {
             return Ok(Measured {
-                ending: Ending::NotStarted(format!("cannot start {}: {e}", spec.argv[0].to_string_lossy())),
+                ending: Ending::NotStarted(format!(
+                    "cannot start {}: {e}",
+                    spec.argv[0].to_string_lossy()
+                )),
                 wall_s: 0.0,
                 cpu_s: None,
                 peak_rss_bytes: None,
@@ -103,7 +113,9 @@ pub fn run(spec: &Spec) -> Result<Measured> {
     let (waited, end) = loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(done) => break done,
-            Err(mpsc::RecvTimeoutError::Disconnected) => anyhow::bail!("lost the waiter of process {pid}"),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                anyhow::bail!("lost the waiter of process {pid}")
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if ending.is_none() {
                     if INTERRUPTED.load(Ordering::SeqCst) {
@@ -121,7 +133,9 @@ pub fn run(spec: &Spec) -> Result<Measured> {
     let wall_s = (end - start).as_secs_f64();
     // Anything still alive below us now is a leftover: daemons, forked children, Ray.
     let ended_leftovers = reaper::end_descendants();
-    let cpu_s = reaper::children_cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
+    let cpu_s = reaper::children_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(a, b)| a - b);
     let ending = ending.unwrap_or(match waited.status {
         reaper::Status::Exited(c) => Ending::Exited(c),
         reaper::Status::Signalled(s) => Ending::Signalled(s),
@@ -185,7 +199,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = run(&spec("sleep 300 & sleep 300", 300, dir.path())).unwrap();
         assert_eq!(m.ending, Ending::TimedOut);
-        assert!(reaper::descendants().is_empty(), "left: {:?}", reaper::descendants());
+        assert!(
+            reaper::descendants().is_empty(),
+            "left: {:?}",
+            reaper::descendants()
+        );
     }
 
     #[test]
@@ -194,7 +212,12 @@ mod tests {
         reaper::become_subreaper();
         let dir = tempfile::tempdir().unwrap();
         // setsid + background: the classic daemon escape from the process group.
-        let m = run(&spec("setsid sleep 300 >/dev/null 2>&1 & exit 0", 10_000, dir.path())).unwrap();
+        let m = run(&spec(
+            "setsid sleep 300 >/dev/null 2>&1 & exit 0",
+            10_000,
+            dir.path(),
+        ))
+        .unwrap();
         assert_eq!(m.ending, Ending::Exited(0));
         assert_eq!(m.ended_leftovers.len(), 1, "{:?}", m.ended_leftovers);
         assert!(reaper::descendants().is_empty());

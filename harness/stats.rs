@@ -47,7 +47,11 @@ impl Sample {
         while k + 1 <= n.div_ceil(2) && coverage(n, k + 1) >= level {
             k += 1;
         }
-        Interval { low: v[k - 1], high: v[n - k], coverage: coverage(n, k) }
+        Interval {
+            low: v[k - 1],
+            high: v[n - k],
+            coverage: coverage(n, k),
+        }
     }
 }
 
@@ -81,7 +85,11 @@ pub struct Estimate {
 impl Estimate {
     pub fn of(values: &[f64]) -> Option<Estimate> {
         let s = Sample::new(values.to_vec())?;
-        Some(Estimate { median: s.median(), interval: s.median_interval(0.95), n: s.len() })
+        Some(Estimate {
+            median: s.median(),
+            interval: s.median_interval(0.95),
+            n: s.len(),
+        })
     }
 
     /// Interval width relative to the median.
@@ -119,14 +127,21 @@ impl fmt::Display for Warning {
 
 /// Modified z-scores (median absolute deviation); values beyond 3.5 are outliers.
 pub fn outliers(values: &[f64]) -> usize {
-    let Some(s) = Sample::new(values.to_vec()) else { return 0 };
+    let Some(s) = Sample::new(values.to_vec()) else {
+        return 0;
+    };
     let m = s.median();
-    let Some(dev) = Sample::new(values.iter().map(|v| (v - m).abs()).collect()) else { return 0 };
+    let Some(dev) = Sample::new(values.iter().map(|v| (v - m).abs()).collect()) else {
+        return 0;
+    };
     let mad = dev.median();
     if mad == 0.0 {
         return 0;
     }
-    values.iter().filter(|v| (0.6745 * (*v - m) / mad).abs() > 3.5).count()
+    values
+        .iter()
+        .filter(|v| (0.6745 * (*v - m) / mad).abs() > 3.5)
+        .count()
 }
 
 /// The warnings that apply to a set of pair ratios; `first_runs` are the warm-up-free first
@@ -134,10 +149,15 @@ pub fn outliers(values: &[f64]) -> usize {
 pub fn warnings(ratios: &Estimate, values: &[f64]) -> Vec<Warning> {
     let mut w = Vec::new();
     if ratios.interval.coverage < 0.95 {
-        w.push(Warning::TooFewPairs { n: ratios.n, coverage: ratios.interval.coverage });
+        w.push(Warning::TooFewPairs {
+            n: ratios.n,
+            coverage: ratios.interval.coverage,
+        });
     }
     if ratios.is_noisy() {
-        w.push(Warning::Noisy { width_pct: ratios.relative_width() * 100.0 });
+        w.push(Warning::Noisy {
+            width_pct: ratios.relative_width() * 100.0,
+        });
     }
     let o = outliers(values);
     if o > 0 {
@@ -195,7 +215,9 @@ mod tests {
         // n=20: k=6 gives 95.9% coverage: [x(6), x(15)].
         assert_eq!((i.low, i.high), (6.0, 15.0));
         assert!(i.coverage >= 0.95);
-        let small = Sample::new(vec![1.0, 2.0, 3.0]).unwrap().median_interval(0.95);
+        let small = Sample::new(vec![1.0, 2.0, 3.0])
+            .unwrap()
+            .median_interval(0.95);
         assert_eq!((small.low, small.high), (1.0, 3.0));
         assert!(small.coverage < 0.95);
     }
@@ -204,7 +226,9 @@ mod tests {
     fn noisy_and_too_few_pairs_are_warned() {
         let e = Estimate::of(&[1.0, 1.5, 1.2]).unwrap();
         let w = warnings(&e, &[1.0, 1.5, 1.2]);
-        assert!(w.iter().any(|w| matches!(w, Warning::TooFewPairs { n: 3, .. })));
+        assert!(w
+            .iter()
+            .any(|w| matches!(w, Warning::TooFewPairs { n: 3, .. })));
         assert!(w.iter().any(|w| matches!(w, Warning::Noisy { .. })));
         assert!(w[0].to_string().contains("--runs"));
         let quiet = Estimate::of(&[1.0, 1.01, 1.0, 1.02, 1.01, 1.0]).unwrap();

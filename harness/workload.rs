@@ -19,13 +19,19 @@ pub struct Workload {
 /// Finds every `*.py` with a `# profbench: phases=` header in `dir`.
 pub fn discover(dir: &Path) -> Result<Vec<Workload>> {
     let mut found = Vec::new();
-    let entries = fs::read_dir(dir).with_context(|| format!("reading workloads folder {} (fix: pass --workloads-dir)", dir.display()))?;
+    let entries = fs::read_dir(dir).with_context(|| {
+        format!(
+            "reading workloads folder {} (fix: pass --workloads-dir)",
+            dir.display()
+        )
+    })?;
     for entry in entries {
         let path = entry?.path();
         if path.extension().and_then(|e| e.to_str()) != Some("py") {
             continue;
         }
-        let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         if let Some(w) = from_header(&path, &text) {
             found.push(w);
         }
@@ -39,10 +45,17 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
     let mut uses_ray = false;
     let mut name = None;
     for line in text.lines().take(40) {
-        let Some(rest) = line.trim().strip_prefix("# profbench:") else { continue };
+        let Some(rest) = line.trim().strip_prefix("# profbench:") else {
+            continue;
+        };
         let rest = rest.trim();
         if let Some(list) = rest.strip_prefix("phases=") {
-            phases = Some(list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>());
+            phases = Some(
+                list.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>(),
+            );
         } else if let Some(n) = rest.strip_prefix("name=") {
             name = Some(n.trim().to_string());
         } else if rest == "uses-ray" {
@@ -68,10 +81,12 @@ pub fn select(all: &[Workload], wanted: &[String]) -> Result<Vec<Workload>> {
     wanted
         .iter()
         .map(|n| {
-            all.iter()
-                .find(|w| &w.name == n)
-                .cloned()
-                .with_context(|| format!("unknown workload '{n}': valid workloads are {}", names.join(", ")))
+            all.iter().find(|w| &w.name == n).cloned().with_context(|| {
+                format!(
+                    "unknown workload '{n}': valid workloads are {}",
+                    names.join(", ")
+                )
+            })
         })
         .collect()
 }
@@ -125,15 +140,27 @@ impl Truth {
     /// Reads a truth file and the task lines beside it. A missing or broken file is an error
     /// naming the file: the run produced no usable ground truth.
     pub fn load(path: &Path) -> Result<Truth> {
-        let bytes = fs::read(path).with_context(|| format!("the workload wrote no truth file {}", path.display()))?;
-        let mut truth: Truth = serde_json::from_slice(&bytes).with_context(|| format!("malformed truth file {}", path.display()))?;
+        let bytes = fs::read(path)
+            .with_context(|| format!("the workload wrote no truth file {}", path.display()))?;
+        let mut truth: Truth = serde_json::from_slice(&bytes)
+            .with_context(|| format!("malformed truth file {}", path.display()))?;
         if truth.schema != 1 {
-            bail!("truth file {} has schema {}, profbench reads 1", path.display(), truth.schema);
+            bail!(
+                "truth file {} has schema {}, profbench reads 1",
+                path.display(),
+                truth.schema
+            );
         }
         let tasks_path = PathBuf::from(format!("{}.tasks.jsonl", path.display()));
         if let Ok(text) = fs::read_to_string(&tasks_path) {
-            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                let task = serde_json::from_str(line).with_context(|| format!("malformed task line {} in {}", i + 1, tasks_path.display()))?;
+            for (i, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                let task = serde_json::from_str(line).with_context(|| {
+                    format!("malformed task line {} in {}", i + 1, tasks_path.display())
+                })?;
                 truth.tasks.push(task);
             }
         }
@@ -163,7 +190,10 @@ mod tests {
     fn unknown_workload_lists_valid_names() {
         let w = from_header(Path::new("/x/line.py"), "# profbench: phases=a\n").unwrap();
         let err = select(&[w], &["nope".into()]).unwrap_err().to_string();
-        assert!(err.contains("unknown workload 'nope'") && err.contains("line"), "{err}");
+        assert!(
+            err.contains("unknown workload 'nope'") && err.contains("line"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -176,6 +206,9 @@ mod tests {
         assert_eq!(t.phase("p").unwrap().wall_ns, 10);
         assert_eq!(t.tasks.len(), 1);
         fs::write(&path, "{\"schema\":1").unwrap();
-        assert!(Truth::load(&path).unwrap_err().to_string().contains("malformed truth file"));
+        assert!(Truth::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("malformed truth file"));
     }
 }

@@ -12,8 +12,9 @@
 //!   µs the sample stands for (`t,idle,mem` with `-f`, not used here). `:INVALID:` marks a
 //!   frame Austin failed to read.
 //! - 4.0.0 has no text output at all: it always writes MOJO, its binary format (header `MOJ`
-//!   + version varint 3; events: metadata, stack, string, frame, frame-ref, metrics ...),
-//!   parsed here after austin-python's reader (austin/format/mojo.py).
+//!   then the format version as a varint, 3; events: metadata, stack, string, frame,
+//!   frame-ref, metrics ...), parsed here after austin-python's reader
+//!   (austin/format/mojo.py).
 //!
 //! Modes: wall (default: idle threads are sampled too) and CPU (3.x `-s/--sleepless`,
 //! 4.x `-c/--cpu`: only on-CPU samples are kept; each still carries the time since the
@@ -36,10 +37,30 @@ pub struct Austin {
 }
 
 impl Austin {
-    pub const V3_WALL: Austin = Austin { name: "austin3-wall", major: 3, cpu: false, interval_us: 10_000 };
-    pub const V3_CPU: Austin = Austin { name: "austin3-cpu", major: 3, cpu: true, interval_us: 10_000 };
-    pub const V4_WALL: Austin = Austin { name: "austin4-wall", major: 4, cpu: false, interval_us: 10_000 };
-    pub const V4_CPU: Austin = Austin { name: "austin4-cpu", major: 4, cpu: true, interval_us: 10_000 };
+    pub const V3_WALL: Austin = Austin {
+        name: "austin3-wall",
+        major: 3,
+        cpu: false,
+        interval_us: 10_000,
+    };
+    pub const V3_CPU: Austin = Austin {
+        name: "austin3-cpu",
+        major: 3,
+        cpu: true,
+        interval_us: 10_000,
+    };
+    pub const V4_WALL: Austin = Austin {
+        name: "austin4-wall",
+        major: 4,
+        cpu: false,
+        interval_us: 10_000,
+    };
+    pub const V4_CPU: Austin = Austin {
+        name: "austin4-cpu",
+        major: 4,
+        cpu: true,
+        interval_us: 10_000,
+    };
 
     fn version(&self) -> &'static str {
         if self.major == 3 {
@@ -69,9 +90,17 @@ impl Backend for Austin {
         self.name
     }
     fn description(&self) -> String {
-        let mode = if self.cpu { format!("{} (CPU)", self.cpu_flag()) } else { "wall".into() };
+        let mode = if self.cpu {
+            format!("{} (CPU)", self.cpu_flag())
+        } else {
+            "wall".into()
+        };
         let out = if self.major == 3 { "text" } else { "MOJO" };
-        format!("Austin {} -C -i {} µs {mode}, {out} output", self.version(), self.interval_us)
+        format!(
+            "Austin {} -C -i {} µs {mode}, {out} output",
+            self.version(),
+            self.interval_us
+        )
     }
     fn isolated_requirements(&self) -> Vec<&'static str> {
         if self.major == 3 {
@@ -112,9 +141,15 @@ impl Backend for Austin {
         let path = out_dir.join(self.output());
         Some(match std::fs::read(&path) {
             Err(e) => Err(ParseError::NoOutput(format!("{}: {e}", path.display()))),
-            Ok(bytes) if bytes.is_empty() => Err(ParseError::NoOutput(format!("{} is empty", path.display()))),
+            Ok(bytes) if bytes.is_empty() => {
+                Err(ParseError::NoOutput(format!("{} is empty", path.display())))
+            }
             Ok(bytes) => {
-                let mut p = if self.major == 3 { parse_text(&bytes, self.clock()) } else { parse_mojo(&bytes, self.clock()) };
+                let mut p = if self.major == 3 {
+                    parse_text(&bytes, self.clock())
+                } else {
+                    parse_mojo(&bytes, self.clock())
+                };
                 if let Ok(p) = &mut p {
                     p.interval.get_or_insert(self.interval_us as f64 / 1e6);
                 }
@@ -173,18 +208,28 @@ fn split_austin_frame(text: &str) -> Frame {
     let mut it = text.rsplitn(3, ':');
     let (line, function, file) = (it.next(), it.next(), it.next());
     match (line, function, file) {
-        (Some(line), Some(function), Some(file)) => {
-            Frame { file: file.to_string(), function: function.to_string(), line: line.parse().unwrap_or(0) }
-        }
-        _ => Frame { file: String::new(), function: text.to_string(), line: 0 },
+        (Some(line), Some(function), Some(file)) => Frame {
+            file: file.to_string(),
+            function: function.to_string(),
+            line: line.parse().unwrap_or(0),
+        },
+        _ => Frame {
+            file: String::new(),
+            function: text.to_string(),
+            line: 0,
+        },
     }
 }
 
 fn apply_metadata(profile: &mut Profile, key: &str, value: &str) -> Result<(), ParseError> {
     let bad = || ParseError::Unparseable(format!("austin: metadata {key}: {value:?}"));
     match key {
-        "interval" => profile.interval = Some(value.trim().parse::<f64>().map_err(|_| bad())? / 1e6),
-        "duration" => profile.duration = Some(value.trim().parse::<f64>().map_err(|_| bad())? / 1e6),
+        "interval" => {
+            profile.interval = Some(value.trim().parse::<f64>().map_err(|_| bad())? / 1e6)
+        }
+        "duration" => {
+            profile.duration = Some(value.trim().parse::<f64>().map_err(|_| bad())? / 1e6)
+        }
         "errors" => {
             let n = value.split('/').next().unwrap_or("");
             profile.missed_samples = Some(n.trim().parse().map_err(|_| bad())?);
@@ -199,7 +244,9 @@ pub fn parse_text(bytes: &[u8], clock: Clock) -> Result<Profile, ParseError> {
     let bad = |what: String| ParseError::Unparseable(format!("austin text: {what}"));
     let text = std::str::from_utf8(bytes).map_err(|e| bad(format!("not UTF-8: {e}")))?;
     if !text.ends_with('\n') {
-        return Err(bad("the last line is cut off (no final newline): truncated output".into()));
+        return Err(bad(
+            "the last line is cut off (no final newline): truncated output".into(),
+        ));
     }
     let mut profile = Profile::new(clock);
     let mut index = HashMap::new();
@@ -210,24 +257,36 @@ pub fn parse_text(bytes: &[u8], clock: Clock) -> Result<Profile, ParseError> {
             continue;
         }
         if let Some(m) = line.strip_prefix("# ") {
-            let (k, v) = m.split_once(": ").ok_or_else(|| bad(format!("line {}: metadata without ': '", n + 1)))?;
+            let (k, v) = m
+                .split_once(": ")
+                .ok_or_else(|| bad(format!("line {}: metadata without ': '", n + 1)))?;
             apply_metadata(&mut profile, k, v)?;
             meta.insert(k.to_string(), v.to_string());
             continue;
         }
-        let (head, metric) = line.rsplit_once(' ').ok_or_else(|| bad(format!("line {}: no metric", n + 1)))?;
+        let (head, metric) = line
+            .rsplit_once(' ')
+            .ok_or_else(|| bad(format!("line {}: no metric", n + 1)))?;
         let mut fields = head.split(';');
         let pid = fields
             .next()
             .and_then(|p| p.strip_prefix('P'))
             .and_then(|p| p.parse::<u32>().ok())
             .ok_or_else(|| bad(format!("line {}: no P<pid> field", n + 1)))?;
-        let thread = fields.next().and_then(|t| t.strip_prefix('T')).ok_or_else(|| bad(format!("line {}: no T<tid> field", n + 1)))?;
+        let thread = fields
+            .next()
+            .and_then(|t| t.strip_prefix('T'))
+            .ok_or_else(|| bad(format!("line {}: no T<tid> field", n + 1)))?;
         // 3.x: T<interpreter id>:<native tid>; older: T<tid>.
         let tid_text = thread.rsplit(':').next().unwrap_or(thread);
-        let tid = parse_id(tid_text, false).or_else(|| parse_id(tid_text, true)).ok_or_else(|| bad(format!("line {}: bad thread {thread:?}", n + 1)))?;
+        let tid = parse_id(tid_text, false)
+            .or_else(|| parse_id(tid_text, true))
+            .ok_or_else(|| bad(format!("line {}: bad thread {thread:?}", n + 1)))?;
         let mut metrics = metric.split(',');
-        let micros: u64 = metrics.next().and_then(|m| m.parse().ok()).ok_or_else(|| bad(format!("line {}: metric {metric:?} is not a number", n + 1)))?;
+        let micros: u64 = metrics
+            .next()
+            .and_then(|m| m.parse().ok())
+            .ok_or_else(|| bad(format!("line {}: metric {metric:?} is not a number", n + 1)))?;
         let idle = match metrics.next() {
             Some("1") => Some(true),
             Some("0") => Some(false),
@@ -247,14 +306,25 @@ pub fn parse_text(bytes: &[u8], clock: Clock) -> Result<Profile, ParseError> {
             stack.push(profile.intern(&mut index, frame));
         }
         invalid += is_invalid as u64;
-        profile.samples.push(Sample { pid, tid, stack, weight: micros as f64 / 1e6, count: 1, cpu: None, idle, time: None });
+        profile.samples.push(Sample {
+            pid,
+            tid,
+            stack,
+            weight: micros as f64 / 1e6,
+            count: 1,
+            cpu: None,
+            idle,
+            time: None,
+        });
     }
     if !meta.contains_key("austin") {
         return Err(bad("no `# austin: VERSION` header".into()));
     }
     if !meta.contains_key("duration") {
         // Austin writes `# duration` last: without it the file was cut short.
-        return Err(bad("no closing `# duration` metadata: truncated output".into()));
+        return Err(bad(
+            "no closing `# duration` metadata: truncated output".into()
+        ));
     }
     if profile.samples.is_empty() {
         return Err(ParseError::NoOutput("austin recorded no samples".into()));
@@ -293,7 +363,10 @@ impl Reader<'_> {
         ParseError::Unparseable(format!("austin MOJO: {what} at byte {}", self.pos))
     }
     fn byte(&mut self) -> Result<u8, ParseError> {
-        let b = *self.bytes.get(self.pos).ok_or_else(|| self.err("unexpected end of file"))?;
+        let b = *self
+            .bytes
+            .get(self.pos)
+            .ok_or_else(|| self.err("unexpected end of file"))?;
         self.pos += 1;
         Ok(b)
     }
@@ -322,8 +395,13 @@ impl Reader<'_> {
     }
     fn string(&mut self) -> Result<String, ParseError> {
         let rest = &self.bytes[self.pos.min(self.bytes.len())..];
-        let end = rest.iter().position(|&b| b == 0).ok_or_else(|| self.err("unterminated string"))?;
-        let s = std::str::from_utf8(&rest[..end]).map_err(|_| self.err("string is not UTF-8"))?.to_string();
+        let end = rest
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| self.err("unterminated string"))?;
+        let s = std::str::from_utf8(&rest[..end])
+            .map_err(|_| self.err("string is not UTF-8"))?
+            .to_string();
         self.pos += end + 1;
         Ok(s)
     }
@@ -347,7 +425,9 @@ pub fn parse_mojo(bytes: &[u8], clock: Clock) -> Result<Profile, ParseError> {
     r.pos = 3;
     let version = r.uint()?;
     if !(1..=3).contains(&version) {
-        return Err(r.err(&format!("MOJO version {version} is not supported (1 to 3 are)")));
+        return Err(r.err(&format!(
+            "MOJO version {version} is not supported (1 to 3 are)"
+        )));
     }
     let mut profile = Profile::new(clock);
     let mut index = HashMap::new();
@@ -357,11 +437,25 @@ pub fn parse_mojo(bytes: &[u8], clock: Clock) -> Result<Profile, ParseError> {
     let mut frames: HashMap<(u32, u64), u32> = HashMap::new();
     let mut running: Option<Running> = None;
     let mut invalid = 0u64;
-    let mut finish = |running: &mut Option<Running>, profile: &mut Profile, r: &Reader| -> Result<(), ParseError> {
+    let mut finish = |running: &mut Option<Running>,
+                      profile: &mut Profile,
+                      r: &Reader|
+     -> Result<(), ParseError> {
         if let Some(s) = running.take() {
-            let micros = s.micros.ok_or_else(|| r.err("a sample without a time metric"))?;
+            let micros = s
+                .micros
+                .ok_or_else(|| r.err("a sample without a time metric"))?;
             invalid += s.invalid as u64;
-            profile.samples.push(Sample { pid: s.pid, tid: s.tid, stack: s.stack, weight: micros as f64 / 1e6, count: 1, cpu: None, idle: s.idle, time: None });
+            profile.samples.push(Sample {
+                pid: s.pid,
+                tid: s.tid,
+                stack: s.stack,
+                weight: micros as f64 / 1e6,
+                count: 1,
+                cpu: None,
+                idle: s.idle,
+                time: None,
+            });
         }
         Ok(())
     };
@@ -381,8 +475,16 @@ pub fn parse_mojo(bytes: &[u8], clock: Clock) -> Result<Profile, ParseError> {
                     r.uint()?; // interpreter id
                 }
                 let tid_text = r.string()?;
-                let tid = parse_id(&tid_text, true).ok_or_else(|| r.err(&format!("bad thread id {tid_text:?}")))?;
-                running = Some(Running { pid, tid, stack: Vec::new(), micros: None, idle: None, invalid: false });
+                let tid = parse_id(&tid_text, true)
+                    .ok_or_else(|| r.err(&format!("bad thread id {tid_text:?}")))?;
+                running = Some(Running {
+                    pid,
+                    tid,
+                    stack: Vec::new(),
+                    micros: None,
+                    idle: None,
+                    invalid: false,
+                });
             }
             ev::STRING => {
                 let key = r.uint()?;
@@ -412,48 +514,89 @@ pub fn parse_mojo(bytes: &[u8], clock: Clock) -> Result<Profile, ParseError> {
                         None => Err(r.err(&format!("frame refers to unknown string {k}"))),
                     }
                 };
-                let frame = Frame { file: lookup(file_key)?, function: lookup(scope_key)?, line: u32::try_from(line).unwrap_or(0) };
+                let frame = Frame {
+                    file: lookup(file_key)?,
+                    function: lookup(scope_key)?,
+                    line: u32::try_from(line).unwrap_or(0),
+                };
                 let id = profile.intern(&mut index, frame);
                 frames.insert((pid, key), id);
             }
             ev::FRAME_REF => {
                 let key = r.uint()?;
-                let s = running.as_mut().ok_or_else(|| r.err("frame reference outside a stack"))?;
-                let id = *frames.get(&(s.pid, key)).ok_or_else(|| r.err(&format!("reference to unknown frame {key}")))?;
+                let s = running
+                    .as_mut()
+                    .ok_or_else(|| r.err("frame reference outside a stack"))?;
+                let id = *frames
+                    .get(&(s.pid, key))
+                    .ok_or_else(|| r.err(&format!("reference to unknown frame {key}")))?;
                 s.stack.push(id);
             }
             ev::FRAME_INVALID => {
-                let s = running.as_mut().ok_or_else(|| r.err("invalid frame outside a stack"))?;
+                let s = running
+                    .as_mut()
+                    .ok_or_else(|| r.err("invalid frame outside a stack"))?;
                 s.invalid = true;
-                let id = profile.intern(&mut index, Frame { file: String::new(), function: "INVALID".into(), line: 0 });
+                let id = profile.intern(
+                    &mut index,
+                    Frame {
+                        file: String::new(),
+                        function: "INVALID".into(),
+                        line: 0,
+                    },
+                );
                 s.stack.push(id);
             }
             ev::FRAME_KERNEL => {
                 let name = r.string()?;
-                let s = running.as_mut().ok_or_else(|| r.err("kernel frame outside a stack"))?;
-                let id = profile.intern(&mut index, Frame { file: "<kernel>".into(), function: name, line: 0 });
+                let s = running
+                    .as_mut()
+                    .ok_or_else(|| r.err("kernel frame outside a stack"))?;
+                let id = profile.intern(
+                    &mut index,
+                    Frame {
+                        file: "<kernel>".into(),
+                        function: name,
+                        line: 0,
+                    },
+                );
                 s.stack.push(id);
             }
             ev::GC => {}
             ev::IDLE => {
-                running.as_mut().ok_or_else(|| r.err("idle flag outside a stack"))?.idle = Some(true);
+                running
+                    .as_mut()
+                    .ok_or_else(|| r.err("idle flag outside a stack"))?
+                    .idle = Some(true);
             }
             ev::METRIC_TIME => {
                 let v = r.uint()?;
-                running.as_mut().ok_or_else(|| r.err("time metric outside a stack"))?.micros = Some(v);
+                running
+                    .as_mut()
+                    .ok_or_else(|| r.err("time metric outside a stack"))?
+                    .micros = Some(v);
             }
             ev::METRIC_MEMORY => {
                 r.int()?;
-                let s = running.as_mut().ok_or_else(|| r.err("memory metric outside a stack"))?;
+                let s = running
+                    .as_mut()
+                    .ok_or_else(|| r.err("memory metric outside a stack"))?;
                 s.micros.get_or_insert(0);
             }
-            other => return Err(ParseError::Unparseable(format!("austin MOJO: unknown event {other} at byte {}", r.pos - 1))),
+            other => {
+                return Err(ParseError::Unparseable(format!(
+                    "austin MOJO: unknown event {other} at byte {}",
+                    r.pos - 1
+                )))
+            }
         }
     }
     finish(&mut running, &mut profile, &r)?;
     if !meta.contains_key("duration") {
         // Austin 4 writes its statistics (count, duration, sampling, saturation, errors) last.
-        return Err(ParseError::Unparseable("austin MOJO: no closing `duration` metadata: truncated output".into()));
+        return Err(ParseError::Unparseable(
+            "austin MOJO: no closing `duration` metadata: truncated output".into(),
+        ));
     }
     if profile.samples.is_empty() {
         return Err(ParseError::NoOutput("austin recorded no samples".into()));
@@ -480,8 +623,16 @@ mod tests {
         assert!(mixed > 0.3 && light > 0.3, "mixed {mixed} light {light}");
         let share = mixed / (mixed + light);
         assert!(share > 0.2 && share < 0.8, "mixed share {share}");
-        let in_mixed: Vec<&LineStat> = p.lines.iter().filter(|l| l.function.as_deref() == Some("mixed_lines")).collect();
-        let hot = in_mixed.iter().find(|l| l.line == 24).map(|l| l.time).unwrap_or(0.0);
+        let in_mixed: Vec<&LineStat> = p
+            .lines
+            .iter()
+            .filter(|l| l.function.as_deref() == Some("mixed_lines"))
+            .collect();
+        let hot = in_mixed
+            .iter()
+            .find(|l| l.line == 24)
+            .map(|l| l.time)
+            .unwrap_or(0.0);
         let total: f64 = in_mixed.iter().map(|l| l.time).sum();
         assert!(hot / total > 0.9, "line 24 has {hot} of {total}");
         assert!(p.samples.iter().all(|s| s.pid > 0 && s.tid > 0));
@@ -491,7 +642,10 @@ mod tests {
 
     #[test]
     fn parses_real_austin3_text() {
-        for (f, clock) in [("austin3/line-wall.txt", Clock::Wall), ("austin3/line-cpu.txt", Clock::Cpu)] {
+        for (f, clock) in [
+            ("austin3/line-wall.txt", Clock::Wall),
+            ("austin3/line-cpu.txt", Clock::Cpu),
+        ] {
             let p = parse_text(&fixture(f), clock).unwrap();
             check_line_workload(&p);
             assert_eq!(p.missed_samples, Some(0));
@@ -500,12 +654,22 @@ mod tests {
 
     #[test]
     fn parses_real_austin4_mojo() {
-        for (f, clock) in [("austin4/line-wall.mojo", Clock::Wall), ("austin4/line-cpu.mojo", Clock::Cpu)] {
+        for (f, clock) in [
+            ("austin4/line-wall.mojo", Clock::Wall),
+            ("austin4/line-cpu.mojo", Clock::Cpu),
+        ] {
             let p = parse_mojo(&fixture(f), clock).unwrap();
             check_line_workload(&p);
             assert!(p.missed_samples.is_some());
             // Root frame first, as in the text format.
-            let deep = p.samples.iter().find(|s| s.stack.len() >= 3 && p.frames[*s.stack.last().unwrap() as usize].function == "mixed_lines").unwrap();
+            let deep = p
+                .samples
+                .iter()
+                .find(|s| {
+                    s.stack.len() >= 3
+                        && p.frames[*s.stack.last().unwrap() as usize].function == "mixed_lines"
+                })
+                .unwrap();
             assert_eq!(p.frames[deep.stack[0] as usize].function, "<module>");
         }
     }
@@ -516,13 +680,25 @@ mod tests {
         // or barely: 3.7.0 took one sample in a 2.6 s run; 4.0.0 attached after the first
         // phase had ended (other runs: nothing, or most of the run). Content varies per run,
         // so only the parse is checked here: the harness's accuracy shows the damage.
-        for (f, mojo) in [("austin3/line-uv-children.txt", false), ("austin4/line-uv-children.mojo", true)] {
+        for (f, mojo) in [
+            ("austin3/line-uv-children.txt", false),
+            ("austin4/line-uv-children.mojo", true),
+        ] {
             let b = fixture(f);
-            let r = if mojo { parse_mojo(&b, Clock::Wall) } else { parse_text(&b, Clock::Wall) };
+            let r = if mojo {
+                parse_mojo(&b, Clock::Wall)
+            } else {
+                parse_text(&b, Clock::Wall)
+            };
             match r {
                 Ok(p) => {
-                    let pids: std::collections::HashSet<u32> = p.samples.iter().map(|s| s.pid).collect();
-                    assert_eq!(pids.len(), 1, "{f}: only the python child has Python stacks");
+                    let pids: std::collections::HashSet<u32> =
+                        p.samples.iter().map(|s| s.pid).collect();
+                    assert_eq!(
+                        pids.len(),
+                        1,
+                        "{f}: only the python child has Python stacks"
+                    );
                 }
                 Err(ParseError::NoOutput(_)) => {}
                 Err(e) => panic!("{f}: {e}"),
@@ -543,12 +719,18 @@ mod tests {
     #[test]
     fn frames_and_varints() {
         let f = split_austin_frame("<frozen importlib._bootstrap>:_find_and_load:1176");
-        assert_eq!((f.file.as_str(), f.function.as_str(), f.line), ("<frozen importlib._bootstrap>", "_find_and_load", 1176));
+        assert_eq!(
+            (f.file.as_str(), f.function.as_str(), f.line),
+            ("<frozen importlib._bootstrap>", "_find_and_load", 1176)
+        );
         let f = split_austin_frame("C:\\w\\line.py:main:43");
         assert_eq!((f.file.as_str(), f.line), ("C:\\w\\line.py", 43));
         let f = split_austin_frame(":INVALID:");
         assert_eq!((f.file.as_str(), f.function.as_str()), ("", "INVALID"));
-        let mut r = Reader { bytes: &[0x8d, 0x81, 0x01, 0x45], pos: 0 };
+        let mut r = Reader {
+            bytes: &[0x8d, 0x81, 0x01, 0x45],
+            pos: 0,
+        };
         assert_eq!(r.int().unwrap(), 13 | (1 << 6) | (1 << 13));
         assert_eq!(r.int().unwrap(), -5);
     }
@@ -557,25 +739,50 @@ mod tests {
     fn truncated_or_garbled_output_is_unparseable() {
         for f in ["austin3/line-wall.txt", "austin4/line-wall.mojo"] {
             let bytes = fixture(f);
-            let parse = |b: &[u8]| if f.ends_with(".txt") { parse_text(b, Clock::Wall) } else { parse_mojo(b, Clock::Wall) };
+            let parse = |b: &[u8]| {
+                if f.ends_with(".txt") {
+                    parse_text(b, Clock::Wall)
+                } else {
+                    parse_mojo(b, Clock::Wall)
+                }
+            };
             for cut in [bytes.len() / 3, bytes.len() / 2, bytes.len() - 5] {
-                assert!(matches!(parse(&bytes[..cut]), Err(ParseError::Unparseable(_))), "{f} cut at {cut}");
+                assert!(
+                    matches!(parse(&bytes[..cut]), Err(ParseError::Unparseable(_))),
+                    "{f} cut at {cut}"
+                );
             }
             let mut garbled = bytes.clone();
             let mid = garbled.len() / 2;
             for b in &mut garbled[mid..mid + 64] {
                 *b = 0xee;
             }
-            assert!(matches!(parse(&garbled), Err(ParseError::Unparseable(_))), "{f} garbled");
+            assert!(
+                matches!(parse(&garbled), Err(ParseError::Unparseable(_))),
+                "{f} garbled"
+            );
         }
-        assert!(matches!(parse_mojo(b"MOJ\x07", Clock::Wall), Err(ParseError::Unparseable(_))));
-        assert!(matches!(parse_mojo(b"not mojo", Clock::Wall), Err(ParseError::Unparseable(_))));
+        assert!(matches!(
+            parse_mojo(b"MOJ\x07", Clock::Wall),
+            Err(ParseError::Unparseable(_))
+        ));
+        assert!(matches!(
+            parse_mojo(b"not mojo", Clock::Wall),
+            Err(ParseError::Unparseable(_))
+        ));
         let dir = std::env::temp_dir().join("profbench-austin-missing");
-        assert!(matches!(Austin::V4_WALL.parse(&dir, "").unwrap(), Err(ParseError::NoOutput(_))));
+        assert!(matches!(
+            Austin::V4_WALL.parse(&dir, "").unwrap(),
+            Err(ParseError::NoOutput(_))
+        ));
     }
 
     fn exit(path: &str) -> ExitInfo {
-        ExitInfo { code: Some(1), stderr: String::from_utf8_lossy(&fixture(path)).into_owned(), ..Default::default() }
+        ExitInfo {
+            code: Some(1),
+            stderr: String::from_utf8_lossy(&fixture(path)).into_owned(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -611,9 +818,30 @@ mod tests {
             out_dir: &out,
             profbench_exe: Path::new("/pb"),
         };
-        let argv: Vec<String> = Austin::V4_CPU.command(&l).iter().map(|s| s.to_string_lossy().into_owned()).collect();
-        assert_eq!(argv, ["/tools/austin4/bin/austin", "-C", "-i", "10000", "-c", "-o", "/out/austin.mojo", "/env/bin/python", "/w/line.py"]);
-        let argv: Vec<String> = Austin::V3_CPU.command(&l).iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        let argv: Vec<String> = Austin::V4_CPU
+            .command(&l)
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            argv,
+            [
+                "/tools/austin4/bin/austin",
+                "-C",
+                "-i",
+                "10000",
+                "-c",
+                "-o",
+                "/out/austin.mojo",
+                "/env/bin/python",
+                "/w/line.py"
+            ]
+        );
+        let argv: Vec<String> = Austin::V3_CPU
+            .command(&l)
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
         assert!(argv.contains(&"-s".to_string()) && argv.contains(&"/out/austin.txt".to_string()));
     }
 }

@@ -50,13 +50,32 @@ pub fn parse_pstats(bytes: &[u8]) -> Result<Profile, ParseError> {
     let mut profile = Profile::new(Clock::Wall);
     let mut index = HashMap::new();
     for (key, value) in &entries {
-        let key = key.as_tuple().filter(|k| k.len() == 3).ok_or_else(|| bad("key is not (file, line, function)"))?;
-        let value = value.as_tuple().filter(|v| v.len() == 5).ok_or_else(|| bad("value is not a 5-tuple"))?;
-        let (Some(file), Some(line), Some(function)) = (key[0].as_str(), key[1].as_f64(), key[2].as_str()) else {
+        let key = key
+            .as_tuple()
+            .filter(|k| k.len() == 3)
+            .ok_or_else(|| bad("key is not (file, line, function)"))?;
+        let value = value
+            .as_tuple()
+            .filter(|v| v.len() == 5)
+            .ok_or_else(|| bad("value is not a 5-tuple"))?;
+        let (Some(file), Some(line), Some(function)) =
+            (key[0].as_str(), key[1].as_f64(), key[2].as_str())
+        else {
             return Err(bad("key fields have the wrong types"));
         };
-        let num = |i: usize| value[i].as_f64().ok_or_else(|| bad("a count or time is not a number"));
-        let frame = profile.intern(&mut index, Frame { file: file.to_string(), function: function.to_string(), line: line as u32 });
+        let num = |i: usize| {
+            value[i]
+                .as_f64()
+                .ok_or_else(|| bad("a count or time is not a number"))
+        };
+        let frame = profile.intern(
+            &mut index,
+            Frame {
+                file: file.to_string(),
+                function: function.to_string(),
+                line: line as u32,
+            },
+        );
         profile.functions.push(FunctionStat {
             frame,
             primitive_calls: num(0)? as u64,
@@ -66,7 +85,9 @@ pub fn parse_pstats(bytes: &[u8]) -> Result<Profile, ParseError> {
         });
     }
     if profile.functions.is_empty() {
-        return Err(ParseError::Unparseable("pstats: no functions recorded".into()));
+        return Err(ParseError::Unparseable(
+            "pstats: no functions recorded".into(),
+        ));
     }
     Ok(profile)
 }

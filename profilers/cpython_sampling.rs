@@ -47,7 +47,10 @@ impl Backend for CPythonSampling {
         if (major, minor) < MIN_VERSION {
             return Err((
                 Failure::UnsupportedPlatform,
-                format!("needs Python ≥ {}.{}, this environment has {major}.{minor}.{micro}", MIN_VERSION.0, MIN_VERSION.1),
+                format!(
+                    "needs Python ≥ {}.{}, this environment has {major}.{minor}.{micro}",
+                    MIN_VERSION.0, MIN_VERSION.1
+                ),
             ));
         }
         Ok(())
@@ -55,7 +58,13 @@ impl Backend for CPythonSampling {
     fn command(&self, launch: &Launch) -> Vec<OsString> {
         let mut argv = launch.python.to_vec();
         argv.extend(["-m", "profiling.sampling", "run", "--collapsed"].map(OsString::from));
-        argv.extend(["-i".into(), INTERVAL_US.to_string().into(), "-d".into(), DURATION_S.to_string().into(), OsString::from("-o")]);
+        argv.extend([
+            "-i".into(),
+            INTERVAL_US.to_string().into(),
+            "-d".into(),
+            DURATION_S.to_string().into(),
+            OsString::from("-o"),
+        ]);
         argv.push(launch.out_dir.join(OUTPUT).into());
         argv.push(launch.script.into());
         argv.extend(launch.args.iter().cloned());
@@ -78,16 +87,26 @@ fn parse_frame(text: &str) -> Frame {
     if let Some((rest, line)) = text.rsplit_once(':') {
         if let Ok(line) = line.parse::<u32>() {
             if let Some((file, function)) = rest.split_once(':') {
-                return Frame { file: file.to_string(), function: function.to_string(), line };
+                return Frame {
+                    file: file.to_string(),
+                    function: function.to_string(),
+                    line,
+                };
             }
         }
     }
-    Frame { file: String::new(), function: text.to_string(), line: 0 }
+    Frame {
+        file: String::new(),
+        function: text.to_string(),
+        line: 0,
+    }
 }
 
 /// Parses collapsed stacks; `interval` is the sampling interval in seconds.
 pub fn parse_collapsed(text: &str, interval: f64) -> Result<Profile, ParseError> {
-    let bad = |n: usize, what: &str| ParseError::Unparseable(format!("collapsed stacks, line {n}: {what}"));
+    let bad = |n: usize, what: &str| {
+        ParseError::Unparseable(format!("collapsed stacks, line {n}: {what}"))
+    };
     let mut profile = Profile::new(Clock::Wall);
     profile.interval = Some(interval);
     let mut index = HashMap::new();
@@ -96,8 +115,12 @@ pub fn parse_collapsed(text: &str, interval: f64) -> Result<Profile, ParseError>
         if line.is_empty() {
             continue;
         }
-        let (stack, count) = line.rsplit_once(' ').ok_or_else(|| bad(n, "no sample count"))?;
-        let count: u64 = count.parse().map_err(|_| bad(n, "the sample count is not a number"))?;
+        let (stack, count) = line
+            .rsplit_once(' ')
+            .ok_or_else(|| bad(n, "no sample count"))?;
+        let count: u64 = count
+            .parse()
+            .map_err(|_| bad(n, "the sample count is not a number"))?;
         let mut parts = stack.split(';').peekable();
         let tid = match parts.peek().and_then(|p| p.strip_prefix("tid:")) {
             Some(t) => {
@@ -111,21 +134,43 @@ pub fn parse_collapsed(text: &str, interval: f64) -> Result<Profile, ParseError>
         let Some(leaf) = frames.last().cloned() else {
             return Err(bad(n, "empty stack"));
         };
-        let stack: Vec<u32> = frames.into_iter().map(|f| profile.intern(&mut index, f)).collect();
+        let stack: Vec<u32> = frames
+            .into_iter()
+            .map(|f| profile.intern(&mut index, f))
+            .collect();
         let weight = count as f64 * interval;
         if leaf.line > 0 {
-            let e = by_line.entry((leaf.file, leaf.function, leaf.line)).or_default();
+            let e = by_line
+                .entry((leaf.file, leaf.function, leaf.line))
+                .or_default();
             e.0 += weight;
             e.1 += count;
         }
-        profile.samples.push(Sample { pid: 0, tid, stack, weight, count, cpu: None, idle: None, time: None });
+        profile.samples.push(Sample {
+            pid: 0,
+            tid,
+            stack,
+            weight,
+            count,
+            cpu: None,
+            idle: None,
+            time: None,
+        });
     }
     if profile.samples.is_empty() {
-        return Err(ParseError::Unparseable("collapsed stacks: no samples".into()));
+        return Err(ParseError::Unparseable(
+            "collapsed stacks: no samples".into(),
+        ));
     }
     let mut lines: Vec<LineStat> = by_line
         .into_iter()
-        .map(|((file, function, line), (time, hits))| LineStat { file, function: Some(function), line, time, hits: Some(hits) })
+        .map(|((file, function, line), (time, hits))| LineStat {
+            file,
+            function: Some(function),
+            line,
+            time,
+            hits: Some(hits),
+        })
         .collect();
     lines.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     profile.lines = lines;
@@ -150,10 +195,16 @@ pub fn classify(exit: &ExitInfo) -> Failure {
 mod tests {
     use super::*;
 
-    const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/cpython_sampling/");
+    const FIX: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/cpython_sampling/"
+    );
 
     fn facts(version: (u32, u32, u32)) -> PythonFacts {
-        PythonFacts { version, bin_dir: "/env/bin".into() }
+        PythonFacts {
+            version,
+            bin_dir: "/env/bin".into(),
+        }
     }
 
     #[test]
@@ -174,14 +225,27 @@ mod tests {
         assert_eq!(p.interval, Some(100e-6));
         assert!(p.samples.iter().all(|s| s.tid == 140011));
         let mixed = p.inclusive_seconds("mixed_lines", Some("line.py"));
-        assert!((mixed - (10398 + 4 + 1) as f64 * 100e-6).abs() < 1e-9, "{mixed}");
+        assert!(
+            (mixed - (10398 + 4 + 1) as f64 * 100e-6).abs() < 1e-9,
+            "{mixed}"
+        );
         assert!((p.inclusive_seconds("light_loop", Some("line.py")) - 0.9987).abs() < 1e-9);
         // Line level: the leaf lines, the sum() line hot, `a = 1` (23) never seen.
-        let heavy = p.lines.iter().find(|l| l.file == "line.py" && l.line == 24).unwrap();
+        let heavy = p
+            .lines
+            .iter()
+            .find(|l| l.file == "line.py" && l.line == 24)
+            .unwrap();
         assert_eq!(heavy.hits, Some(10398));
         assert!(!p.lines.iter().any(|l| l.file == "line.py" && l.line == 23));
-        assert!(p.frames.iter().any(|f| f.function == "<GC>" && f.file.is_empty()));
-        assert!(p.frames.iter().any(|f| f.function == "phase.__enter__" && f.file == "truth.py" && f.line == 99));
+        assert!(p
+            .frames
+            .iter()
+            .any(|f| f.function == "<GC>" && f.file.is_empty()));
+        assert!(p
+            .frames
+            .iter()
+            .any(|f| f.function == "phase.__enter__" && f.file == "truth.py" && f.line == 99));
     }
 
     #[test]
@@ -198,18 +262,42 @@ mod tests {
         let text = std::fs::read_to_string(format!("{FIX}line-collapsed.HANDMADE.txt")).unwrap();
         // Cut inside the first line's count or stack: no count, or a count that is not one.
         for cut in [0, 10, 200] {
-            assert!(matches!(parse_collapsed(&text[..cut], 1e-4), Err(ParseError::Unparseable(_))), "cut at {cut}");
+            assert!(
+                matches!(
+                    parse_collapsed(&text[..cut], 1e-4),
+                    Err(ParseError::Unparseable(_))
+                ),
+                "cut at {cut}"
+            );
         }
-        assert!(matches!(parse_collapsed("tid:x;a:b:1 3\n", 1e-4), Err(ParseError::Unparseable(_))));
-        assert!(matches!(parse_collapsed("a;b;c 3.5\n", 1e-4), Err(ParseError::Unparseable(_))));
-        assert!(matches!(parse_collapsed("\u{0}\u{1}garbage", 1e-4), Err(ParseError::Unparseable(_))));
-        let missing = CPythonSampling.parse(Path::new("/nonexistent-profbench-dir"), "").unwrap();
+        assert!(matches!(
+            parse_collapsed("tid:x;a:b:1 3\n", 1e-4),
+            Err(ParseError::Unparseable(_))
+        ));
+        assert!(matches!(
+            parse_collapsed("a;b;c 3.5\n", 1e-4),
+            Err(ParseError::Unparseable(_))
+        ));
+        assert!(matches!(
+            parse_collapsed("\u{0}\u{1}garbage", 1e-4),
+            Err(ParseError::Unparseable(_))
+        ));
+        let missing = CPythonSampling
+            .parse(Path::new("/nonexistent-profbench-dir"), "")
+            .unwrap();
         assert!(matches!(missing, Err(ParseError::NoOutput(_))));
     }
 
     #[test]
     fn real_failure_text_on_python_3_11() {
         let stderr = std::fs::read_to_string(format!("{FIX}errors/python-3.11.txt")).unwrap();
-        assert_eq!(classify(&ExitInfo { code: Some(1), stderr, ..Default::default() }), Failure::UnsupportedPlatform);
+        assert_eq!(
+            classify(&ExitInfo {
+                code: Some(1),
+                stderr,
+                ..Default::default()
+            }),
+            Failure::UnsupportedPlatform
+        );
     }
 }

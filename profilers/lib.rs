@@ -6,17 +6,17 @@ pub mod marshal;
 pub mod profile;
 pub mod status;
 
+pub mod austin;
 pub mod cprofile;
 pub mod cpython_sampling;
 pub mod line_profiler;
 pub mod memray;
+pub mod none;
+pub mod pyinstrument;
+pub mod pyspy;
+pub mod scalene;
 pub mod viztracer;
 pub mod yappi;
-pub mod none;
-pub mod pyspy;
-pub mod austin;
-pub mod scalene;
-pub mod pyinstrument;
 
 pub use backend::{Backend, Launch, ParseError, PythonFacts};
 pub use profile::{Clock, Frame, FunctionStat, Profile, Sample};

@@ -108,9 +108,13 @@ fn calls(source: &str, re: &Regex) -> bool {
 
 /// Parses the JSON written by `DUMP_SCRIPT`.
 pub fn parse_dump(bytes: &[u8]) -> Result<Profile, ParseError> {
-    let dump: Dump = serde_json::from_slice(bytes).map_err(|e| ParseError::Unparseable(format!("line_profiler dump: {e}")))?;
+    let dump: Dump = serde_json::from_slice(bytes)
+        .map_err(|e| ParseError::Unparseable(format!("line_profiler dump: {e}")))?;
     if !(dump.unit.is_finite() && dump.unit > 0.0) {
-        return Err(ParseError::Unparseable(format!("line_profiler dump: bad unit {}", dump.unit)));
+        return Err(ParseError::Unparseable(format!(
+            "line_profiler dump: bad unit {}",
+            dump.unit
+        )));
     }
     let unit = dump.unit;
     let mut profile = Profile::new(Clock::Wall);
@@ -121,7 +125,8 @@ pub fn parse_dump(bytes: &[u8]) -> Result<Profile, ParseError> {
         .iter()
         .map(|f| {
             let bare = f.function.rsplit('.').next().unwrap_or(&f.function);
-            Regex::new(&format!(r"(^|[^A-Za-z0-9_]){}\s*\(", regex::escape(bare))).expect("escaped name is a valid regex")
+            Regex::new(&format!(r"(^|[^A-Za-z0-9_]){}\s*\(", regex::escape(bare)))
+                .expect("escaped name is a valid regex")
         })
         .collect();
     for (i, f) in dump.functions.iter().enumerate() {
@@ -129,9 +134,22 @@ pub fn parse_dump(bytes: &[u8]) -> Result<Profile, ParseError> {
         if executed.is_empty() {
             continue; // profiled but never called
         }
-        let frame = profile.intern(&mut index, Frame { file: f.file.clone(), function: f.function.clone(), line: f.line });
+        let frame = profile.intern(
+            &mut index,
+            Frame {
+                file: f.file.clone(),
+                function: f.function.clone(),
+                line: f.line,
+            },
+        );
         for (line, hits, time, _) in &f.lines {
-            profile.lines.push(LineStat { file: f.file.clone(), function: Some(f.function.clone()), line: *line, time: time * unit, hits: Some(*hits) });
+            profile.lines.push(LineStat {
+                file: f.file.clone(),
+                function: Some(f.function.clone()),
+                line: *line,
+                time: time * unit,
+                hits: Some(*hits),
+            });
         }
         let sum: f64 = f.lines.iter().map(|l| l.2).sum();
         let first = executed.iter().min_by_key(|l| l.0).map_or(0, |l| l.1);
@@ -146,7 +164,10 @@ pub fn parse_dump(bytes: &[u8]) -> Result<Profile, ParseError> {
             .filter(|l| l.1 > 0 && calls(&l.3, &call_re[i]))
             .collect();
         let (inclusive, primitive) = if recursive && !call_sites.is_empty() {
-            (call_sites.iter().map(|l| l.2).sum::<f64>(), call_sites.iter().map(|l| l.1).sum::<u64>())
+            (
+                call_sites.iter().map(|l| l.2).sum::<f64>(),
+                call_sites.iter().map(|l| l.1).sum::<u64>(),
+            )
         } else {
             (sum, first)
         };
@@ -165,7 +186,9 @@ pub fn parse_dump(bytes: &[u8]) -> Result<Profile, ParseError> {
         });
     }
     if profile.lines.is_empty() {
-        return Err(ParseError::Unparseable("line_profiler dump: no profiled function ran".into()));
+        return Err(ParseError::Unparseable(
+            "line_profiler dump: no profiled function ran".into(),
+        ));
     }
     Ok(profile)
 }
@@ -182,7 +205,9 @@ pub fn classify(exit: &ExitInfo) -> Failure {
     }
     // The .lprof could not be written (`LineStats.to_file`), or the dump found none
     // (`from_files`): nothing to read either way.
-    if (text.contains("in to_file") || text.contains("in from_files")) && text.contains("no such file or directory") {
+    if (text.contains("in to_file") || text.contains("in from_files"))
+        && text.contains("no such file or directory")
+    {
         return Failure::NoOutput;
     }
     classify_common(exit)
@@ -192,18 +217,27 @@ pub fn classify(exit: &ExitInfo) -> Failure {
 mod tests {
     use super::*;
 
-    const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/line_profiler/");
+    const FIX: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/line_profiler/"
+    );
 
     fn read(name: &str) -> Vec<u8> {
         std::fs::read(format!("{FIX}{name}")).unwrap()
     }
 
     fn line(p: &Profile, n: u32) -> &LineStat {
-        p.lines.iter().find(|l| l.line == n && l.file.ends_with("line.py")).unwrap()
+        p.lines
+            .iter()
+            .find(|l| l.line == n && l.file.ends_with("line.py"))
+            .unwrap()
     }
 
     fn stat<'p>(p: &'p Profile, function: &str) -> &'p FunctionStat {
-        p.functions.iter().find(|s| p.frames[s.frame as usize].function == function).unwrap()
+        p.functions
+            .iter()
+            .find(|s| p.frames[s.frame as usize].function == function)
+            .unwrap()
     }
 
     #[test]
@@ -216,7 +250,11 @@ mod tests {
         assert_eq!(heavy.function.as_deref(), Some("mixed_lines"));
         assert!(heavy.time > 0.99 * mixed.inclusive, "{heavy:?} {mixed:?}");
         assert!(light.time < 0.001 * mixed.inclusive, "{light:?}");
-        assert!(p.lines.iter().filter(|l| l.file.ends_with("line.py") && (21..=26).contains(&l.line)).all(|l| l.time <= heavy.time));
+        assert!(p
+            .lines
+            .iter()
+            .filter(|l| l.file.ends_with("line.py") && (21..=26).contains(&l.line))
+            .all(|l| l.time <= heavy.time));
         // Call records from the lines.
         assert_eq!(mixed.calls, 3);
         assert!(mixed.inclusive > 0.1);
@@ -253,20 +291,41 @@ mod tests {
     fn truncated_or_garbled_dumps_are_unparseable() {
         let bytes = read("line.json");
         for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
-            assert!(matches!(parse_dump(&bytes[..cut]), Err(ParseError::Unparseable(_))), "cut at {cut}");
+            assert!(
+                matches!(parse_dump(&bytes[..cut]), Err(ParseError::Unparseable(_))),
+                "cut at {cut}"
+            );
         }
         // The raw .lprof (a pickle) is not what parse reads.
-        assert!(matches!(parse_dump(&read("line.lprof")), Err(ParseError::Unparseable(_))));
-        assert!(matches!(parse_dump(br#"{"unit": 0, "functions": []}"#), Err(ParseError::Unparseable(_))));
-        assert!(matches!(parse_dump(br#"{"unit": 1e-9, "functions": []}"#), Err(ParseError::Unparseable(_))));
-        let missing = LineProfiler.parse(Path::new("/nonexistent-profbench-dir"), "").unwrap();
+        assert!(matches!(
+            parse_dump(&read("line.lprof")),
+            Err(ParseError::Unparseable(_))
+        ));
+        assert!(matches!(
+            parse_dump(br#"{"unit": 0, "functions": []}"#),
+            Err(ParseError::Unparseable(_))
+        ));
+        assert!(matches!(
+            parse_dump(br#"{"unit": 1e-9, "functions": []}"#),
+            Err(ParseError::Unparseable(_))
+        ));
+        let missing = LineProfiler
+            .parse(Path::new("/nonexistent-profbench-dir"), "")
+            .unwrap();
         assert!(matches!(missing, Err(ParseError::NoOutput(_))));
     }
 
     #[test]
     fn real_failure_texts_are_classified() {
-        let text = |name: &str| ExitInfo { code: Some(1), stderr: String::from_utf8(read(&format!("errors/{name}"))).unwrap(), ..Default::default() };
-        assert_eq!(classify(&text("missing-script.txt")), Failure::TargetNotFound);
+        let text = |name: &str| ExitInfo {
+            code: Some(1),
+            stderr: String::from_utf8(read(&format!("errors/{name}"))).unwrap(),
+            ..Default::default()
+        };
+        assert_eq!(
+            classify(&text("missing-script.txt")),
+            Failure::TargetNotFound
+        );
         assert_eq!(classify(&text("output-dir-missing.txt")), Failure::NoOutput);
         assert_eq!(classify(&text("dump-no-lprof.txt")), Failure::NoOutput);
         assert_eq!(classify(&text("workload-crash.txt")), Failure::Crashed);

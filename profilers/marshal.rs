@@ -21,7 +21,11 @@ const FLAG_REF: u8 = 0x80;
 const MAX_DEPTH: usize = 64;
 
 pub fn parse(bytes: &[u8]) -> Result<Value, MarshalError> {
-    let mut r = Reader { bytes, pos: 0, refs: Vec::new() };
+    let mut r = Reader {
+        bytes,
+        pos: 0,
+        refs: Vec::new(),
+    };
     let v = r.value(0)?;
     Ok(v)
 }
@@ -34,7 +38,11 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn take(&mut self, n: usize) -> Result<&[u8], MarshalError> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or(MarshalError("truncated", self.pos))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or(MarshalError("truncated", self.pos))?;
         let s = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -131,7 +139,11 @@ impl Reader<'_> {
             }
             b'r' => {
                 let i = self.i32()?;
-                return self.refs.get(i as usize).cloned().ok_or(MarshalError("bad reference", at));
+                return self
+                    .refs
+                    .get(i as usize)
+                    .cloned()
+                    .ok_or(MarshalError("bad reference", at));
             }
             _ => return Err(MarshalError("unknown type code", at)),
         };
@@ -180,9 +192,17 @@ mod tests {
     #[test]
     fn reads_small_values() {
         // marshal.dumps({'a': (1, 2.5)}) in CPython 3.11
-        let bytes = [123u8, 218, 1, 97, 169, 2, 233, 1, 0, 0, 0, 231, 0, 0, 0, 0, 0, 0, 4, 64, 48];
+        let bytes = [
+            123u8, 218, 1, 97, 169, 2, 233, 1, 0, 0, 0, 231, 0, 0, 0, 0, 0, 0, 4, 64, 48,
+        ];
         let v = parse(&bytes).unwrap();
-        assert_eq!(v, Value::Dict(vec![(Value::Str("a".into()), Value::Tuple(vec![Value::Int(1), Value::Float(2.5)]))]));
+        assert_eq!(
+            v,
+            Value::Dict(vec![(
+                Value::Str("a".into()),
+                Value::Tuple(vec![Value::Int(1), Value::Float(2.5)])
+            )])
+        );
     }
 
     #[test]

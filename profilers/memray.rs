@@ -22,7 +22,8 @@ impl Backend for Memray {
         "memray"
     }
     fn description(&self) -> String {
-        "memray 1.20.0 (heap allocations, memory only), python -m memray run + transform csv (peak)".into()
+        "memray 1.20.0 (heap allocations, memory only), python -m memray run + transform csv (peak)"
+            .into()
     }
     fn requirements(&self) -> Vec<&'static str> {
         vec!["memray==1.20.0"]
@@ -71,7 +72,12 @@ pub fn parse_peak_csv(text: &str) -> Result<Profile, ParseError> {
     let mut lines = text.lines();
     let header = lines.next().ok_or_else(|| bad("empty file".into()))?;
     let columns: Vec<&str> = header.split(',').collect();
-    let col = |name: &str| columns.iter().position(|c| c.trim() == name).ok_or_else(|| bad(format!("no {name} column")));
+    let col = |name: &str| {
+        columns
+            .iter()
+            .position(|c| c.trim() == name)
+            .ok_or_else(|| bad(format!("no {name} column")))
+    };
     let (size_col, stack_col) = (col("size")?, col("stack_trace")?);
     if stack_col != columns.len() - 1 {
         return Err(bad("stack_trace is not the last column".into()));
@@ -86,20 +92,39 @@ pub fn parse_peak_csv(text: &str) -> Result<Profile, ParseError> {
         // The stack may itself hold commas (file names), so split only up to it.
         let fields: Vec<&str> = line.splitn(columns.len(), ',').collect();
         if fields.len() != columns.len() {
-            return Err(bad(format!("row {} has {} fields, expected {}", n + 2, fields.len(), columns.len())));
+            return Err(bad(format!(
+                "row {} has {} fields, expected {}",
+                n + 2,
+                fields.len(),
+                columns.len()
+            )));
         }
-        let size: u64 = fields[size_col].parse().map_err(|_| bad(format!("row {}: size {:?} is not a number", n + 2, fields[size_col])))?;
+        let size: u64 = fields[size_col].parse().map_err(|_| {
+            bad(format!(
+                "row {}: size {:?} is not a number",
+                n + 2,
+                fields[size_col]
+            ))
+        })?;
         peak += size;
         rows += 1;
         let mut seen = HashSet::new();
         for frame in fields[stack_col].split('|').filter(|f| !f.is_empty()) {
             // function;file;line — the function is everything before the first ';'.
             let mut parts = frame.rsplitn(3, ';');
-            let (Some(line_no), Some(_file), Some(function)) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(bad(format!("row {}: frame {frame:?} is not function;file;line", n + 2)));
+            let (Some(line_no), Some(_file), Some(function)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(bad(format!(
+                    "row {}: frame {frame:?} is not function;file;line",
+                    n + 2
+                )));
             };
             if line_no.parse::<u64>().is_err() {
-                return Err(bad(format!("row {}: frame {frame:?} has no line number", n + 2)));
+                return Err(bad(format!(
+                    "row {}: frame {frame:?} has no line number",
+                    n + 2
+                )));
             }
             if seen.insert(function) {
                 *by_function.entry(function.to_string()).or_default() += size;
@@ -110,7 +135,11 @@ pub fn parse_peak_csv(text: &str) -> Result<Profile, ParseError> {
         return Err(bad("no allocations at the peak".into()));
     }
     let mut profile = Profile::new(Clock::None);
-    profile.memory = Some(Memory { peak_bytes: Some(peak), kind: "heap".into(), peak_by_function: by_function });
+    profile.memory = Some(Memory {
+        peak_bytes: Some(peak),
+        kind: "heap".into(),
+        peak_by_function: by_function,
+    });
     Ok(profile)
 }
 
@@ -130,7 +159,11 @@ pub fn classify(exit: &ExitInfo) -> Failure {
     }
     // `memray run missing.py` prints only "[Errno 2] No such file or directory: 'missing.py'"
     // (no traceback, no module error): the target script is missing.
-    if text.trim_start().starts_with("[errno 2] no such file or directory: '") && !text.contains("traceback") {
+    if text
+        .trim_start()
+        .starts_with("[errno 2] no such file or directory: '")
+        && !text.contains("traceback")
+    {
         return Failure::TargetNotFound;
     }
     classify_common(exit)
@@ -160,7 +193,10 @@ mod tests {
         assert_eq!(m.kind, "heap");
         assert_eq!(m.peak_bytes, Some(stats_peak("line-stats.json")));
         // Inclusive: the module's frame holds at least what main holds.
-        assert!(m.peak_by_function.get("<module>").copied().unwrap_or(0) >= m.peak_by_function.get("main").copied().unwrap_or(0));
+        assert!(
+            m.peak_by_function.get("<module>").copied().unwrap_or(0)
+                >= m.peak_by_function.get("main").copied().unwrap_or(0)
+        );
     }
 
     #[test]
@@ -170,7 +206,10 @@ mod tests {
         let m = p.memory.unwrap();
         let stats = stats_peak("single-stats.json");
         let peak = m.peak_bytes.unwrap();
-        assert!(peak <= stats && peak as f64 > 0.99 * stats as f64, "{peak} vs {stats}");
+        assert!(
+            peak <= stats && peak as f64 > 0.99 * stats as f64,
+            "{peak} vs {stats}"
+        );
         let alloc = m.peak_by_function["pattern_memory_allocation"];
         // 100,000 lists of 100 ints: ~84 MB of list storage alive at the peak.
         assert!(alloc > 80_000_000, "{alloc}");
@@ -182,21 +221,45 @@ mod tests {
         let text = read("line-peak.csv");
         let header_end = text.find('\n').unwrap();
         for cut in [0, 5, header_end + 1, header_end + 40] {
-            assert!(matches!(parse_peak_csv(&text[..cut]), Err(ParseError::Unparseable(_))), "cut at {cut}");
+            assert!(
+                matches!(
+                    parse_peak_csv(&text[..cut]),
+                    Err(ParseError::Unparseable(_))
+                ),
+                "cut at {cut}"
+            );
         }
         let garbled = text.replacen(",MALLOC,", ",", 1).replace(';', "?");
-        assert!(matches!(parse_peak_csv(&garbled), Err(ParseError::Unparseable(_))));
-        assert!(matches!(parse_peak_csv("allocator,num_allocations,size\nMALLOC,1,2\n"), Err(ParseError::Unparseable(_))));
-        let missing = Memray.parse(Path::new("/nonexistent-profbench-dir"), "").unwrap();
+        assert!(matches!(
+            parse_peak_csv(&garbled),
+            Err(ParseError::Unparseable(_))
+        ));
+        assert!(matches!(
+            parse_peak_csv("allocator,num_allocations,size\nMALLOC,1,2\n"),
+            Err(ParseError::Unparseable(_))
+        ));
+        let missing = Memray
+            .parse(Path::new("/nonexistent-profbench-dir"), "")
+            .unwrap();
         assert!(matches!(missing, Err(ParseError::NoOutput(_))));
     }
 
     #[test]
     fn real_failure_texts_are_classified() {
-        let text = |name: &str| ExitInfo { code: Some(1), stderr: read(&format!("errors/{name}")), ..Default::default() };
-        assert_eq!(classify(&text("missing-script.txt")), Failure::TargetNotFound);
+        let text = |name: &str| ExitInfo {
+            code: Some(1),
+            stderr: read(&format!("errors/{name}")),
+            ..Default::default()
+        };
+        assert_eq!(
+            classify(&text("missing-script.txt")),
+            Failure::TargetNotFound
+        );
         assert_eq!(classify(&text("output-dir-missing.txt")), Failure::NoOutput);
-        assert_eq!(classify(&text("transform-no-capture.txt")), Failure::NoOutput);
+        assert_eq!(
+            classify(&text("transform-no-capture.txt")),
+            Failure::NoOutput
+        );
         assert_eq!(classify(&text("workload-crash.txt")), Failure::Crashed);
     }
 }

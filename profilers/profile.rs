@@ -215,14 +215,27 @@ mod tests {
     use super::*;
 
     fn frame(f: &str) -> Frame {
-        Frame { file: "w/single.py".into(), function: f.into(), line: 1 }
+        Frame {
+            file: "w/single.py".into(),
+            function: f.into(),
+            line: 1,
+        }
     }
 
     #[test]
     fn qualified_names_match_bare_names() {
-        assert!(Profile::function_matches("pattern_io_bound", "pattern_io_bound"));
-        assert!(Profile::function_matches("single.pattern_io_bound", "pattern_io_bound"));
-        assert!(!Profile::function_matches("xpattern_io_bound", "pattern_io_bound"));
+        assert!(Profile::function_matches(
+            "pattern_io_bound",
+            "pattern_io_bound"
+        ));
+        assert!(Profile::function_matches(
+            "single.pattern_io_bound",
+            "pattern_io_bound"
+        ));
+        assert!(!Profile::function_matches(
+            "xpattern_io_bound",
+            "pattern_io_bound"
+        ));
     }
 
     #[test]
@@ -231,8 +244,26 @@ mod tests {
         let mut idx = HashMap::new();
         let fib = p.intern(&mut idx, frame("fib"));
         let main = p.intern(&mut idx, frame("main"));
-        p.samples.push(Sample { pid: 1, tid: 1, stack: vec![main, fib, fib, fib], weight: 0.01, count: 1, cpu: None, idle: None, time: None });
-        p.samples.push(Sample { pid: 1, tid: 1, stack: vec![main], weight: 0.01, count: 1, cpu: None, idle: None, time: None });
+        p.samples.push(Sample {
+            pid: 1,
+            tid: 1,
+            stack: vec![main, fib, fib, fib],
+            weight: 0.01,
+            count: 1,
+            cpu: None,
+            idle: None,
+            time: None,
+        });
+        p.samples.push(Sample {
+            pid: 1,
+            tid: 1,
+            stack: vec![main],
+            weight: 0.01,
+            count: 1,
+            cpu: None,
+            idle: None,
+            time: None,
+        });
         assert!((p.inclusive_seconds("fib", None) - 0.01).abs() < 1e-12);
         assert!((p.inclusive_seconds("main", Some("single.py")) - 0.02).abs() < 1e-12);
         assert_eq!(p.inclusive_seconds("main", Some("other.py")), 0.0);

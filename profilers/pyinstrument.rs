@@ -90,12 +90,34 @@ impl Walk<'_> {
         if depth > 10_000 {
             return Err(bad("frame tree deeper than 10000"));
         }
-        let function = node.get("function").and_then(Value::as_str).ok_or_else(|| bad("a frame without function"))?;
-        let file = node.get("file_path").and_then(Value::as_str).ok_or_else(|| bad("a frame without file_path"))?;
-        let line = node.get("line_no").and_then(Value::as_u64).ok_or_else(|| bad("a frame without line_no"))?;
-        let time = node.get("time").and_then(Value::as_f64).ok_or_else(|| bad("a frame without time"))?;
-        let children = node.get("children").and_then(Value::as_array).ok_or_else(|| bad("a frame without children"))?;
-        let id = self.profile.intern(&mut self.index, Frame { file: file.to_string(), function: function.to_string(), line: line as u32 });
+        let function = node
+            .get("function")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("a frame without function"))?;
+        let file = node
+            .get("file_path")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("a frame without file_path"))?;
+        let line = node
+            .get("line_no")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| bad("a frame without line_no"))?;
+        let time = node
+            .get("time")
+            .and_then(Value::as_f64)
+            .ok_or_else(|| bad("a frame without time"))?;
+        let children = node
+            .get("children")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("a frame without children"))?;
+        let id = self.profile.intern(
+            &mut self.index,
+            Frame {
+                file: file.to_string(),
+                function: function.to_string(),
+                line: line as u32,
+            },
+        );
         path.push(id);
         let mut child_time = 0.0;
         for c in children {
@@ -105,7 +127,16 @@ impl Walk<'_> {
         let own = time - child_time;
         if own > 1e-9 {
             let count = ((own / INTERVAL).round() as u64).max(1);
-            self.profile.samples.push(Sample { pid: 0, tid: 0, stack: path.clone(), weight: own, count, cpu: None, idle: None, time: None });
+            self.profile.samples.push(Sample {
+                pid: 0,
+                tid: 0,
+                stack: path.clone(),
+                weight: own,
+                count,
+                cpu: None,
+                idle: None,
+                time: None,
+            });
         }
         path.pop();
         Ok(())
@@ -116,24 +147,38 @@ impl Walk<'_> {
 pub fn parse_json(bytes: &[u8]) -> Result<Profile, ParseError> {
     let bad = |what: &str| ParseError::Unparseable(format!("pyinstrument JSON: {what}"));
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(ParseError::NoOutput("pyinstrument wrote an empty file".into()));
+        return Err(ParseError::NoOutput(
+            "pyinstrument wrote an empty file".into(),
+        ));
     }
     let doc: Value = serde_json::from_slice(bytes).map_err(|e| bad(&e.to_string()))?;
-    let duration = doc.get("duration").and_then(Value::as_f64).ok_or_else(|| bad("no duration"))?;
+    let duration = doc
+        .get("duration")
+        .and_then(Value::as_f64)
+        .ok_or_else(|| bad("no duration"))?;
     let mut profile = Profile::new(Clock::Wall);
     profile.duration = Some(duration);
     profile.interval = Some(INTERVAL);
     match doc.get("root_frame") {
         None => return Err(bad("no root_frame")),
         // pyinstrument writes null when it took no sample (a very short program).
-        Some(Value::Null) => return Err(ParseError::NoOutput("pyinstrument recorded no samples".into())),
+        Some(Value::Null) => {
+            return Err(ParseError::NoOutput(
+                "pyinstrument recorded no samples".into(),
+            ))
+        }
         Some(root) => {
-            let mut walk = Walk { profile: &mut profile, index: HashMap::new() };
+            let mut walk = Walk {
+                profile: &mut profile,
+                index: HashMap::new(),
+            };
             walk.node(root, &mut Vec::new(), 0)?;
         }
     }
     if profile.samples.is_empty() {
-        return Err(ParseError::NoOutput("pyinstrument recorded no samples".into()));
+        return Err(ParseError::NoOutput(
+            "pyinstrument recorded no samples".into(),
+        ));
     }
     Ok(profile)
 }
@@ -142,7 +187,10 @@ pub fn parse_json(bytes: &[u8]) -> Result<Profile, ParseError> {
 mod tests {
     use super::*;
 
-    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/pyinstrument/");
+    const DIR: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/pyinstrument/"
+    );
 
     fn fixture(name: &str) -> Vec<u8> {
         std::fs::read(format!("{DIR}{name}")).unwrap_or_else(|e| panic!("{DIR}{name}: {e}"))
@@ -172,22 +220,47 @@ mod tests {
     fn truncated_or_garbled_output_is_unparseable() {
         let bytes = fixture("line.json");
         for cut in [bytes.len() / 2, bytes.len() - 3] {
-            assert!(matches!(parse_json(&bytes[..cut]), Err(ParseError::Unparseable(_))));
+            assert!(matches!(
+                parse_json(&bytes[..cut]),
+                Err(ParseError::Unparseable(_))
+            ));
         }
-        let text = String::from_utf8(bytes).unwrap().replace("\"time\"", "\"tame\"");
-        assert!(matches!(parse_json(text.as_bytes()), Err(ParseError::Unparseable(_))));
-        assert!(matches!(parse_json(b"{\"duration\": 1.0}"), Err(ParseError::Unparseable(_))));
-        assert!(matches!(parse_json(b"{\"duration\": 1.0, \"root_frame\": null}"), Err(ParseError::NoOutput(_))));
+        let text = String::from_utf8(bytes)
+            .unwrap()
+            .replace("\"time\"", "\"tame\"");
+        assert!(matches!(
+            parse_json(text.as_bytes()),
+            Err(ParseError::Unparseable(_))
+        ));
+        assert!(matches!(
+            parse_json(b"{\"duration\": 1.0}"),
+            Err(ParseError::Unparseable(_))
+        ));
+        assert!(matches!(
+            parse_json(b"{\"duration\": 1.0, \"root_frame\": null}"),
+            Err(ParseError::NoOutput(_))
+        ));
         assert!(matches!(parse_json(b""), Err(ParseError::NoOutput(_))));
         let dir = std::env::temp_dir().join("profbench-pyinstrument-missing");
-        assert!(matches!(Pyinstrument.parse(&dir, "").unwrap(), Err(ParseError::NoOutput(_))));
+        assert!(matches!(
+            Pyinstrument.parse(&dir, "").unwrap(),
+            Err(ParseError::NoOutput(_))
+        ));
     }
 
     #[test]
     fn classifies_real_failure_texts() {
-        let e = ExitInfo { code: Some(1), stderr: String::from_utf8_lossy(&fixture("errors/missing-script.txt")).into_owned(), ..Default::default() };
+        let e = ExitInfo {
+            code: Some(1),
+            stderr: String::from_utf8_lossy(&fixture("errors/missing-script.txt")).into_owned(),
+            ..Default::default()
+        };
         assert_eq!(classify_pyinstrument(&e), Failure::TargetNotFound);
-        let e = ExitInfo { code: Some(1), stderr: "/env/bin/python: No module named pyinstrument".into(), ..Default::default() };
+        let e = ExitInfo {
+            code: Some(1),
+            stderr: "/env/bin/python: No module named pyinstrument".into(),
+            ..Default::default()
+        };
         assert_eq!(classify_pyinstrument(&e), Failure::NotInstallable);
     }
 }

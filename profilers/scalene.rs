@@ -40,8 +40,14 @@ pub struct Scalene {
 }
 
 impl Scalene {
-    pub const FULL: Scalene = Scalene { name: "scalene", cpu_only: false };
-    pub const CPU_ONLY: Scalene = Scalene { name: "scalene-cpu", cpu_only: true };
+    pub const FULL: Scalene = Scalene {
+        name: "scalene",
+        cpu_only: false,
+    };
+    pub const CPU_ONLY: Scalene = Scalene {
+        name: "scalene-cpu",
+        cpu_only: true,
+    };
 }
 
 impl Backend for Scalene {
@@ -49,7 +55,11 @@ impl Backend for Scalene {
         self.name
     }
     fn description(&self) -> String {
-        let mode = if self.cpu_only { "--cpu-only" } else { "CPU + memory" };
+        let mode = if self.cpu_only {
+            "--cpu-only"
+        } else {
+            "CPU + memory"
+        };
         format!("Scalene 2.4.0 run {mode}, JSON (wall-clock time shares, line level)")
     }
     fn requirements(&self) -> Vec<&'static str> {
@@ -98,7 +108,9 @@ pub fn classify_scalene(exit: &ExitInfo) -> Failure {
     let text = exit.stderr.to_lowercase();
     if text.contains("scalene: could not find input file") {
         Failure::TargetNotFound
-    } else if text.contains("scalene does not") && text.contains("support") || text.contains("scalene requires") {
+    } else if (text.contains("scalene does not") && text.contains("support"))
+        || text.contains("scalene requires")
+    {
         Failure::UnsupportedPlatform
     } else {
         classify_common(exit)
@@ -114,7 +126,11 @@ fn stack_frame(text: &str) -> Option<Frame> {
     let t = text.strip_suffix(';').unwrap_or(text);
     let (file, rest) = t.rsplit_once(' ')?;
     let (function, line) = rest.rsplit_once(':')?;
-    Some(Frame { file: file.to_string(), function: function.to_string(), line: line.parse().ok()? })
+    Some(Frame {
+        file: file.to_string(),
+        function: function.to_string(),
+        line: line.parse().ok()?,
+    })
 }
 
 /// Parses Scalene 2.x's JSON profile.
@@ -124,35 +140,79 @@ pub fn parse_json(bytes: &[u8]) -> Result<Profile, ParseError> {
         return Err(ParseError::NoOutput("scalene wrote an empty file".into()));
     }
     let doc: Value = serde_json::from_slice(bytes).map_err(|e| bad(&e.to_string()))?;
-    let elapsed = doc.get("elapsed_time_sec").and_then(Value::as_f64).ok_or_else(|| bad("no elapsed_time_sec"))?;
-    let files = doc.get("files").and_then(Value::as_object).ok_or_else(|| bad("no files object"))?;
-    let stacks = doc.get("stacks").and_then(Value::as_array).ok_or_else(|| bad("no stacks array"))?;
+    let elapsed = doc
+        .get("elapsed_time_sec")
+        .and_then(Value::as_f64)
+        .ok_or_else(|| bad("no elapsed_time_sec"))?;
+    let files = doc
+        .get("files")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad("no files object"))?;
+    let stacks = doc
+        .get("stacks")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no stacks array"))?;
     let mut profile = Profile::new(Clock::Wall);
     profile.duration = Some(elapsed);
     profile.interval = Some(INTERVAL);
     let mut index = HashMap::new();
     for entry in stacks {
-        let pair = entry.as_array().filter(|a| a.len() == 2).ok_or_else(|| bad("a stack entry is not [frames, stats]"))?;
-        let frames = pair[0].as_array().ok_or_else(|| bad("stack frames are not a list"))?;
+        let pair = entry
+            .as_array()
+            .filter(|a| a.len() == 2)
+            .ok_or_else(|| bad("a stack entry is not [frames, stats]"))?;
+        let frames = pair[0]
+            .as_array()
+            .ok_or_else(|| bad("stack frames are not a list"))?;
         let stats = &pair[1];
-        let share = stats.get("cpu_samples").and_then(Value::as_f64).ok_or_else(|| bad("stack without cpu_samples"))?;
-        let count = stats.get("count").and_then(Value::as_u64).ok_or_else(|| bad("stack without count"))?;
+        let share = stats
+            .get("cpu_samples")
+            .and_then(Value::as_f64)
+            .ok_or_else(|| bad("stack without cpu_samples"))?;
+        let count = stats
+            .get("count")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| bad("stack without count"))?;
         let mut stack = Vec::with_capacity(frames.len());
         for f in frames {
             let text = f.as_str().ok_or_else(|| bad("a frame is not a string"))?;
-            let frame = stack_frame(text).ok_or_else(|| bad(&format!("frame {text:?} is not `file function:line;`")))?;
+            let frame = stack_frame(text)
+                .ok_or_else(|| bad(&format!("frame {text:?} is not `file function:line;`")))?;
             stack.push(profile.intern(&mut index, frame));
         }
-        profile.samples.push(Sample { pid: 0, tid: 0, stack, weight: share * elapsed, count, cpu: None, idle: None, time: None });
+        profile.samples.push(Sample {
+            pid: 0,
+            tid: 0,
+            stack,
+            weight: share * elapsed,
+            count,
+            cpu: None,
+            idle: None,
+            time: None,
+        });
     }
     let mut peak_by_function = HashMap::new();
     for (file, body) in files {
-        let lines = body.get("lines").and_then(Value::as_array).ok_or_else(|| bad("a file without lines"))?;
+        let lines = body
+            .get("lines")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("a file without lines"))?;
         // Which function each line belongs to, from the `functions` entries' first lines.
         let mut starts: Vec<(u64, String)> = Vec::new();
-        for f in body.get("functions").and_then(Value::as_array).into_iter().flatten() {
-            let name = f.get("line").and_then(Value::as_str).ok_or_else(|| bad("a function without a name"))?;
-            let first = f.get("lineno").and_then(Value::as_u64).ok_or_else(|| bad("a function without lineno"))?;
+        for f in body
+            .get("functions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = f
+                .get("line")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("a function without a name"))?;
+            let first = f
+                .get("lineno")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad("a function without lineno"))?;
             starts.push((first, name.to_string()));
             let peak = num(f, "n_peak_mb");
             if peak > 0.0 {
@@ -161,8 +221,13 @@ pub fn parse_json(bytes: &[u8]) -> Result<Profile, ParseError> {
         }
         starts.sort();
         for l in lines {
-            let lineno = l.get("lineno").and_then(Value::as_u64).ok_or_else(|| bad("a line without lineno"))?;
-            let percent = num(l, "n_cpu_percent_python") + num(l, "n_cpu_percent_c") + num(l, "n_sys_percent");
+            let lineno = l
+                .get("lineno")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad("a line without lineno"))?;
+            let percent = num(l, "n_cpu_percent_python")
+                + num(l, "n_cpu_percent_c")
+                + num(l, "n_sys_percent");
             if percent <= 0.0 {
                 continue;
             }
@@ -174,13 +239,26 @@ pub fn parse_json(bytes: &[u8]) -> Result<Profile, ParseError> {
                 .rev()
                 .find(|(first, _)| fstart.map_or(*first <= lineno, |s| *first == s))
                 .map(|(_, n)| n.clone());
-            let hits = l.get("cpu_samples_list").and_then(Value::as_array).map(|a| a.len() as u64);
-            profile.lines.push(LineStat { file: file.clone(), function, line: lineno as u32, time: percent / 100.0 * elapsed, hits });
+            let hits = l
+                .get("cpu_samples_list")
+                .and_then(Value::as_array)
+                .map(|a| a.len() as u64);
+            profile.lines.push(LineStat {
+                file: file.clone(),
+                function,
+                line: lineno as u32,
+                time: percent / 100.0 * elapsed,
+                hits,
+            });
         }
     }
     if doc.get("memory").and_then(Value::as_bool) == Some(true) {
         let peak_mb = num(&doc, "max_footprint_mb");
-        profile.memory = Some(Memory { peak_bytes: Some((peak_mb * 1048576.0) as u64), kind: "heap".into(), peak_by_function });
+        profile.memory = Some(Memory {
+            peak_bytes: Some((peak_mb * 1048576.0) as u64),
+            kind: "heap".into(),
+            peak_by_function,
+        });
     }
     if profile.samples.is_empty() && profile.lines.is_empty() {
         return Err(ParseError::NoOutput("scalene recorded no samples".into()));
@@ -204,27 +282,48 @@ mod tests {
             let p = parse_json(&fixture(f)).unwrap();
             let mixed = p.inclusive_seconds("mixed_lines", Some("line.py"));
             let light = p.inclusive_seconds("light_loop", Some("line.py"));
-            assert!(mixed > 0.1 && light > 0.1, "{f}: mixed {mixed} light {light}");
+            assert!(
+                mixed > 0.1 && light > 0.1,
+                "{f}: mixed {mixed} light {light}"
+            );
             let share = mixed / (mixed + light);
             // Scalene under-charges the one long C call (few samples land in it): data, but it
             // must still be visible.
             assert!(share > 0.1 && share < 0.8, "{f}: mixed share {share}");
             // Line level: the sum(range(10**7)) line holds mixed_lines' time, `a = 1` none.
-            let in_mixed: Vec<&LineStat> = p.lines.iter().filter(|l| l.function.as_deref() == Some("mixed_lines")).collect();
-            let hot = in_mixed.iter().find(|l| l.line == 24).map(|l| l.time).unwrap_or(0.0);
+            let in_mixed: Vec<&LineStat> = p
+                .lines
+                .iter()
+                .filter(|l| l.function.as_deref() == Some("mixed_lines"))
+                .collect();
+            let hot = in_mixed
+                .iter()
+                .find(|l| l.line == 24)
+                .map(|l| l.time)
+                .unwrap_or(0.0);
             let total: f64 = in_mixed.iter().map(|l| l.time).sum();
-            assert!(total > 0.0 && hot / total > 0.9, "{f}: line 24 has {hot} of {total}");
+            assert!(
+                total > 0.0 && hot / total > 0.9,
+                "{f}: line 24 has {hot} of {total}"
+            );
             assert!(!in_mixed.iter().any(|l| l.line == 23));
             assert!(p.lines.iter().all(|l| l.file.ends_with("line.py")));
             assert!(p.sample_count() > 10);
-            assert_eq!(p.memory.is_some(), f == "line-full.json", "{f}: memory only in full mode");
+            assert_eq!(
+                p.memory.is_some(),
+                f == "line-full.json",
+                "{f}: memory only in full mode"
+            );
         }
     }
 
     #[test]
     fn stack_frames() {
         let f = stack_frame("/w/my dir/line.py mixed_lines:24;").unwrap();
-        assert_eq!((f.file.as_str(), f.function.as_str(), f.line), ("/w/my dir/line.py", "mixed_lines", 24));
+        assert_eq!(
+            (f.file.as_str(), f.function.as_str(), f.line),
+            ("/w/my dir/line.py", "mixed_lines", 24)
+        );
         assert!(stack_frame("garbage").is_none());
     }
 
@@ -232,21 +331,45 @@ mod tests {
     fn truncated_or_garbled_output_is_unparseable() {
         let bytes = fixture("line-full.json");
         for cut in [bytes.len() / 3, bytes.len() - 2] {
-            assert!(matches!(parse_json(&bytes[..cut]), Err(ParseError::Unparseable(_))));
+            assert!(matches!(
+                parse_json(&bytes[..cut]),
+                Err(ParseError::Unparseable(_))
+            ));
         }
-        let text = String::from_utf8(bytes).unwrap().replacen("\"stacks\"", "\"stackz\"", 1);
-        assert!(matches!(parse_json(text.as_bytes()), Err(ParseError::Unparseable(_))));
-        assert!(matches!(parse_json(b"[1, 2]"), Err(ParseError::Unparseable(_))));
+        let text = String::from_utf8(bytes)
+            .unwrap()
+            .replacen("\"stacks\"", "\"stackz\"", 1);
+        assert!(matches!(
+            parse_json(text.as_bytes()),
+            Err(ParseError::Unparseable(_))
+        ));
+        assert!(matches!(
+            parse_json(b"[1, 2]"),
+            Err(ParseError::Unparseable(_))
+        ));
         assert!(matches!(parse_json(b""), Err(ParseError::NoOutput(_))));
         let dir = std::env::temp_dir().join("profbench-scalene-missing");
-        assert!(matches!(Scalene::FULL.parse(&dir, "").unwrap(), Err(ParseError::NoOutput(_))));
+        assert!(matches!(
+            Scalene::FULL.parse(&dir, "").unwrap(),
+            Err(ParseError::NoOutput(_))
+        ));
     }
 
     #[test]
     fn classifies_real_failure_texts() {
-        let read = |f: &str| ExitInfo { code: Some(1), stderr: String::from_utf8_lossy(&fixture(f)).into_owned(), ..Default::default() };
-        assert_eq!(classify_scalene(&read("errors/missing-script.txt")), Failure::TargetNotFound);
-        assert_eq!(classify_scalene(&read("errors/not-installed.txt")), Failure::NotInstallable);
+        let read = |f: &str| ExitInfo {
+            code: Some(1),
+            stderr: String::from_utf8_lossy(&fixture(f)).into_owned(),
+            ..Default::default()
+        };
+        assert_eq!(
+            classify_scalene(&read("errors/missing-script.txt")),
+            Failure::TargetNotFound
+        );
+        assert_eq!(
+            classify_scalene(&read("errors/not-installed.txt")),
+            Failure::NotInstallable
+        );
     }
 
     #[test]
@@ -263,7 +386,25 @@ mod tests {
             out_dir: &out,
             profbench_exe: Path::new("/pb"),
         };
-        let argv: Vec<String> = Scalene::CPU_ONLY.command(&l).iter().map(|s| s.to_string_lossy().into_owned()).collect();
-        assert_eq!(argv, ["/env/bin/python", "-m", "scalene", "run", "-o", "/out/scalene.json", "--cpu-only", "/w/line.py", "--n", "3"]);
+        let argv: Vec<String> = Scalene::CPU_ONLY
+            .command(&l)
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            argv,
+            [
+                "/env/bin/python",
+                "-m",
+                "scalene",
+                "run",
+                "-o",
+                "/out/scalene.json",
+                "--cpu-only",
+                "/w/line.py",
+                "--n",
+                "3"
+            ]
+        );
     }
 }

@@ -59,15 +59,45 @@ pub fn classify_common(exit: &ExitInfo) -> Failure {
     }
     let text = exit.stderr.to_lowercase();
     let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
-    if has(&["glibc_", "version `glibc", "cannot open shared object", "exec format error", "undefined symbol", "wrong elf class"]) {
+    if has(&[
+        "glibc_",
+        "version `glibc",
+        "cannot open shared object",
+        "exec format error",
+        "undefined symbol",
+        "wrong elf class",
+    ]) {
         Failure::BinaryIncompatible
-    } else if has(&["operation not permitted", "permission denied", "ptrace", "eperm", "insufficient permissions", "cap_sys_ptrace"]) {
+    } else if has(&[
+        "operation not permitted",
+        "permission denied",
+        "ptrace",
+        "eperm",
+        "insufficient permissions",
+        "cap_sys_ptrace",
+    ]) {
         Failure::PermissionDenied
-    } else if has(&["failed to find python version", "not a python process", "python version not supported", "couldn't find python", "no python processes"]) {
+    } else if has(&[
+        "failed to find python version",
+        "not a python process",
+        "python version not supported",
+        "couldn't find python",
+        "no python processes",
+    ]) {
         Failure::TargetNotFound
-    } else if has(&["not supported on this platform", "unsupported platform", "is not supported", "requires python"]) {
+    } else if has(&[
+        "not supported on this platform",
+        "unsupported platform",
+        "is not supported",
+        "requires python",
+    ]) {
         Failure::UnsupportedPlatform
-    } else if has(&["no module named", "command not found", "no such file or directory: '", "executable not found"]) {
+    } else if has(&[
+        "no module named",
+        "command not found",
+        "no such file or directory: '",
+        "executable not found",
+    ]) {
         Failure::NotInstallable
     } else {
         Failure::Crashed
@@ -79,17 +109,43 @@ mod tests {
     use super::*;
 
     fn with(text: &str) -> ExitInfo {
-        ExitInfo { code: Some(1), stderr: text.into(), ..Default::default() }
+        ExitInfo {
+            code: Some(1),
+            stderr: text.into(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn common_messages_are_classified() {
-        assert_eq!(classify_common(&with("/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.38' not found")), Failure::BinaryIncompatible);
-        assert_eq!(classify_common(&with("Error: Failed to find python version from target process")), Failure::TargetNotFound);
-        assert_eq!(classify_common(&with("ptrace: Operation not permitted")), Failure::PermissionDenied);
-        assert_eq!(classify_common(&with("/env/bin/python: No module named viztracer")), Failure::NotInstallable);
-        assert_eq!(classify_common(&with("Traceback ... ValueError")), Failure::Crashed);
-        let t = ExitInfo { timed_out: true, ..Default::default() };
+        assert_eq!(
+            classify_common(&with(
+                "/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.38' not found"
+            )),
+            Failure::BinaryIncompatible
+        );
+        assert_eq!(
+            classify_common(&with(
+                "Error: Failed to find python version from target process"
+            )),
+            Failure::TargetNotFound
+        );
+        assert_eq!(
+            classify_common(&with("ptrace: Operation not permitted")),
+            Failure::PermissionDenied
+        );
+        assert_eq!(
+            classify_common(&with("/env/bin/python: No module named viztracer")),
+            Failure::NotInstallable
+        );
+        assert_eq!(
+            classify_common(&with("Traceback ... ValueError")),
+            Failure::Crashed
+        );
+        let t = ExitInfo {
+            timed_out: true,
+            ..Default::default()
+        };
         assert_eq!(classify_common(&t), Failure::TimedOut);
     }
 }

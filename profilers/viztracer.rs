@@ -91,8 +91,16 @@ fn classify(exit: &ExitInfo) -> Failure {
         return Failure::TargetNotFound;
     }
     // The trace could not be written (folder gone, disk full): ReportBuilder.save failed.
-    let write_error = ["filenotfounderror", "permissionerror", "oserror", "no space left"];
-    if text.contains("report_builder.py") && text.contains("in save") && write_error.iter().any(|e| text.contains(e)) {
+    let write_error = [
+        "filenotfounderror",
+        "permissionerror",
+        "oserror",
+        "no space left",
+    ];
+    if text.contains("report_builder.py")
+        && text.contains("in save")
+        && write_error.iter().any(|e| text.contains(e))
+    {
         return Failure::NoOutput;
     }
     classify_common(exit)
@@ -236,12 +244,20 @@ pub fn split_name(name: &str) -> Frame {
             let (function, loc) = (&rest[..open], &rest[open + 2..]);
             if let Some(colon) = loc.rfind(':') {
                 if let Ok(line) = loc[colon + 1..].parse::<u32>() {
-                    return Frame { file: loc[..colon].to_string(), function: function.to_string(), line };
+                    return Frame {
+                        file: loc[..colon].to_string(),
+                        function: function.to_string(),
+                        line,
+                    };
                 }
             }
         }
     }
-    Frame { file: String::new(), function: name.to_string(), line: 0 }
+    Frame {
+        file: String::new(),
+        function: name.to_string(),
+        line: 0,
+    }
 }
 
 /// Parses a VizTracer Chrome-trace JSON file.
@@ -253,21 +269,33 @@ pub fn parse_trace(bytes: &[u8]) -> Result<Trace, ParseError> {
         .and_then(|()| de.end())
         .map_err(|e| ParseError::Unparseable(format!("viztracer trace: {e}")))?;
     if !collected.saw_trace_events {
-        return Err(ParseError::Unparseable("viztracer trace: no traceEvents".into()));
+        return Err(ParseError::Unparseable(
+            "viztracer trace: no traceEvents".into(),
+        ));
     }
     if collected.events.is_empty() {
-        return Err(ParseError::Unparseable("viztracer trace: no complete (X) events".into()));
+        return Err(ParseError::Unparseable(
+            "viztracer trace: no complete (X) events".into(),
+        ));
     }
     Ok(build(collected))
 }
 
 fn build(c: Collected) -> Trace {
-    let Collected { name_list, mut events, overflow, .. } = c;
+    let Collected {
+        name_list,
+        mut events,
+        overflow,
+        ..
+    } = c;
     let n_events = events.len();
     let mut profile = Profile::new(Clock::Wall);
     let mut index = HashMap::new();
     // Trace name id -> frame id (two names could split to the same frame).
-    let frame_of: Vec<u32> = name_list.iter().map(|n| profile.intern(&mut index, split_name(n))).collect();
+    let frame_of: Vec<u32> = name_list
+        .iter()
+        .map(|n| profile.intern(&mut index, split_name(n)))
+        .collect();
     let c_function: Vec<bool> = profile.frames.iter().map(|f| f.file.is_empty()).collect();
 
     #[derive(Clone, Default)]
@@ -280,7 +308,10 @@ fn build(c: Collected) -> Trace {
     let mut acc = vec![Acc::default(); profile.frames.len()];
 
     let t0 = events.iter().map(|e| e.ts).fold(f64::INFINITY, f64::min);
-    let t1 = events.iter().map(|e| e.ts + e.dur).fold(f64::NEG_INFINITY, f64::max);
+    let t1 = events
+        .iter()
+        .map(|e| e.ts + e.dur)
+        .fold(f64::NEG_INFINITY, f64::max);
     profile.duration = Some((t1 - t0) / 1e6);
 
     // Per thread, in start order; an enclosing call sorts before what it contains.
@@ -331,7 +362,12 @@ fn build(c: Collected) -> Trace {
                 pid: e.pid,
                 tid: e.tid,
                 name: name_list[e.name as usize].to_string(),
-                category: if c_function[frame as usize] { "c-function" } else { "function" }.into(),
+                category: if c_function[frame as usize] {
+                    "c-function"
+                } else {
+                    "function"
+                }
+                .into(),
                 start: (e.ts - t0) / 1e6,
                 end: (e.ts + e.dur - t0) / 1e6,
             });
@@ -350,21 +386,38 @@ fn build(c: Collected) -> Trace {
             exclusive: (a.exclusive / 1e6).max(0.0),
         });
     }
-    profile.spans.sort_by(|a, b| (a.pid, a.tid).cmp(&(b.pid, b.tid)).then(a.start.total_cmp(&b.start)));
-    Trace { profile, overflow, events: n_events }
+    profile.spans.sort_by(|a, b| {
+        (a.pid, a.tid)
+            .cmp(&(b.pid, b.tid))
+            .then(a.start.total_cmp(&b.start))
+    });
+    Trace {
+        profile,
+        overflow,
+        events: n_events,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const LINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/viztracer/line.json");
-    const ERRORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/viztracer/errors/");
+    const LINE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/viztracer/line.json"
+    );
+    const ERRORS: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/viztracer/errors/"
+    );
 
     fn stat<'p>(p: &'p Profile, function: &str) -> &'p FunctionStat {
         p.functions
             .iter()
-            .find(|s| p.frames[s.frame as usize].function == function && p.frames[s.frame as usize].file.ends_with("line.py"))
+            .find(|s| {
+                p.frames[s.frame as usize].function == function
+                    && p.frames[s.frame as usize].file.ends_with("line.py")
+            })
             .unwrap_or_else(|| panic!("{function} not in the profile"))
     }
 
@@ -379,18 +432,34 @@ mod tests {
         assert_eq!((mixed.calls, mixed.primitive_calls), (3, 3));
         assert_eq!((light.calls, main.calls), (1, 1));
         // Three sum(range(10**7)) calls and a 12M-iteration loop: tenths of a second at least.
-        assert!(mixed.inclusive > 0.1 && light.inclusive > 0.1, "{mixed:?} {light:?}");
+        assert!(
+            mixed.inclusive > 0.1 && light.inclusive > 0.1,
+            "{mixed:?} {light:?}"
+        );
         assert!(main.inclusive >= mixed.inclusive + light.inclusive);
         // mixed_lines' time is nearly all in the builtins.sum call it makes.
-        let sum = p.functions.iter().find(|s| p.frames[s.frame as usize].function == "builtins.sum").unwrap();
+        let sum = p
+            .functions
+            .iter()
+            .find(|s| p.frames[s.frame as usize].function == "builtins.sum")
+            .unwrap();
         assert!(sum.inclusive > 0.95 * mixed.inclusive && mixed.exclusive < 0.05 * mixed.inclusive);
         assert_eq!(p.frames[mixed.frame as usize].line, 21);
         // Timeline: the three mixed_lines calls as spans, in order, inside the trace.
-        let spans: Vec<&Span> = p.spans.iter().filter(|s| s.name.starts_with("mixed_lines (")).collect();
+        let spans: Vec<&Span> = p
+            .spans
+            .iter()
+            .filter(|s| s.name.starts_with("mixed_lines ("))
+            .collect();
         assert_eq!(spans.len(), 3);
         assert!(spans.windows(2).all(|w| w[0].end <= w[1].start));
-        assert!(spans.iter().all(|s| s.start >= 0.0 && s.end <= p.duration.unwrap() + 1e-9 && s.category == "function"));
-        assert!(p.spans.iter().any(|s| s.name == "builtins.sum" && s.category == "c-function"));
+        assert!(spans.iter().all(|s| s.start >= 0.0
+            && s.end <= p.duration.unwrap() + 1e-9
+            && s.category == "function"));
+        assert!(p
+            .spans
+            .iter()
+            .any(|s| s.name == "builtins.sum" && s.category == "c-function"));
     }
 
     #[test]
@@ -407,48 +476,101 @@ mod tests {
         assert!(t.overflow);
         assert_eq!(t.events, 4);
         let p = &t.profile;
-        let f = p.functions.iter().find(|s| p.frames[s.frame as usize].function == "f").unwrap();
+        let f = p
+            .functions
+            .iter()
+            .find(|s| p.frames[s.frame as usize].function == "f")
+            .unwrap();
         assert_eq!((f.calls, f.primitive_calls), (3, 2));
         // 4 µs on thread 1 (the nested call not again) + 1 µs on thread 2.
         assert!((f.inclusive - 5e-6).abs() < 1e-12, "{f:?}");
         // Own time: 4-2 (outer) + 2-1 (inner) + 1 (thread 2).
         assert!((f.exclusive - 4e-6).abs() < 1e-12, "{f:?}");
-        assert_eq!(p.frames[f.frame as usize], Frame { file: "/w/x.py".into(), function: "f".into(), line: 3 });
+        assert_eq!(
+            p.frames[f.frame as usize],
+            Frame {
+                file: "/w/x.py".into(),
+                function: "f".into(),
+                line: 3
+            }
+        );
         assert!((p.duration.unwrap() - 4e-6).abs() < 1e-12);
     }
 
     #[test]
     fn names_split_into_frames() {
-        assert_eq!(split_name("Foo.bar (/a b/c.py:12)"), Frame { file: "/a b/c.py".into(), function: "Foo.bar".into(), line: 12 });
+        assert_eq!(
+            split_name("Foo.bar (/a b/c.py:12)"),
+            Frame {
+                file: "/a b/c.py".into(),
+                function: "Foo.bar".into(),
+                line: 12
+            }
+        );
         assert_eq!(split_name("<listcomp> (<frozen x>:3)").file, "<frozen x>");
-        assert_eq!(split_name("builtins.sum"), Frame { file: String::new(), function: "builtins.sum".into(), line: 0 });
+        assert_eq!(
+            split_name("builtins.sum"),
+            Frame {
+                file: String::new(),
+                function: "builtins.sum".into(),
+                line: 0
+            }
+        );
     }
 
     #[test]
     fn truncated_or_garbled_traces_are_unparseable() {
         let bytes = std::fs::read(LINE).unwrap();
         for cut in [0, 1, 100, bytes.len() / 2, bytes.len() - 2] {
-            assert!(matches!(parse_trace(&bytes[..cut]), Err(ParseError::Unparseable(_))), "cut at {cut}");
+            assert!(
+                matches!(parse_trace(&bytes[..cut]), Err(ParseError::Unparseable(_))),
+                "cut at {cut}"
+            );
         }
         let mut garbled = bytes.clone();
         for i in (50..garbled.len()).step_by(997) {
             garbled[i] = b'#';
         }
-        assert!(matches!(parse_trace(&garbled), Err(ParseError::Unparseable(_))));
-        assert!(matches!(parse_trace(b"{\"traceEvents\": []}"), Err(ParseError::Unparseable(_))));
-        assert!(matches!(parse_trace(b"[1, 2]"), Err(ParseError::Unparseable(_))));
-        assert!(matches!(parse_trace(br#"{"traceEvents": [{"ph": "X", "ts": 1}]}"#), Err(ParseError::Unparseable(_))));
-        let missing = VizTracer.parse(Path::new("/nonexistent-profbench-dir"), "").unwrap();
+        assert!(matches!(
+            parse_trace(&garbled),
+            Err(ParseError::Unparseable(_))
+        ));
+        assert!(matches!(
+            parse_trace(b"{\"traceEvents\": []}"),
+            Err(ParseError::Unparseable(_))
+        ));
+        assert!(matches!(
+            parse_trace(b"[1, 2]"),
+            Err(ParseError::Unparseable(_))
+        ));
+        assert!(matches!(
+            parse_trace(br#"{"traceEvents": [{"ph": "X", "ts": 1}]}"#),
+            Err(ParseError::Unparseable(_))
+        ));
+        let missing = VizTracer
+            .parse(Path::new("/nonexistent-profbench-dir"), "")
+            .unwrap();
         assert!(matches!(missing, Err(ParseError::NoOutput(_))));
     }
 
     #[test]
     fn real_failure_texts_are_classified() {
-        let text = |name: &str| ExitInfo { code: Some(1), stderr: std::fs::read_to_string(format!("{ERRORS}{name}")).unwrap(), ..Default::default() };
-        assert_eq!(classify(&text("missing-script.txt")), Failure::TargetNotFound);
+        let text = |name: &str| ExitInfo {
+            code: Some(1),
+            stderr: std::fs::read_to_string(format!("{ERRORS}{name}")).unwrap(),
+            ..Default::default()
+        };
+        assert_eq!(
+            classify(&text("missing-script.txt")),
+            Failure::TargetNotFound
+        );
         assert_eq!(classify(&text("output-dir-missing.txt")), Failure::NoOutput);
         assert_eq!(classify(&text("workload-crash.txt")), Failure::Crashed);
-        let gone = ExitInfo { code: Some(1), stderr: "/env/bin/python: No module named viztracer".into(), ..Default::default() };
+        let gone = ExitInfo {
+            code: Some(1),
+            stderr: "/env/bin/python: No module named viztracer".into(),
+            ..Default::default()
+        };
         assert_eq!(classify(&gone), Failure::NotInstallable);
     }
 }

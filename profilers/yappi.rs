@@ -38,7 +38,11 @@ impl Backend for Yappi {
         }
     }
     fn description(&self) -> String {
-        format!("yappi 1.7.6 (tracer, {} clock, all threads), python -m yappi -c {} -f pstat", self.clock_arg(), self.clock_arg())
+        format!(
+            "yappi 1.7.6 (tracer, {} clock, all threads), python -m yappi -c {} -f pstat",
+            self.clock_arg(),
+            self.clock_arg()
+        )
     }
     fn requirements(&self) -> Vec<&'static str> {
         vec!["yappi==1.7.6"]
@@ -51,7 +55,9 @@ impl Backend for Yappi {
     }
     fn command(&self, launch: &Launch) -> Vec<OsString> {
         let mut argv = launch.python.to_vec();
-        argv.extend(["-m", "yappi", "-c", self.clock_arg(), "-f", "pstat", "-o"].map(OsString::from));
+        argv.extend(
+            ["-m", "yappi", "-c", self.clock_arg(), "-f", "pstat", "-o"].map(OsString::from),
+        );
         argv.push(launch.out_dir.join(OUTPUT).into());
         argv.push(launch.script.into());
         argv.extend(launch.args.iter().cloned());
@@ -92,7 +98,11 @@ pub fn classify(exit: &ExitInfo) -> Failure {
         return Failure::TargetNotFound;
     }
     // The pstat file could not be written (folder gone, disk full).
-    if text.contains("in dump_stats") && (text.contains("filenotfounderror") || text.contains("oserror") || text.contains("permissionerror")) {
+    if text.contains("in dump_stats")
+        && (text.contains("filenotfounderror")
+            || text.contains("oserror")
+            || text.contains("permissionerror"))
+    {
         return Failure::NoOutput;
     }
     // Nothing was recorded, so pstats refused to build stats (seen after the error above
@@ -117,13 +127,19 @@ mod tests {
     fn stat<'p>(p: &'p Profile, function: &str) -> &'p FunctionStat {
         p.functions
             .iter()
-            .find(|s| p.frames[s.frame as usize].function == function && p.frames[s.frame as usize].file.ends_with("line.py"))
+            .find(|s| {
+                p.frames[s.frame as usize].function == function
+                    && p.frames[s.frame as usize].file.ends_with("line.py")
+            })
             .unwrap_or_else(|| panic!("{function} not in the profile"))
     }
 
     #[test]
     fn real_wall_and_cpu_profiles_of_the_line_workload() {
-        for (file, clock) in [("line-wall.pstat", Clock::Wall), ("line-cpu.pstat", Clock::Cpu)] {
+        for (file, clock) in [
+            ("line-wall.pstat", Clock::Wall),
+            ("line-cpu.pstat", Clock::Cpu),
+        ] {
             let p = parse_yappi_pstat(&read(file), clock).unwrap();
             assert_eq!(p.clock, clock);
             let mixed = stat(&p, "mixed_lines");
@@ -131,8 +147,14 @@ mod tests {
             let main = stat(&p, "main");
             assert_eq!((mixed.calls, mixed.primitive_calls), (3, 3), "{file}");
             assert_eq!((light.calls, main.calls), (1, 1), "{file}");
-            assert!(mixed.inclusive > 0.1 && light.inclusive > 0.1, "{file}: {mixed:?} {light:?}");
-            assert!(main.inclusive >= 0.99 * (mixed.inclusive + light.inclusive), "{file}");
+            assert!(
+                mixed.inclusive > 0.1 && light.inclusive > 0.1,
+                "{file}: {mixed:?} {light:?}"
+            );
+            assert!(
+                main.inclusive >= 0.99 * (mixed.inclusive + light.inclusive),
+                "{file}"
+            );
             // Seen in the real files: without -b yappi lists no entry for builtins.sum, yet
             // keeps its time out of mixed_lines' own time (it is in the inclusive time only).
             assert!(mixed.exclusive < 0.01 * mixed.inclusive, "{file}");
@@ -152,30 +174,70 @@ mod tests {
     fn truncated_or_garbled_files_are_unparseable() {
         let bytes = read("line-wall.pstat");
         for cut in [0, 1, 10, bytes.len() / 2, bytes.len() - 1] {
-            assert!(matches!(parse_yappi_pstat(&bytes[..cut], Clock::Wall), Err(ParseError::Unparseable(_))), "cut at {cut}");
+            assert!(
+                matches!(
+                    parse_yappi_pstat(&bytes[..cut], Clock::Wall),
+                    Err(ParseError::Unparseable(_))
+                ),
+                "cut at {cut}"
+            );
         }
         let mut garbled = bytes.clone();
         garbled[0] = b'X';
-        assert!(matches!(parse_yappi_pstat(&garbled, Clock::Wall), Err(ParseError::Unparseable(_))));
-        let missing = Yappi::CPU.parse(Path::new("/nonexistent-profbench-dir"), "").unwrap();
+        assert!(matches!(
+            parse_yappi_pstat(&garbled, Clock::Wall),
+            Err(ParseError::Unparseable(_))
+        ));
+        let missing = Yappi::CPU
+            .parse(Path::new("/nonexistent-profbench-dir"), "")
+            .unwrap();
         assert!(matches!(missing, Err(ParseError::NoOutput(_))));
     }
 
     #[test]
     fn real_failure_texts_are_classified() {
-        let text = |name: &str| ExitInfo { code: Some(1), stderr: std::fs::read_to_string(format!("{FIX}errors/{name}")).unwrap(), ..Default::default() };
-        assert_eq!(classify(&text("missing-script.txt")), Failure::TargetNotFound);
+        let text = |name: &str| ExitInfo {
+            code: Some(1),
+            stderr: std::fs::read_to_string(format!("{FIX}errors/{name}")).unwrap(),
+            ..Default::default()
+        };
+        assert_eq!(
+            classify(&text("missing-script.txt")),
+            Failure::TargetNotFound
+        );
         assert_eq!(classify(&text("output-dir-missing.txt")), Failure::NoOutput);
         assert_eq!(classify(&text("workload-crash.txt")), Failure::Crashed);
-        assert_eq!(classify(&text("not-installed.txt")), Failure::NotInstallable);
+        assert_eq!(
+            classify(&text("not-installed.txt")),
+            Failure::NotInstallable
+        );
         // Only the tail of stderr kept: the second error alone still says nothing was written.
-        let tail = text("missing-script.txt").stderr.lines().rev().take(2).collect::<Vec<_>>().join("\n");
-        assert_eq!(classify(&ExitInfo { code: Some(1), stderr: tail, ..Default::default() }), Failure::NoOutput);
+        let tail = text("missing-script.txt")
+            .stderr
+            .lines()
+            .rev()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(
+            classify(&ExitInfo {
+                code: Some(1),
+                stderr: tail,
+                ..Default::default()
+            }),
+            Failure::NoOutput
+        );
     }
 
     #[test]
     fn two_rows_with_their_clocks() {
-        assert_eq!((Yappi::WALL.name(), Yappi::WALL.clock()), ("yappi-wall", Clock::Wall));
-        assert_eq!((Yappi::CPU.name(), Yappi::CPU.clock()), ("yappi-cpu", Clock::Cpu));
+        assert_eq!(
+            (Yappi::WALL.name(), Yappi::WALL.clock()),
+            ("yappi-wall", Clock::Wall)
+        );
+        assert_eq!(
+            (Yappi::CPU.name(), Yappi::CPU.clock()),
+            ("yappi-cpu", Clock::Cpu)
+        );
     }
 }

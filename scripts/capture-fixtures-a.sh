@@ -53,11 +53,11 @@ common=(record --format raw --rate 100 --threads --full-filenames)
 say py-spy direct;       "$PS" "${common[@]}" --idle --subprocesses -o "$D/line-direct.txt" -- "$PY" "$W" > "$D/line-direct.stdout"
 say py-spy cpu;          "$PS" "${common[@]}" --subprocesses -o "$D/line-cpu.txt" -- "$PY" "$W" > /dev/null
 say py-spy nonblocking;  "$PS" "${common[@]}" --idle --subprocesses --nonblocking -o "$D/line-nonblocking.txt" -- "$PY" "$W" > /dev/null
-# With a cold uv cache, `uv run` first starts a python child to probe the interpreter;
-# py-spy --subprocesses follows that probe and stops when it exits ("Stopped sampling because
-# process exited"), so it records nothing or a few probe samples: kept as line-uv-cold-cache.txt
-# (its content varies from run to run). With a warm cache it finds the workload's python.
-say py-spy uv+sub cold;  "$PS" "${common[@]}" --idle --subprocesses -o "$D/line-uv-cold-cache.txt" -- "${UVPY[@]}" "$W" > "$D/line-uv-cold-cache.stdout"
+# tests/fixtures/py-spy/line-uv-probe-only.{txt,stdout} is NOT regenerated here: it is kept
+# from a real run (2026-11-25) where, under `uv run` with a cold uv cache, py-spy
+# --subprocesses followed uv's short-lived interpreter probe (`python -I -B -c ...
+# get_interpreter_info`) and stopped when it exited: 3 samples, rc 0, workload unseen. It
+# happened in 3 of ~15 uv runs on a loaded 2-core machine and cannot be forced.
 "${UVPY[@]}" -c pass  # warm the cache
 say py-spy uv+sub warm;  "$PS" "${common[@]}" --idle --subprocesses -o "$D/line-uv-subprocesses.txt" -- "${UVPY[@]}" "$W" > /dev/null
 say py-spy uv nosub;     "$PS" "${common[@]}" --idle -o "$TMP/x.txt" -- "${UVPY[@]}" "$W" > /dev/null 2> "$D/errors/uv-nosubprocesses.txt" || true
@@ -105,6 +105,8 @@ for v in 3 4; do
     as_nobody "$TMP/austin$v" -x 1 -o "$TMP/nobody/a.out" -p "$pid" > /dev/null 2> "$D/errors/attach-not-permitted.txt" || true
     kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
     as_nobody "$TMP/austin$v" -o "$TMP/unwritable.out" /usr/bin/python3 -c 1 > "$D/errors/output-not-writable.txt" 2>&1 || true
+    # austin 4.0.0 exits without a word here: keep the file only when it said something.
+    [ -s "$D/errors/output-not-writable.txt" ] || rm -f "$D/errors/output-not-writable.txt"
   fi
 done
 

@@ -28,7 +28,10 @@ impl Bootstrap {
             .permissions(Permissions::from_mode(0o700))
             .tempdir()
             .context("creating the sampler's private temporary folder")?;
-        for (name, text) in [("sitecustomize.py", SITECUSTOMIZE), ("_profbench_agent.py", AGENT)] {
+        for (name, text) in [
+            ("sitecustomize.py", SITECUSTOMIZE),
+            ("_profbench_agent.py", AGENT),
+        ] {
             let path = dir.path().join(name);
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
             std::fs::set_permissions(&path, Permissions::from_mode(0o600))?;
@@ -50,8 +53,12 @@ impl Bootstrap {
         if let Some(existing) = existing_pythonpath.filter(|p| !p.is_empty()) {
             paths.extend(std::env::split_paths(&existing));
         }
-        let joined = std::env::join_paths(paths).unwrap_or_else(|_| self.dir().as_os_str().to_owned());
-        vec![("PYTHONPATH".into(), joined), (SOCK_ENV.into(), self.socket_path().into())]
+        let joined =
+            std::env::join_paths(paths).unwrap_or_else(|_| self.dir().as_os_str().to_owned());
+        vec![
+            ("PYTHONPATH".into(), joined),
+            (SOCK_ENV.into(), self.socket_path().into()),
+        ]
     }
 }
 
@@ -66,7 +73,9 @@ mod tests {
         assert_eq!(std::fs::metadata(b.dir()).unwrap().mode() & 0o777, 0o700);
         let agent = b.dir().join("_profbench_agent.py");
         assert_eq!(std::fs::metadata(&agent).unwrap().mode() & 0o777, 0o600);
-        assert!(std::fs::read_to_string(b.dir().join("sitecustomize.py")).unwrap().contains("_profbench_agent"));
+        assert!(std::fs::read_to_string(b.dir().join("sitecustomize.py"))
+            .unwrap()
+            .contains("_profbench_agent"));
     }
 
     #[test]

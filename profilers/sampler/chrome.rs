@@ -18,8 +18,10 @@ pub fn render(out: &Output) -> Value {
     let p = &out.profile;
     let mut events: Vec<Value> = Vec::new();
     for pr in &out.processes {
-        events.push(json!({"name": "process_name", "ph": "M", "pid": pr.pid, "tid": 0,
-            "args": {"name": out.process_name(pr.pid)}}));
+        events.push(
+            json!({"name": "process_name", "ph": "M", "pid": pr.pid, "tid": 0,
+            "args": {"name": out.process_name(pr.pid)}}),
+        );
     }
     // Samples by thread, in time order.
     let mut by_thread: BTreeMap<(u32, u64), Vec<usize>> = BTreeMap::new();
@@ -27,9 +29,16 @@ pub fn render(out: &Output) -> Value {
         by_thread.entry((s.pid, s.tid)).or_default().push(i);
     }
     for ((pid, tid), mut idx) in by_thread {
-        events.push(json!({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid,
-            "args": {"name": out.thread_name(pid, tid)}}));
-        idx.sort_by(|&a, &b| p.samples[a].time.unwrap_or(0.0).total_cmp(&p.samples[b].time.unwrap_or(0.0)));
+        events.push(
+            json!({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid,
+            "args": {"name": out.thread_name(pid, tid)}}),
+        );
+        idx.sort_by(|&a, &b| {
+            p.samples[a]
+                .time
+                .unwrap_or(0.0)
+                .total_cmp(&p.samples[b].time.unwrap_or(0.0))
+        });
         // Open frames as (file, function) per depth: a new line in the same function does not
         // start a new slice, a different function at that depth does.
         let mut open: Vec<u32> = Vec::new();
@@ -42,15 +51,23 @@ pub fn render(out: &Output) -> Value {
             let s = &p.samples[i];
             let end = s.time.unwrap_or(0.0);
             let start = (end - s.weight).max(last_end);
-            let common = open.iter().zip(&s.stack).take_while(|(a, b)| key(**a) == key(**b)).count();
+            let common = open
+                .iter()
+                .zip(&s.stack)
+                .take_while(|(a, b)| key(**a) == key(**b))
+                .count();
             while open.len() > common {
                 let f = &p.frames[open.pop().unwrap() as usize];
-                events.push(json!({"name": f.function, "ph": "E", "ts": us(start), "pid": pid, "tid": tid}));
+                events.push(
+                    json!({"name": f.function, "ph": "E", "ts": us(start), "pid": pid, "tid": tid}),
+                );
             }
             for &fi in &s.stack[common..] {
                 let f = &p.frames[fi as usize];
-                events.push(json!({"name": f.function, "cat": "python", "ph": "B", "ts": us(start),
-                    "pid": pid, "tid": tid, "args": {"file": f.file, "line": f.line}}));
+                events.push(
+                    json!({"name": f.function, "cat": "python", "ph": "B", "ts": us(start),
+                    "pid": pid, "tid": tid, "args": {"file": f.file, "line": f.line}}),
+                );
                 open.push(fi);
             }
             last_end = end;
@@ -63,16 +80,22 @@ pub fn render(out: &Output) -> Value {
     for sp in &p.spans {
         let track = SPAN_TRACK_OFFSET + sp.tid;
         span_tracks.insert((sp.pid, sp.tid), ());
-        events.push(json!({"name": sp.name, "cat": sp.category, "ph": "X", "ts": us(sp.start),
-            "dur": us(sp.end - sp.start), "pid": sp.pid, "tid": track}));
+        events.push(
+            json!({"name": sp.name, "cat": sp.category, "ph": "X", "ts": us(sp.start),
+            "dur": us(sp.end - sp.start), "pid": sp.pid, "tid": track}),
+        );
     }
     for (pid, tid) in span_tracks.into_keys() {
-        events.push(json!({"name": "thread_name", "ph": "M", "pid": pid, "tid": SPAN_TRACK_OFFSET + tid,
-            "args": {"name": format!("{} — Ray tasks & transfers", out.thread_name(pid, tid))}}));
+        events.push(
+            json!({"name": "thread_name", "ph": "M", "pid": pid, "tid": SPAN_TRACK_OFFSET + tid,
+            "args": {"name": format!("{} — Ray tasks & transfers", out.thread_name(pid, tid))}}),
+        );
     }
     for &(pid, t, rss) in &out.rss {
-        events.push(json!({"name": "RSS", "ph": "C", "ts": us(t), "pid": pid, "tid": 0,
-            "args": {"MiB": (rss as f64 / 1048576.0 * 10.0).round() / 10.0}}));
+        events.push(
+            json!({"name": "RSS", "ph": "C", "ts": us(t), "pid": pid, "tid": 0,
+            "args": {"MiB": (rss as f64 / 1048576.0 * 10.0).round() / 10.0}}),
+        );
     }
     json!({
         "traceEvents": events,
@@ -125,7 +148,9 @@ mod tests {
         }
         assert!(stacks.values().all(|(s, _)| s.is_empty()));
         assert!(events.iter().any(|e| e["ph"] == "X" && e["cat"] == "task"));
-        assert!(events.iter().any(|e| e["ph"] == "X" && e["cat"] == "serialization"));
+        assert!(events
+            .iter()
+            .any(|e| e["ph"] == "X" && e["cat"] == "serialization"));
         assert!(events.iter().any(|e| e["ph"] == "C"));
         assert_eq!(doc["otherData"]["remote_functions"][0]["count"], 1);
     }

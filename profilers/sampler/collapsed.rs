@@ -11,10 +11,19 @@ pub fn frame_label(file: &str, function: &str, line: u32) -> String {
 
 pub fn render(out: &Output) -> String {
     let p = &out.profile;
-    let labels: Vec<String> = p.frames.iter().map(|f| frame_label(&f.file, &f.function, f.line)).collect();
+    let labels: Vec<String> = p
+        .frames
+        .iter()
+        .map(|f| frame_label(&f.file, &f.function, f.line))
+        .collect();
     let mut folded: BTreeMap<String, f64> = BTreeMap::new();
     for s in &p.samples {
-        let stack = s.stack.iter().map(|&i| labels[i as usize].as_str()).collect::<Vec<_>>().join(";");
+        let stack = s
+            .stack
+            .iter()
+            .map(|&i| labels[i as usize].as_str())
+            .collect::<Vec<_>>()
+            .join(";");
         *folded.entry(stack).or_default() += s.weight;
     }
     let mut text = String::new();
@@ -35,7 +44,10 @@ mod tests {
     #[test]
     fn one_line_per_stack_with_microseconds() {
         let text = render(&output());
-        let line = text.lines().find(|l| l.contains("JSONEncoder.encode")).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains("JSONEncoder.encode"))
+            .unwrap();
         assert_eq!(
             line,
             "<module> (main.py:20);work (main.py:7);JSONEncoder.encode (/usr/lib/python3.11/json/encoder.py:200) 10000"

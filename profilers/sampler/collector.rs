@@ -118,7 +118,14 @@ impl Collector {
                 .name("profbench-rss".into())
                 .spawn(move || rss_loop(shared, every))?
         };
-        Ok(Collector { shared, config, socket: socket.to_path_buf(), start_ns, accept: Some(accept), rss: Some(rss) })
+        Ok(Collector {
+            shared,
+            config,
+            socket: socket.to_path_buf(),
+            start_ns,
+            accept: Some(accept),
+            rss: Some(rss),
+        })
     }
 
     /// After the target exited: waits up to `grace` for the processes still connected (the
@@ -139,7 +146,11 @@ impl Collector {
         for h in conns {
             let _ = h.join();
         }
-        let rss = self.rss.take().and_then(|h| h.join().ok()).unwrap_or_default();
+        let rss = self
+            .rss
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
         let mut results = std::mem::take(&mut *self.shared.results.lock().unwrap());
         results.sort_by_key(|(order, _)| *order);
         Recording {
@@ -190,7 +201,14 @@ impl LineReader {
             Ok(0) => Read::Closed,
             Ok(_) if self.buf.ends_with(b"\n") => Read::Line,
             Ok(_) => Read::Closed, // EOF in the middle of a line: the process died
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => Read::Idle,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                Read::Idle
+            }
             Err(_) => Read::Closed,
         }
     }
@@ -208,8 +226,13 @@ fn serve(stream: UnixStream, order: u64, shared: Arc<Shared>, config: Config) {
         }
     }
     let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
-    let Ok(mut writer) = stream.try_clone() else { return };
-    let mut lines = LineReader { reader: BufReader::with_capacity(1 << 16, stream), buf: Vec::with_capacity(4096) };
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut lines = LineReader {
+        reader: BufReader::with_capacity(1 << 16, stream),
+        buf: Vec::with_capacity(4096),
+    };
     let interval_ns = (1e9 / config.rate) as u64;
     let mut data = ProcessData::new(interval_ns);
 
@@ -218,7 +241,11 @@ fn serve(stream: UnixStream, order: u64, shared: Arc<Shared>, config: Config) {
     loop {
         match lines.next() {
             Read::Line => break,
-            Read::Idle if Instant::now() < hello_deadline && !shared.finishing.load(Ordering::SeqCst) => continue,
+            Read::Idle
+                if Instant::now() < hello_deadline && !shared.finishing.load(Ordering::SeqCst) =>
+            {
+                continue
+            }
             _ => {
                 *shared.refused.lock().unwrap() += 1;
                 return;
@@ -239,12 +266,19 @@ fn serve(stream: UnixStream, order: u64, shared: Arc<Shared>, config: Config) {
     };
     if let Admission::Skip(reason) = admission {
         let _ = writer.write_all(b"off\n");
-        shared.skipped.lock().unwrap().push(Skipped { hello, reason });
+        shared
+            .skipped
+            .lock()
+            .unwrap()
+            .push(Skipped { hello, reason });
         return;
     }
     shared.sampled.lock().unwrap().push(pid);
     shared.live.lock().unwrap().insert(pid);
-    if writer.write_all(format!("ok\t{}\t{}\n", config.rate, config.stop_at_ns).as_bytes()).is_err() {
+    if writer
+        .write_all(format!("ok\t{}\t{}\n", config.rate, config.stop_at_ns).as_bytes())
+        .is_err()
+    {
         shared.live.lock().unwrap().remove(&pid);
         return;
     }
@@ -272,7 +306,12 @@ fn rss_loop(shared: Arc<Shared>, every: Duration) -> Vec<RssPoint> {
         let pids: Vec<u32> = shared.live.lock().unwrap().iter().copied().collect();
         for pid in pids {
             if let Some((rss, hwm)) = procfs::rss(pid) {
-                out.push(RssPoint { pid, t_ns: procfs::mono_ns(), rss, hwm });
+                out.push(RssPoint {
+                    pid,
+                    t_ns: procfs::mono_ns(),
+                    rss,
+                    hwm,
+                });
             }
         }
         std::thread::sleep(every);
@@ -299,16 +338,23 @@ mod tests {
     fn children_are_sampled_only_with_subprocesses() {
         let h = hello(&["child.py"]);
         assert_eq!(admit(&h, &[10, 5], &[10], true), Admission::Sample);
-        assert!(matches!(admit(&h, &[10, 5], &[10], false), Admission::Skip(_)));
+        assert!(matches!(
+            admit(&h, &[10, 5], &[10], false),
+            Admission::Skip(_)
+        ));
         // A top-level Python (e.g. the real interpreter after a launcher's probe) is sampled.
         assert_eq!(admit(&h, &[7, 5], &[10], false), Admission::Sample);
     }
 
     #[test]
     fn ray_services_are_skipped_workers_are_not() {
-        let svc = hello(&["/venv/lib/python3.11/site-packages/ray/dashboard/dashboard.py", "--x"]);
+        let svc = hello(&[
+            "/venv/lib/python3.11/site-packages/ray/dashboard/dashboard.py",
+            "--x",
+        ]);
         assert!(matches!(admit(&svc, &[], &[], true), Admission::Skip(_)));
-        let w = hello(&["/venv/lib/python3.11/site-packages/ray/_private/workers/default_worker.py"]);
+        let w =
+            hello(&["/venv/lib/python3.11/site-packages/ray/_private/workers/default_worker.py"]);
         assert_eq!(admit(&w, &[], &[], true), Admission::Sample);
     }
 
@@ -316,14 +362,26 @@ mod tests {
     fn a_fake_agent_is_collected_end_to_end() {
         let dir = tempfile::tempdir().unwrap();
         let sock = dir.path().join("c.sock");
-        let c = Collector::start(&sock, Config { rate: 100.0, subprocesses: true, stop_at_ns: 0 }).unwrap();
+        let c = Collector::start(
+            &sock,
+            Config {
+                rate: 100.0,
+                subprocesses: true,
+                stop_at_ns: 0,
+            },
+        )
+        .unwrap();
         let mut s = UnixStream::connect(&sock).unwrap();
         let me = std::process::id();
-        s.write_all(format!("H\t1\t{me}\t1\t5\tpython\tx.py\n").as_bytes()).unwrap();
+        s.write_all(format!("H\t1\t{me}\t1\t5\tpython\tx.py\n").as_bytes())
+            .unwrap();
         let mut reply = String::new();
-        BufReader::new(s.try_clone().unwrap()).read_line(&mut reply).unwrap();
+        BufReader::new(s.try_clone().unwrap())
+            .read_line(&mut reply)
+            .unwrap();
         assert!(reply.starts_with("ok\t100"), "{reply}");
-        s.write_all(b"C\t0\tx.py\tmain\t1\nS\t1\t100\t-\t0:2\nS\t1\t200\t-\t0:3\nZ\t2\t0\t2\n").unwrap();
+        s.write_all(b"C\t0\tx.py\tmain\t1\nS\t1\t100\t-\t0:2\nS\t1\t200\t-\t0:3\nZ\t2\t0\t2\n")
+            .unwrap();
         drop(s);
         let rec = c.finish(Duration::from_secs(2));
         assert_eq!(rec.processes.len(), 1);

@@ -9,7 +9,8 @@ pub fn render(out: &Output, title: &str) -> Result<Vec<u8>> {
     options.title = title.to_string();
     options.count_name = "µs".to_string();
     let mut svg = Vec::new();
-    inferno::flamegraph::from_lines(&mut options, collapsed.lines(), &mut svg).context("rendering the flamegraph")?;
+    inferno::flamegraph::from_lines(&mut options, collapsed.lines(), &mut svg)
+        .context("rendering the flamegraph")?;
     Ok(svg)
 }
 

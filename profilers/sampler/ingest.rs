@@ -73,7 +73,10 @@ pub struct ProcessData {
 
 impl ProcessData {
     pub fn new(interval_ns: u64) -> Self {
-        ProcessData { interval_ns, ..Default::default() }
+        ProcessData {
+            interval_ns,
+            ..Default::default()
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -96,22 +99,48 @@ impl ProcessData {
             return Ok(());
         }
         match parse_line(line)? {
-            Record::Sample { tid, t_ns, cpu_ns, mut frames } => {
+            Record::Sample {
+                tid,
+                t_ns,
+                cpu_ns,
+                mut frames,
+            } => {
                 frames.reverse();
                 self.push_sample(tid, t_ns, cpu_ns, frames);
             }
-            Record::Code { id, file, function, first_line } => {
+            Record::Code {
+                id,
+                file,
+                function,
+                first_line,
+            } => {
                 let id = id as usize;
                 if id >= self.codes.len() {
                     self.codes.resize(id + 1, CodeInfo::default());
                 }
-                self.codes[id] = CodeInfo { file, function, first_line };
+                self.codes[id] = CodeInfo {
+                    file,
+                    function,
+                    first_line,
+                };
             }
             Record::Thread { tid, name } => {
                 self.thread_names.insert(tid, name);
             }
-            Record::Span { tid, start_ns, end_ns, category, name } => {
-                self.spans.push(RawSpan { tid, start_ns, end_ns: end_ns.max(start_ns), category, name });
+            Record::Span {
+                tid,
+                start_ns,
+                end_ns,
+                category,
+                name,
+            } => {
+                self.spans.push(RawSpan {
+                    tid,
+                    start_ns,
+                    end_ns: end_ns.max(start_ns),
+                    category,
+                    name,
+                });
             }
             Record::Stats { ticks, missed, .. } => {
                 // Cumulative: the last one received wins (a crash loses at most one flush).
@@ -126,10 +155,20 @@ impl ProcessData {
 
     fn push_sample(&mut self, tid: u64, t_ns: u64, cpu_ns: Option<u64>, stack: Vec<(u32, u32)>) {
         if t_ns != self.round_t {
-            self.prev_round_t = if self.round_t == 0 { self.hello.as_ref().map_or(0, |h| h.mono_ns) } else { self.round_t };
+            self.prev_round_t = if self.round_t == 0 {
+                self.hello.as_ref().map_or(0, |h| h.mono_ns)
+            } else {
+                self.round_t
+            };
             self.round_t = t_ns;
         }
-        let prev = self.clocks.insert(tid, ThreadClock { last_t: t_ns, last_cpu: cpu_ns });
+        let prev = self.clocks.insert(
+            tid,
+            ThreadClock {
+                last_t: t_ns,
+                last_cpu: cpu_ns,
+            },
+        );
         let (weight_ns, cpu) = match prev {
             Some(p) if t_ns > p.last_t => {
                 let w = t_ns - p.last_t;
@@ -143,10 +182,18 @@ impl ProcessData {
             }
             // A late first round (the main thread started in a long C call) must still carry
             // its time: measured from the previous round, which this thread was not in.
-            _ if self.prev_round_t > 0 && t_ns > self.prev_round_t => (t_ns - self.prev_round_t, None),
+            _ if self.prev_round_t > 0 && t_ns > self.prev_round_t => {
+                (t_ns - self.prev_round_t, None)
+            }
             _ => (self.interval_ns, None),
         };
-        self.samples.push(RawSample { tid, t_ns, weight_ns, cpu_ns: cpu, stack });
+        self.samples.push(RawSample {
+            tid,
+            t_ns,
+            weight_ns,
+            cpu_ns: cpu,
+            stack,
+        });
     }
 }
 
@@ -190,7 +237,8 @@ mod tests {
         p.ingest_line("S\t1\t130\t-\t0:3");
         assert_eq!(p.samples[0].stack, vec![(0, 3), (1, 4), (2, 5)]);
         assert_eq!(p.samples[2].weight_ns, 30);
-        assert_eq!(p.samples[1].weight_ns, 10);
+        // New thread in a new round: since the previous round.
+        assert_eq!(p.samples[1].weight_ns, 5);
     }
 
     #[test]

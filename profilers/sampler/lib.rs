@@ -75,7 +75,12 @@ pub struct RecordArgs {
     #[arg(short, long)]
     pub quiet: bool,
     /// The command that starts Python, e.g. `python script.py`, `uv run python x.py`, `./run.sh`.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
     pub command: Vec<OsString>,
 }
 
@@ -91,19 +96,31 @@ fn parse_rate(s: &str) -> std::result::Result<f64, String> {
 /// (128 + signal when it was killed).
 pub fn record(args: &RecordArgs) -> Result<i32> {
     let (program, rest) = args.command.split_first().context("no command to run")?;
-    let output = args
-        .output
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("profbench-{}.{}", std::process::id(), args.format.extension())));
+    let output = args.output.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "profbench-{}.{}",
+            std::process::id(),
+            args.format.extension()
+        ))
+    });
     let boot = bootstrap::Bootstrap::create()?;
-    let stop_at_ns = args.duration_limit.map_or(0, |d| procfs::mono_ns() + (d.max(0.0) * 1e9) as u64);
-    let config = collector::Config { rate: args.rate, subprocesses: args.subprocesses, stop_at_ns };
+    let stop_at_ns = args
+        .duration_limit
+        .map_or(0, |d| procfs::mono_ns() + (d.max(0.0) * 1e9) as u64);
+    let config = collector::Config {
+        rate: args.rate,
+        subprocesses: args.subprocesses,
+        stop_at_ns,
+    };
     let collector = collector::Collector::start(&boot.socket_path(), config)
         .with_context(|| format!("listening on {}", boot.socket_path().display()))?;
 
     let mut cmd = std::process::Command::new(program);
-    cmd.args(rest).envs(boot.env(std::env::var_os("PYTHONPATH")));
-    let mut child = cmd.spawn().with_context(|| format!("could not start {}", program.to_string_lossy()))?;
+    cmd.args(rest)
+        .envs(boot.env(std::env::var_os("PYTHONPATH")));
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("could not start {}", program.to_string_lossy()))?;
     // Ctrl-C reaches the target through the terminal; we stay alive to write its profile.
     let _guard = IgnoreInterrupt::install();
     let status = child.wait().context("waiting for the target")?;
@@ -119,7 +136,8 @@ pub fn record(args: &RecordArgs) -> Result<i32> {
         );
         return Ok(code);
     }
-    write_output(&out, args.format, &output).with_context(|| format!("writing {}", output.display()))?;
+    write_output(&out, args.format, &output)
+        .with_context(|| format!("writing {}", output.display()))?;
     Ok(code)
 }
 
@@ -132,7 +150,10 @@ pub fn write_output(out: &normalise::Output, format: Format, path: &Path) -> Res
         Format::Collapsed => collapsed::render(out).into_bytes(),
         Format::Flamegraph => flamegraph::render(out, "profbench")?,
     };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     std::io::Write::write_all(&mut tmp, &bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -142,10 +163,16 @@ pub fn write_output(out: &normalise::Output, format: Format, path: &Path) -> Res
 fn report(out: &normalise::Output, args: &RecordArgs, output: &Path) {
     for p in &out.processes {
         if let Some(e) = &p.agent_error {
-            eprintln!("profbench: sampling switched off in pid {} after an internal error: {e}", p.pid);
+            eprintln!(
+                "profbench: sampling switched off in pid {} after an internal error: {e}",
+                p.pid
+            );
         }
         if p.bad_lines > 0 {
-            eprintln!("profbench: {} unreadable records from pid {}", p.bad_lines, p.pid);
+            eprintln!(
+                "profbench: {} unreadable records from pid {}",
+                p.bad_lines, p.pid
+            );
         }
     }
     if args.quiet {
@@ -153,7 +180,9 @@ fn report(out: &normalise::Output, args: &RecordArgs, output: &Path) {
     }
     let threads: usize = out.processes.iter().map(|p| p.threads).sum();
     let main = out.processes.iter().find(|p| p.samples > 0);
-    let achieved = main.and_then(|p| p.achieved_hz).map_or("n/a".into(), |hz| format!("{hz:.1} Hz"));
+    let achieved = main
+        .and_then(|p| p.achieved_hz)
+        .map_or("n/a".into(), |hz| format!("{hz:.1} Hz"));
     eprintln!(
         "profbench: {} samples from {} process(es), {} thread(s) over {:.2} s; rate {} achieved (asked {} Hz), {} ticks missed{}",
         out.profile.samples.len(),
@@ -175,7 +204,9 @@ fn report(out: &normalise::Output, args: &RecordArgs, output: &Path) {
 
 fn exit_code(status: &std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
-    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
 extern "C" fn ignore_signal(_: libc::c_int) {}
@@ -190,7 +221,8 @@ impl IgnoreInterrupt {
     fn install() -> Self {
         let handler = ignore_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
         // SAFETY: installing a handler that does nothing is async-signal-safe.
-        let previous = [libc::SIGINT, libc::SIGTERM].map(|s| (s, unsafe { libc::signal(s, handler) }));
+        let previous =
+            [libc::SIGINT, libc::SIGTERM].map(|s| (s, unsafe { libc::signal(s, handler) }));
         IgnoreInterrupt { previous }
     }
 }
@@ -222,10 +254,16 @@ mod tests {
 
     #[test]
     fn command_after_double_dash_keeps_its_flags() {
-        let cli = Cli::try_parse_from(["x", "--rate", "250", "-f", "json", "--", "python", "-u", "s.py", "--rate", "1"]).unwrap();
+        let cli = Cli::try_parse_from([
+            "x", "--rate", "250", "-f", "json", "--", "python", "-u", "s.py", "--rate", "1",
+        ])
+        .unwrap();
         assert_eq!(cli.record.rate, 250.0);
         assert_eq!(cli.record.format, Format::Json);
-        assert_eq!(cli.record.command, ["python", "-u", "s.py", "--rate", "1"].map(OsString::from));
+        assert_eq!(
+            cli.record.command,
+            ["python", "-u", "s.py", "--rate", "1"].map(OsString::from)
+        );
         let cli = Cli::try_parse_from(["x", "--subprocesses", "python", "s.py"]).unwrap();
         assert!(cli.record.subprocesses);
         assert!(Cli::try_parse_from(["x", "--rate", "0", "--", "python"]).is_err());

@@ -36,7 +36,11 @@ pub fn attribute(profile: &Profile, rss: &[RssPoint], start_ns: u64) -> Option<M
             let t = r.t_ns.saturating_sub(start_ns) as f64 / 1e9;
             // If the high-water mark rose since the last reading, the real peak happened in
             // between (and may be gone already): credit it, not the current RSS.
-            let value = if r.hwm > prev_hwm && prev_hwm > 0 { r.hwm } else { r.rss };
+            let value = if r.hwm > prev_hwm && prev_hwm > 0 {
+                r.hwm
+            } else {
+                r.rss
+            };
             peak_bytes = peak_bytes.max(r.hwm.max(r.rss));
             // Stacks seen in (prev_t, t], or the last one before t when none were.
             let end = samples.partition_point(|(st, _)| *st <= t);
@@ -56,7 +60,11 @@ pub fn attribute(profile: &Profile, rss: &[RssPoint], start_ns: u64) -> Option<M
             prev_hwm = r.hwm;
         }
     }
-    Some(Memory { peak_bytes: Some(peak_bytes), kind: "rss".into(), peak_by_function })
+    Some(Memory {
+        peak_bytes: Some(peak_bytes),
+        kind: "rss".into(),
+        peak_by_function,
+    })
 }
 
 #[cfg(test)]
@@ -65,23 +73,55 @@ mod tests {
     use profbench_profilers::profile::{Clock, Frame, Sample};
 
     fn sample(t: f64, stack: Vec<u32>) -> Sample {
-        Sample { pid: 1, tid: 1, stack, weight: 0.01, count: 1, cpu: None, idle: None, time: Some(t) }
+        Sample {
+            pid: 1,
+            tid: 1,
+            stack,
+            weight: 0.01,
+            count: 1,
+            cpu: None,
+            idle: None,
+            time: Some(t),
+        }
     }
 
     #[test]
     fn peak_goes_to_the_function_running_when_rss_grew() {
         let mut p = Profile::new(Clock::Wall);
         for f in ["main", "allocate", "compute"] {
-            p.frames.push(Frame { file: "x.py".into(), function: f.into(), line: 1 });
+            p.frames.push(Frame {
+                file: "x.py".into(),
+                function: f.into(),
+                line: 1,
+            });
         }
-        p.samples = vec![sample(0.01, vec![0, 2]), sample(0.02, vec![0, 1]), sample(0.03, vec![0, 2])];
+        p.samples = vec![
+            sample(0.01, vec![0, 2]),
+            sample(0.02, vec![0, 1]),
+            sample(0.03, vec![0, 2]),
+        ];
         let mb = 1 << 20;
         let at = |ms: u64| 1_000_000_000 + ms * 1_000_000;
         let rss = vec![
-            RssPoint { pid: 1, t_ns: at(10), rss: 20 * mb, hwm: 20 * mb },
+            RssPoint {
+                pid: 1,
+                t_ns: at(10),
+                rss: 20 * mb,
+                hwm: 20 * mb,
+            },
             // The allocation peaked at 120 MB and was freed before this reading.
-            RssPoint { pid: 1, t_ns: at(25), rss: 30 * mb, hwm: 120 * mb },
-            RssPoint { pid: 1, t_ns: at(35), rss: 25 * mb, hwm: 120 * mb },
+            RssPoint {
+                pid: 1,
+                t_ns: at(25),
+                rss: 30 * mb,
+                hwm: 120 * mb,
+            },
+            RssPoint {
+                pid: 1,
+                t_ns: at(35),
+                rss: 25 * mb,
+                hwm: 120 * mb,
+            },
         ];
         let m = attribute(&p, &rss, 1_000_000_000).unwrap();
         assert_eq!(m.peak_bytes, Some(120 * mb));

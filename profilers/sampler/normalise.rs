@@ -89,7 +89,14 @@ pub fn build(rec: &Recording) -> Output {
                             function: function.clone(),
                             line: code.first_line,
                         });
-                        let i = profile.intern(&mut index, Frame { file, function, line });
+                        let i = profile.intern(
+                            &mut index,
+                            Frame {
+                                file,
+                                function,
+                                line,
+                            },
+                        );
                         local.insert((cid, line), i);
                         i
                     }
@@ -143,7 +150,9 @@ pub fn build(rec: &Recording) -> Output {
             threads: threads.len(),
             ticks: p.ticks,
             missed: p.missed,
-            achieved_hz: span.filter(|_| p.ticks > 1).map(|d| (p.ticks - 1) as f64 / d),
+            achieved_hz: span
+                .filter(|_| p.ticks > 1)
+                .map(|d| (p.ticks - 1) as f64 / d),
             agent_error: p.agent_error.clone(),
             bad_lines: p.bad_lines,
         });
@@ -151,12 +160,20 @@ pub fn build(rec: &Recording) -> Output {
 
     profile.lines = line_stats(&profile);
     let remote_functions = ray::aggregate(
-        profile.spans.iter().filter(|s| s.category == "task").map(|s| (s.name.as_str(), s.pid, s.end - s.start)),
+        profile
+            .spans
+            .iter()
+            .filter(|s| s.category == "task")
+            .map(|s| (s.name.as_str(), s.pid, s.end - s.start)),
     );
     for rf in &remote_functions {
         // Ray names tasks `module.function`; the sampled code object knows the file and line.
         let bare = rf.name.rsplit('.').next().unwrap_or(&rf.name);
-        let frame = defs.get(bare).cloned().unwrap_or(Frame { file: String::new(), function: rf.name.clone(), line: 0 });
+        let frame = defs.get(bare).cloned().unwrap_or(Frame {
+            file: String::new(),
+            function: rf.name.clone(),
+            line: 0,
+        });
         let frame = profile.intern(&mut index, frame);
         profile.functions.push(FunctionStat {
             frame,
@@ -171,9 +188,25 @@ pub fn build(rec: &Recording) -> Output {
     profile.interval = Some(1.0 / rec.rate);
     profile.missed_samples = Some(rec.processes.iter().map(|p| p.missed).sum());
     profile.duration = Some(rec.end_ns.saturating_sub(rec.start_ns) as f64 / 1e9);
-    let rss = rec.rss.iter().map(|r: &RssPoint| (r.pid, secs(r.t_ns), r.rss)).collect();
-    let skipped = rec.skipped.iter().map(|s| (s.hello.pid, s.hello.argv.join(" "), s.reason)).collect();
-    Output { profile, processes, thread_names, rss, remote_functions, rate: rec.rate, skipped }
+    let rss = rec
+        .rss
+        .iter()
+        .map(|r: &RssPoint| (r.pid, secs(r.t_ns), r.rss))
+        .collect();
+    let skipped = rec
+        .skipped
+        .iter()
+        .map(|s| (s.hello.pid, s.hello.argv.join(" "), s.reason))
+        .collect();
+    Output {
+        profile,
+        processes,
+        thread_names,
+        rss,
+        remote_functions,
+        rate: rec.rate,
+        skipped,
+    }
 }
 
 /// Inclusive time per source line (a line that calls a slow function is a slow line, as in
@@ -195,10 +228,21 @@ pub fn line_stats(profile: &Profile) -> Vec<LineStat> {
         .into_iter()
         .filter_map(|(i, (time, hits))| {
             let f = profile.frames.get(i as usize)?;
-            Some(LineStat { file: f.file.clone(), function: Some(f.function.clone()), line: f.line, time, hits: Some(hits) })
+            Some(LineStat {
+                file: f.file.clone(),
+                function: Some(f.function.clone()),
+                line: f.line,
+                time,
+                hits: Some(hits),
+            })
         })
         .collect();
-    out.sort_by(|a, b| b.time.total_cmp(&a.time).then_with(|| a.file.cmp(&b.file)).then(a.line.cmp(&b.line)));
+    out.sort_by(|a, b| {
+        b.time
+            .total_cmp(&a.time)
+            .then_with(|| a.file.cmp(&b.file))
+            .then(a.line.cmp(&b.line))
+    });
     out
 }
 
@@ -223,7 +267,13 @@ mod tests {
         ] {
             p.ingest_line(l);
         }
-        Recording { start_ns: 1_000_000_000, end_ns: 1_400_000_000, rate: 100.0, processes: vec![p], ..Default::default() }
+        Recording {
+            start_ns: 1_000_000_000,
+            end_ns: 1_400_000_000,
+            rate: 100.0,
+            processes: vec![p],
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -6,7 +6,10 @@ use std::os::unix::io::AsRawFd;
 /// CLOCK_MONOTONIC in ns: the clock the agent stamps samples with (`time.monotonic_ns`), so
 /// times from every process and the collector line up.
 pub fn mono_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes one timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -58,7 +61,11 @@ pub fn ancestors(pid: u32) -> Vec<u32> {
 /// (pid, uid) of the peer of a connected Unix socket.
 #[cfg(target_os = "linux")]
 pub fn peer(sock: &impl AsRawFd) -> Option<(u32, u32)> {
-    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
     // SAFETY: getsockopt fills a ucred we own; len says how big it is.
     let rc = unsafe {
@@ -96,7 +103,10 @@ mod tests {
     #[test]
     fn status_rss_and_hwm() {
         let status = "Name:\tpython3\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n";
-        assert_eq!(parse_status_rss(status), Some((102400 * 1024, 204800 * 1024)));
+        assert_eq!(
+            parse_status_rss(status),
+            Some((102400 * 1024, 204800 * 1024))
+        );
     }
 
     #[test]

@@ -35,11 +35,34 @@ pub struct Hello {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
     Hello(Hello),
-    Code { id: u32, file: String, function: String, first_line: u32 },
-    Thread { tid: u64, name: String },
-    Sample { tid: u64, t_ns: u64, cpu_ns: Option<u64>, frames: Vec<(u32, u32)> },
-    Span { tid: u64, start_ns: u64, end_ns: u64, category: String, name: String },
-    Stats { ticks: u64, missed: u64, samples: u64 },
+    Code {
+        id: u32,
+        file: String,
+        function: String,
+        first_line: u32,
+    },
+    Thread {
+        tid: u64,
+        name: String,
+    },
+    Sample {
+        tid: u64,
+        t_ns: u64,
+        cpu_ns: Option<u64>,
+        frames: Vec<(u32, u32)>,
+    },
+    Span {
+        tid: u64,
+        start_ns: u64,
+        end_ns: u64,
+        category: String,
+        name: String,
+    },
+    Stats {
+        ticks: u64,
+        missed: u64,
+        samples: u64,
+    },
     Error(String),
 }
 
@@ -76,11 +99,20 @@ pub fn unescape(s: &str) -> String {
 
 /// The agent's escaping, for tests and for anyone writing records by hand.
 pub fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n").replace('\r', "\\r")
+    s.replace('\\', "\\\\")
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
 }
 
-fn num<T: std::str::FromStr>(field: Option<&str>, what: &str, line: &str) -> Result<T, ProtocolError> {
-    field.and_then(|f| f.parse().ok()).ok_or_else(|| bad(what, line))
+fn num<T: std::str::FromStr>(
+    field: Option<&str>,
+    what: &str,
+    line: &str,
+) -> Result<T, ProtocolError> {
+    field
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| bad(what, line))
 }
 
 /// Parses one line (without its newline).
@@ -103,7 +135,12 @@ pub fn parse_line(line: &str) -> Result<Record, ProtocolError> {
                     lineno.parse().map_err(|_| bad("frame line", line))?,
                 ));
             }
-            Record::Sample { tid, t_ns, cpu_ns, frames }
+            Record::Sample {
+                tid,
+                t_ns,
+                cpu_ns,
+                frames,
+            }
         }
         "C" => Record::Code {
             id: num(f.next(), "code id", line)?,
@@ -153,7 +190,12 @@ mod tests {
         let r = parse_line("S\t4242\t1000\t500\t3:12 2:7 0:1").unwrap();
         assert_eq!(
             r,
-            Record::Sample { tid: 4242, t_ns: 1000, cpu_ns: Some(500), frames: vec![(3, 12), (2, 7), (0, 1)] }
+            Record::Sample {
+                tid: 4242,
+                t_ns: 1000,
+                cpu_ns: Some(500),
+                frames: vec![(3, 12), (2, 7), (0, 1)]
+            }
         );
         let r = parse_line("S\t1\t2\t-\t0:0").unwrap();
         assert!(matches!(r, Record::Sample { cpu_ns: None, .. }));
@@ -166,7 +208,12 @@ mod tests {
         let line = format!("C\t7\t{}\tf\t3", escape("/tmp/we\tird.py"));
         assert_eq!(
             parse_line(&line).unwrap(),
-            Record::Code { id: 7, file: "/tmp/we\tird.py".into(), function: "f".into(), first_line: 3 }
+            Record::Code {
+                id: 7,
+                file: "/tmp/we\tird.py".into(),
+                function: "f".into(),
+                first_line: 3
+            }
         );
     }
 
@@ -180,7 +227,15 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for line in ["", "S", "S\tx\t1\t1\t", "S\t1\t1\t1\t1-2", "C\t1", "Q\t1", "Z\t1\t2"] {
+        for line in [
+            "",
+            "S",
+            "S\tx\t1\t1\t",
+            "S\t1\t1\t1\t1-2",
+            "C\t1",
+            "Q\t1",
+            "Z\t1\t2",
+        ] {
             assert!(parse_line(line).is_err(), "{line:?}");
         }
     }

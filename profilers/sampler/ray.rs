@@ -7,11 +7,15 @@ use std::collections::BTreeMap;
 /// Whether argv is one of Ray's service processes (dashboard, log monitor, autoscaler monitor,
 /// runtime-env agent, client server...) rather than a worker that runs user code.
 pub fn is_ray_service(argv: &[String]) -> bool {
-    let Some(script) = argv.first() else { return false };
+    let Some(script) = argv.first() else {
+        return false;
+    };
     let script = script.replace('\\', "/");
     // `python -m ray.xxx` style services.
     if script == "-m" || script == "-c" {
-        return argv.get(1).is_some_and(|m| m.starts_with("ray.") && !m.contains("default_worker"));
+        return argv
+            .get(1)
+            .is_some_and(|m| m.starts_with("ray.") && !m.contains("default_worker"));
     }
     // Installed Ray only: a user's own folder called `ray/` is not a service.
     (script.contains("site-packages/ray/") || script.contains("dist-packages/ray/"))
@@ -80,17 +84,22 @@ mod tests {
 
     #[test]
     fn services_vs_workers() {
-        assert!(is_ray_service(&argv(&["/v/site-packages/ray/_private/log_monitor.py"])));
+        assert!(is_ray_service(&argv(&[
+            "/v/site-packages/ray/_private/log_monitor.py"
+        ])));
         assert!(is_ray_service(&argv(&["-m", "ray.util.client.server"])));
         assert!(!is_ray_service(&argv(&["/home/me/ray/train.py"])));
-        assert!(!is_ray_service(&argv(&["/v/site-packages/ray/_private/workers/default_worker.py"])));
+        assert!(!is_ray_service(&argv(&[
+            "/v/site-packages/ray/_private/workers/default_worker.py"
+        ])));
         assert!(!is_ray_service(&argv(&["workloads/ray.py"])));
         assert!(!is_ray_service(&argv(&[])));
     }
 
     #[test]
     fn aggregates_count_total_mean_p95() {
-        let mut tasks: Vec<(&str, u32, f64)> = (1..=20).map(|i| ("heavy", 1 + i % 2, i as f64)).collect();
+        let mut tasks: Vec<(&str, u32, f64)> =
+            (1..=20).map(|i| ("heavy", 1 + i % 2, i as f64)).collect();
         tasks.push(("light", 3, 0.5));
         let agg = aggregate(tasks);
         assert_eq!(agg[0].name, "heavy");

@@ -37,19 +37,45 @@ pub fn output() -> Output {
         b.ingest_line(l);
     }
     let rss = vec![
-        RssPoint { pid: 100, t_ns: s + 15_000_000, rss: 30 << 20, hwm: 30 << 20 },
-        RssPoint { pid: 100, t_ns: s + 25_000_000, rss: 40 << 20, hwm: 50 << 20 },
-        RssPoint { pid: 200, t_ns: s + 25_000_000, rss: 60 << 20, hwm: 60 << 20 },
+        RssPoint {
+            pid: 100,
+            t_ns: s + 15_000_000,
+            rss: 30 << 20,
+            hwm: 30 << 20,
+        },
+        RssPoint {
+            pid: 100,
+            t_ns: s + 25_000_000,
+            rss: 40 << 20,
+            hwm: 50 << 20,
+        },
+        RssPoint {
+            pid: 200,
+            t_ns: s + 25_000_000,
+            rss: 60 << 20,
+            hwm: 60 << 20,
+        },
     ];
-    build(&Recording { start_ns: s, end_ns: s + 40_000_000, rate: 100.0, processes: vec![a, b], rss, ..Default::default() })
+    build(&Recording {
+        start_ns: s,
+        end_ns: s + 40_000_000,
+        rate: 100.0,
+        processes: vec![a, b],
+        rss,
+        ..Default::default()
+    })
 }
 
 /// Checks `doc` against the subset of JSON Schema (draft 7) speedscope's schema uses:
 /// $ref into #/definitions, type, properties, required, items, enum, const, anyOf.
 pub fn validate(root: &Value, schema: &Value, doc: &Value, at: &str) -> Result<(), String> {
     if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-        let name = r.strip_prefix("#/definitions/").ok_or(format!("unsupported $ref {r}"))?;
-        let target = root["definitions"].get(name).ok_or(format!("missing definition {name}"))?;
+        let name = r
+            .strip_prefix("#/definitions/")
+            .ok_or(format!("unsupported $ref {r}"))?;
+        let target = root["definitions"]
+            .get(name)
+            .ok_or(format!("missing definition {name}"))?;
         return validate(root, target, doc, at);
     }
     if let Some(t) = schema.get("type").and_then(Value::as_str) {
@@ -84,7 +110,10 @@ pub fn validate(root: &Value, schema: &Value, doc: &Value, at: &str) -> Result<(
             }
         }
     }
-    if let (Some(props), Some(obj)) = (schema.get("properties").and_then(Value::as_object), doc.as_object()) {
+    if let (Some(props), Some(obj)) = (
+        schema.get("properties").and_then(Value::as_object),
+        doc.as_object(),
+    ) {
         for (k, sub) in props {
             if let Some(v) = obj.get(k) {
                 validate(root, sub, v, &format!("{at}.{k}"))?;
@@ -97,9 +126,15 @@ pub fn validate(root: &Value, schema: &Value, doc: &Value, at: &str) -> Result<(
         }
     }
     if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
-        let errors: Vec<String> = any.iter().filter_map(|s| validate(root, s, doc, at).err()).collect();
+        let errors: Vec<String> = any
+            .iter()
+            .filter_map(|s| validate(root, s, doc, at).err())
+            .collect();
         if errors.len() == any.len() {
-            return Err(format!("{at}: matches none of anyOf: {}", errors.join("; ")));
+            return Err(format!(
+                "{at}: matches none of anyOf: {}",
+                errors.join("; ")
+            ));
         }
     }
     Ok(())

@@ -8,10 +8,24 @@ fn stream(n: usize) -> Vec<String> {
     let mut lines = Vec::with_capacity(n);
     for i in 0..n {
         if i % 50 == 0 {
-            lines.push(format!("C\t{}\t/home/user/project/module_{}.py\tfunction_{}\t{}\n", i / 50, i % 7, i, i % 300));
+            lines.push(format!(
+                "C\t{}\t/home/user/project/module_{}.py\tfunction_{}\t{}\n",
+                i / 50,
+                i % 7,
+                i,
+                i % 300
+            ));
         } else {
-            let frames: Vec<String> = (0..20).map(|d| format!("{}:{}", (d * 7 + i) % (i / 50 + 1), 10 + d)).collect();
-            lines.push(format!("S\t{}\t{}\t{}\t{}\n", 1000 + i % 4, 1_000_000_000 + i * 2_500_000, i * 1_000_000, frames.join(" ")));
+            let frames: Vec<String> = (0..20)
+                .map(|d| format!("{}:{}", (d * 7 + i) % (i / 50 + 1), 10 + d))
+                .collect();
+            lines.push(format!(
+                "S\t{}\t{}\t{}\t{}\n",
+                1000 + i % 4,
+                1_000_000_000 + i * 2_500_000,
+                i * 1_000_000,
+                frames.join(" ")
+            ));
         }
     }
     lines

@@ -4,7 +4,10 @@
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "record", about = "Sample a Python program (profbench's own sampler)")]
+#[command(
+    name = "record",
+    about = "Sample a Python program (profbench's own sampler)"
+)]
 struct Cli {
     #[command(flatten)]
     record: profbench_sampler::RecordArgs,
