@@ -320,32 +320,52 @@ fn open_run_dir(args: &MatrixArgs) -> Result<RunDir> {
 }
 
 pub fn list(args: &CommonArgs) -> Result<i32> {
+    // Decided from the base interpreter, without building the environment (that is doctor's).
+    let facts = pyenv::find_base_python(args.python.as_deref()).and_then(|p| {
+        let version = pyenv::python_version(&p)?;
+        Ok(PythonFacts {
+            version,
+            bin_dir: p.parent().map(Path::to_path_buf).unwrap_or_default(),
+        })
+    });
+    match &facts {
+        Ok(f) => println!("python: {}.{}.{}", f.version.0, f.version.1, f.version.2),
+        Err(e) => println!("python: none usable ({e:#})"),
+    }
     println!("backends:");
     for b in all_backends() {
         let mut reqs = b.requirements();
         reqs.extend(b.isolated_requirements());
+        let here = match &facts {
+            Err(_) => "cannot run here: no Python".to_string(),
+            Ok(f) => match b.check(f) {
+                Err((category, why)) => format!("cannot run here: {category}: {why}"),
+                Ok(()) => "can run here (the matrix decides)".to_string(),
+            },
+        };
+        let pins = if reqs.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", reqs.join(" "))
+        };
         println!(
-            "  {:<22} {} {}",
+            "  {:<22} {}{pins}\n  {:<22} {here}",
             b.name(),
             b.description(),
-            if reqs.is_empty() {
-                String::new()
-            } else {
-                format!("[{}]", reqs.join(" "))
-            }
+            ""
         );
     }
     println!("workloads ({}):", args.workloads_dir.display());
     for w in workload::discover(&args.workloads_dir)? {
-        println!(
-            "  {:<22} phases: {}{}",
-            w.name,
-            w.phases.join(", "),
-            if w.uses_ray { " (Ray)" } else { "" }
-        );
+        let ray = if w.uses_ray {
+            " (starts a local Ray cluster)"
+        } else {
+            ""
+        };
+        println!("  {:<22} phases: {}{ray}", w.name, w.phases.join(", "));
     }
     println!("launchers: {}", launcher::NAMES.join(", "));
-    println!("(`profbench doctor` installs the environment and says, per backend, whether it can run here)");
+    println!("(`profbench doctor` installs the environment and checks every backend's install)");
     Ok(0)
 }
 

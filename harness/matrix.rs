@@ -112,6 +112,30 @@ impl Cell<'_> {
             },
             if warmup { "-warmup" } else { "" }
         );
+        self.run_labelled(kind, &label, warmup, vec![])
+    }
+
+    /// A separate baseline run with tracemalloc and per-phase peak RSS on: memory truth that
+    /// does not distort the timed runs (METHOD.md, "Ground truth").
+    fn memory_truth(&mut self) -> Result<Option<Truth>, Interrupted> {
+        let env = vec![("PROFBENCH_MEMORY_TRUTH".into(), "1".into())];
+        let i = self.run_labelled(RunKind::Baseline, "memory-truth", true, env)?;
+        let run = self.runs.remove(i);
+        let path = self.raw_dir().join("memory-truth").join("truth.json");
+        Ok(run
+            .measured
+            .succeeded()
+            .then(|| Truth::load(&path).ok())
+            .flatten())
+    }
+
+    fn run_labelled(
+        &mut self,
+        kind: RunKind,
+        label: &str,
+        warmup: bool,
+        extra_env: Vec<(OsString, OsString)>,
+    ) -> Result<usize, Interrupted> {
         let dir = self.raw_dir().join(label);
         let out_dir = dir.join("out");
         let _ = fs::remove_dir_all(&dir);
@@ -139,6 +163,7 @@ impl Cell<'_> {
         };
         let mut env: Vec<(OsString, OsString)> =
             vec![("PROFBENCH_TRUTH".into(), truth_path.clone().into())];
+        env.extend(extra_env);
         env.extend(self.launcher.env.iter().cloned());
         env.extend(backend_env);
         // Ray: a private, short temp dir per run, so this run's cluster is found and ended.
@@ -342,6 +367,8 @@ pub fn run_cell(
         accuracy_note: None,
         output_bytes: None,
         postprocess_s: None,
+        memory_truth: None,
+        profile_warnings: vec![],
         runs: vec![],
         started,
         finished: String::new(),
@@ -410,9 +437,17 @@ pub fn run_cell(
             }
         }
     }
+    if baseline_only && workload.memory_truth {
+        ctx.progress.set_message(format!(
+            "{} / {}: memory truth run",
+            record.key.launcher, record.key.workload
+        ));
+        record.memory_truth = cell.memory_truth()?;
+    }
     record.runs = std::mem::take(&mut cell.runs);
     summarise(&mut record, baseline_only);
     if let Some(profile) = &cell.last_profile {
+        record.profile_warnings = profile.warnings.clone();
         // The last parsed profile, for checks and re-reading; small enough to keep.
         let path = ctx.run_dir.raw_dir(&record.key).join("profile.json");
         if let Ok(bytes) = serde_json::to_vec(profile) {

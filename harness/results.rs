@@ -97,6 +97,12 @@ pub struct CellRecord {
     pub accuracy_note: Option<String>,
     pub output_bytes: Option<u64>,
     pub postprocess_s: Option<f64>,
+    /// `none` cells of workloads that ask for it: the separate memory truth run's phases.
+    #[serde(default)]
+    pub memory_truth: Option<crate::workload::Truth>,
+    /// What the profiler's own output said about its data (e.g. a buffer overflow).
+    #[serde(default)]
+    pub profile_warnings: Vec<String>,
     pub runs: Vec<RunRecord>,
     pub started: String,
     pub finished: String,

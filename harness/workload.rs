@@ -12,6 +12,9 @@ pub struct Workload {
     pub script: PathBuf,
     pub phases: Vec<String>,
     pub uses_ray: bool,
+    /// Whether the `none` cell also makes a memory truth run (tracemalloc is slow: only
+    /// workloads with a memory question ask for it).
+    pub memory_truth: bool,
     /// sha256 of the script, stored with results.
     pub sha256: String,
 }
@@ -44,6 +47,7 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
     let mut phases = None;
     let mut uses_ray = false;
     let mut name = None;
+    let mut memory_truth = false;
     for line in text.lines().take(40) {
         let Some(rest) = line.trim().strip_prefix("# profbench:") else {
             continue;
@@ -58,6 +62,8 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
             );
         } else if let Some(n) = rest.strip_prefix("name=") {
             name = Some(n.trim().to_string());
+        } else if rest == "memory-truth" {
+            memory_truth = true;
         } else if rest == "uses-ray" {
             uses_ray = true;
         }
@@ -68,6 +74,7 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
         script: path.canonicalize().unwrap_or_else(|_| path.to_path_buf()),
         phases: phases?,
         uses_ray,
+        memory_truth,
         sha256: format!("{:x}", sha2::Sha256::digest(text.as_bytes())),
     })
 }

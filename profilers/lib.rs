@@ -12,6 +12,7 @@ pub mod cpython_sampling;
 pub mod line_profiler;
 pub mod memray;
 pub mod none;
+pub mod profbench;
 pub mod pyinstrument;
 pub mod pyspy;
 pub mod scalene;
@@ -44,6 +45,7 @@ pub fn all_backends() -> Vec<Box<dyn Backend>> {
         Box::new(scalene::Scalene::FULL),
         Box::new(scalene::Scalene::CPU_ONLY),
         Box::new(pyinstrument::Pyinstrument),
+        Box::new(profbench::ProfbenchSampler),
     ]
 }
 

@@ -130,6 +130,9 @@ pub struct Profile {
     /// Wall-clock seconds the profile covers, when the backend says.
     #[serde(default)]
     pub duration: Option<f64>,
+    /// What the backend's own output says about its data (lost events, a full buffer).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl Profile {
@@ -145,6 +148,7 @@ impl Profile {
             interval: None,
             missed_samples: None,
             duration: None,
+            warnings: Vec::new(),
         }
     }
 

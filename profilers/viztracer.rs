@@ -71,7 +71,17 @@ impl Backend for VizTracer {
         let path = out_dir.join(OUTPUT);
         Some(match std::fs::read(&path) {
             Err(e) => Err(ParseError::NoOutput(format!("{}: {e}", path.display()))),
-            Ok(bytes) => parse_trace(&bytes).map(|t| t.profile),
+            Ok(bytes) => parse_trace(&bytes).map(|t| {
+                let mut profile = t.profile;
+                if t.overflow {
+                    profile.warnings.push(
+                        "viztracer's buffer overflowed: the earliest events were lost \
+                         (raise --tracer_entries)"
+                            .into(),
+                    );
+                }
+                profile
+            }),
         })
     }
     fn classify(&self, exit: &ExitInfo) -> Failure {

@@ -4,6 +4,7 @@ Five patterns, one phase each: recursion (call count and depth), heavy loop (CPU
 line-level hot spot), I/O bound (sleep: wall vs CPU), library call (json + NumPy),
 memory allocation (a huge list). Only the truth.phase markers in main() are added.
 """
+# profbench: memory-truth
 # profbench: phases=recursion,heavy_loop,io_bound,library_call,memory_allocation
 import time
 import json

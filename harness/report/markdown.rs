@@ -136,18 +136,20 @@ impl Exporter for Markdown {
         let notes: Vec<String> = sorted
             .iter()
             .filter_map(|c| {
-                c.overhead
-                    .as_ref()
-                    .filter(|o| !o.warning_text.is_empty())
-                    .map(|o| {
-                        format!(
-                            "- {} / {} / {}: {}",
-                            c.key.workload,
-                            c.key.backend,
-                            c.key.launcher,
-                            o.warning_text.join("; ")
-                        )
-                    })
+                let mut said: Vec<String> = c.profile_warnings.clone();
+                if let Some(o) = &c.overhead {
+                    said.extend(o.warning_text.iter().cloned());
+                }
+                (!said.is_empty()).then(|| {
+                    let k = &c.key;
+                    format!(
+                        "- {} / {} / {}: {}",
+                        k.workload,
+                        k.backend,
+                        k.launcher,
+                        said.join("; ")
+                    )
+                })
             })
             .collect();
         if !notes.is_empty() {

@@ -5,7 +5,7 @@ use crate::ingest::ProcessData;
 use crate::procfs;
 use crate::protocol::{Hello, PROTO};
 use crate::ray;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -134,11 +134,14 @@ impl Collector {
         let end_ns = procfs::mono_ns();
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline && !self.shared.live.lock().unwrap().is_empty() {
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(1));
         }
         self.shared.finishing.store(true, Ordering::SeqCst);
         // Wake the blocking accept() with a connection of our own.
         let _ = UnixStream::connect(&self.socket);
+        if let Some(h) = &self.rss {
+            h.thread().unpark();
+        }
         if let Some(h) = self.accept.take() {
             let _ = h.join();
         }
@@ -302,10 +305,17 @@ fn serve(stream: UnixStream, order: u64, shared: Arc<Shared>, config: Config) {
 
 fn rss_loop(shared: Arc<Shared>, every: Duration) -> Vec<RssPoint> {
     let mut out = Vec::new();
+    // Open /proc files once per process and re-read them with pread: opening is the
+    // expensive part (tens of µs in sandboxes), the read itself costs about a microsecond.
+    let mut files: HashMap<u32, Option<procfs::RssReader>> = HashMap::new();
     while !shared.finishing.load(Ordering::SeqCst) {
         let pids: Vec<u32> = shared.live.lock().unwrap().iter().copied().collect();
+        files.retain(|pid, _| pids.contains(pid));
         for pid in pids {
-            if let Some((rss, hwm)) = procfs::rss(pid) {
+            let reader = files
+                .entry(pid)
+                .or_insert_with(|| procfs::RssReader::open(pid));
+            if let Some((rss, hwm)) = reader.as_mut().and_then(procfs::RssReader::read) {
                 out.push(RssPoint {
                     pid,
                     t_ns: procfs::mono_ns(),
@@ -314,7 +324,7 @@ fn rss_loop(shared: Arc<Shared>, every: Duration) -> Vec<RssPoint> {
                 });
             }
         }
-        std::thread::sleep(every);
+        std::thread::park_timeout(every);
     }
     out
 }

@@ -33,6 +33,57 @@ pub fn parse_status_rss(text: &str) -> Option<(u64, u64)> {
     Some((rss, kib("VmHWM:").unwrap_or(rss)))
 }
 
+/// Re-reads one process's RSS from its already open /proc files: statm every time (cheap),
+/// status (for the peak, VmHWM) every 8th time.
+pub struct RssReader {
+    statm: std::fs::File,
+    status: std::fs::File,
+    page: u64,
+    n: u64,
+    hwm: u64,
+    buf: Vec<u8>,
+}
+
+impl RssReader {
+    pub fn open(pid: u32) -> Option<Self> {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+        Some(RssReader {
+            statm: std::fs::File::open(format!("/proc/{pid}/statm")).ok()?,
+            status: std::fs::File::open(format!("/proc/{pid}/status")).ok()?,
+            page,
+            n: 0,
+            hwm: 0,
+            buf: vec![0; 4096],
+        })
+    }
+
+    fn pread(file: &std::fs::File, buf: &mut [u8]) -> Option<usize> {
+        use std::os::unix::fs::FileExt;
+        file.read_at(buf, 0).ok().filter(|&n| n > 0)
+    }
+
+    /// (rss, peak rss) in bytes; None once the process is gone.
+    pub fn read(&mut self) -> Option<(u64, u64)> {
+        let n = Self::pread(&self.statm, &mut self.buf)?;
+        let text = std::str::from_utf8(&self.buf[..n]).ok()?;
+        let rss = text.split_whitespace().nth(1)?.parse::<u64>().ok()? * self.page;
+        if self.n % 8 == 0 {
+            if let Some(n) = Self::pread(&self.status, &mut self.buf) {
+                if let Some((_, hwm)) = std::str::from_utf8(&self.buf[..n])
+                    .ok()
+                    .and_then(parse_status_rss)
+                {
+                    self.hwm = hwm;
+                }
+            }
+        }
+        self.n += 1;
+        self.hwm = self.hwm.max(rss);
+        Some((rss, self.hwm))
+    }
+}
+
 /// Parent pid from /proc/<pid>/stat (the field after the command name, which may hold spaces).
 pub fn ppid(pid: u32) -> Option<u32> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -113,6 +164,10 @@ mod tests {
     fn own_process_is_readable() {
         let me = std::process::id();
         assert!(rss(me).unwrap().0 > 0);
+        let mut r = RssReader::open(me).unwrap();
+        let (a, b) = r.read().unwrap();
+        assert!(a > 0 && b >= a);
+        assert!(r.read().is_some());
         assert!(ppid(me).is_some());
         let a = mono_ns();
         assert!(mono_ns() >= a);

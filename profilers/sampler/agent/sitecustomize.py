@@ -17,8 +17,9 @@ def _profbench_chain():
     # it would without us ("Error in sitecustomize; ...").
     import os
     import sys
-    import importlib.machinery
-    import importlib.util
+    # The import system's own PathFinder, already loaded: importing importlib.machinery (or
+    # importlib.util, which pulls in contextlib & co.) would show in the target's sys.modules.
+    PathFinder = sys.modules["_frozen_importlib_external"].PathFinder
 
     here = os.path.dirname(os.path.abspath(__file__))
 
@@ -28,10 +29,14 @@ def _profbench_chain():
         except Exception:
             return True
 
-    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", [p for p in sys.path if other(p)])
+    spec = PathFinder.find_spec("sitecustomize", [p for p in sys.path if other(p)])
     if spec is None or spec.loader is None:
         return
-    module = importlib.util.module_from_spec(spec)
+    module = type(sys)(spec.name)
+    module.__spec__ = spec
+    module.__loader__ = spec.loader
+    module.__file__ = spec.origin
+    module.__cached__ = getattr(spec, "cached", None)
     sys.modules["sitecustomize"] = module
     spec.loader.exec_module(module)
 

@@ -1,0 +1,167 @@
+//! profbench's own sampler (`profbench record`, crate profbench-sampler): an in-process,
+//! stdlib-only Python agent injected through PYTHONPATH plus a Rust collector. Needs no root,
+//! ptrace or system setting, follows launchers and subprocesses, weights each sample by the
+//! wall time it stands for and marks it idle from the thread's own CPU time.
+//!
+//! Its `--format json` output is exactly `Profile` serialised with serde, so parsing is one
+//! `serde_json::from_slice`; the checks below only say *why* a file is unusable.
+
+use crate::backend::{Backend, Launch, ParseError};
+use crate::profile::{Clock, Profile};
+use std::ffi::OsString;
+use std::path::Path;
+
+pub const OUTPUT: &str = "profile.json";
+
+pub struct ProfbenchSampler;
+
+impl Backend for ProfbenchSampler {
+    fn name(&self) -> &str {
+        "profbench"
+    }
+    fn description(&self) -> String {
+        "profbench record --rate 100 --subprocesses (own in-process sampler, time-weighted, wall clock)".into()
+    }
+    fn clock(&self) -> Clock {
+        Clock::Wall
+    }
+    fn is_sampler(&self) -> bool {
+        true
+    }
+    fn command(&self, launch: &Launch) -> Vec<OsString> {
+        let mut argv: Vec<OsString> = vec![launch.profbench_exe.into()];
+        argv.extend(
+            [
+                "record",
+                "--rate",
+                "100",
+                "--subprocesses",
+                "--format",
+                "json",
+                "-o",
+            ]
+            .map(OsString::from),
+        );
+        argv.push(launch.out_dir.join(OUTPUT).into());
+        argv.push("--".into());
+        argv.extend(launch.python.iter().cloned());
+        argv.push(launch.script.into());
+        argv.extend(launch.args.iter().cloned());
+        argv
+    }
+    fn parse(&self, out_dir: &Path, _stdout: &str) -> Option<Result<Profile, ParseError>> {
+        let path = out_dir.join(OUTPUT);
+        Some(match std::fs::read(&path) {
+            Err(e) => Err(ParseError::NoOutput(format!("{}: {e}", path.display()))),
+            Ok(bytes) => parse_profile(&bytes),
+        })
+    }
+}
+
+pub fn parse_profile(bytes: &[u8]) -> Result<Profile, ParseError> {
+    let profile: Profile = serde_json::from_slice(bytes)
+        .map_err(|e| ParseError::Unparseable(format!("profbench json: {e}")))?;
+    if profile.samples.is_empty() {
+        return Err(ParseError::Unparseable("profbench json: no samples".into()));
+    }
+    let frames = profile.frames.len();
+    if let Some(bad) = profile
+        .samples
+        .iter()
+        .flat_map(|s| &s.stack)
+        .find(|&&i| i as usize >= frames)
+    {
+        return Err(ParseError::Unparseable(format!(
+            "profbench json: frame index {bad} out of {frames}"
+        )));
+    }
+    Ok(profile)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{Frame, Sample};
+    use std::path::PathBuf;
+
+    fn profile() -> Profile {
+        let mut p = Profile::new(Clock::Wall);
+        p.frames.push(Frame {
+            file: "w/single.py".into(),
+            function: "pattern_io_bound".into(),
+            line: 40,
+        });
+        p.samples.push(Sample {
+            pid: 1,
+            tid: 1,
+            stack: vec![0],
+            weight: 0.5,
+            count: 1,
+            cpu: Some(0.0),
+            idle: Some(true),
+            time: Some(0.5),
+        });
+        p.interval = Some(0.01);
+        p
+    }
+
+    #[test]
+    fn command_wraps_the_launchers_python() {
+        let python = [OsString::from("uv"), "run".into(), "python".into()];
+        let launch = Launch {
+            python: &python,
+            bin_dir: Path::new("/env/bin"),
+            tool_bin_dir: Path::new("/env/bin"),
+            script: Path::new("w/single.py"),
+            args: &[],
+            out_dir: Path::new("/out"),
+            profbench_exe: Path::new("/bin/profbench"),
+        };
+        let argv: Vec<String> = ProfbenchSampler
+            .command(&launch)
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            argv,
+            [
+                "/bin/profbench",
+                "record",
+                "--rate",
+                "100",
+                "--subprocesses",
+                "--format",
+                "json",
+                "-o",
+                "/out/profile.json",
+                "--",
+                "uv",
+                "run",
+                "python",
+                "w/single.py"
+            ]
+        );
+    }
+
+    #[test]
+    fn parses_its_own_json_and_rejects_bad_files() {
+        let text = serde_json::to_vec(&profile()).unwrap();
+        let p = parse_profile(&text).unwrap();
+        assert!((p.inclusive_seconds("pattern_io_bound", Some("single.py")) - 0.5).abs() < 1e-12);
+        assert!(matches!(
+            parse_profile(b"{not json"),
+            Err(ParseError::Unparseable(_))
+        ));
+        let mut bad = profile();
+        bad.samples[0].stack = vec![7];
+        assert!(matches!(
+            parse_profile(&serde_json::to_vec(&bad).unwrap()),
+            Err(ParseError::Unparseable(_))
+        ));
+        let dir = PathBuf::from("/nonexistent-profbench-dir");
+        assert!(matches!(
+            ProfbenchSampler.parse(&dir, ""),
+            Some(Err(ParseError::NoOutput(_)))
+        ));
+    }
+}

@@ -1,0 +1,212 @@
+//! End to end: `record` really runs python3 on small scripts and the profile shows them.
+
+use profbench_profilers::profile::Profile;
+use profbench_sampler::{record, Format, RecordArgs};
+use std::ffi::OsString;
+use std::path::Path;
+
+fn python() -> Option<OsString> {
+    let found = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("pass")
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("python3 not found: skipping");
+    }
+    found.then(|| "python3".into())
+}
+
+fn args(out: &Path, format: Format, command: Vec<OsString>) -> RecordArgs {
+    RecordArgs {
+        rate: 200.0,
+        output: Some(out.to_path_buf()),
+        format,
+        subprocesses: true,
+        duration_limit: None,
+        grace: 2.0,
+        quiet: true,
+        command,
+    }
+}
+
+const SCRIPT: &str = r#"
+import json, os, sys, threading, time, subprocess
+
+def busy_function():
+    total = 0
+    for i in range(3_000_000):
+        total += i & 7
+    return total
+
+def sleepy_function():
+    time.sleep(0.3)
+
+def main():
+    busy_function()
+    sleepy_function()
+    # The agent must not show up in the target's own view of itself.
+    seen = {"threads": threading.active_count(), "modules": sorted(sys.modules)}
+    with open(sys.argv[1], "w") as f:
+        json.dump(seen, f)
+    subprocess.run([sys.executable, "-c", "import time\ndef child_function():\n    time.sleep(0.2)\nchild_function()"], check=True)
+    sys.exit(3)
+
+main()
+"#;
+
+#[test]
+fn records_a_real_python_program() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("target_script.py");
+    std::fs::write(&script, SCRIPT).unwrap();
+    let seen = dir.path().join("seen.json");
+    let out = dir.path().join("profile.json");
+    let code = record(&args(
+        &out,
+        Format::Json,
+        vec![py, script.clone().into(), seen.clone().into()],
+    ))
+    .unwrap();
+    assert_eq!(code, 3, "the target's exit code is returned");
+
+    let profile: Profile = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let busy = profile.inclusive_seconds("busy_function", Some("target_script.py"));
+    let sleepy = profile.inclusive_seconds("sleepy_function", Some("target_script.py"));
+    assert!(busy > 0.02, "busy_function sampled: {busy}");
+    assert!(
+        (sleepy - 0.3).abs() < 0.1,
+        "sleepy_function's time is its wall time: {sleepy}"
+    );
+    // The sleep is idle, the loop is not (thread CPU time from the OS).
+    let frames = &profile.frames;
+    let in_fn = |s: &&profbench_profilers::Sample, f: &str| {
+        s.stack.iter().any(|&i| frames[i as usize].function == f)
+    };
+    let sleep_samples: Vec<_> = profile
+        .samples
+        .iter()
+        .filter(|s| in_fn(s, "sleepy_function"))
+        .collect();
+    // Most of it: the first sample in the sleep also covers the end of the loop before it.
+    let idle_weight: f64 = sleep_samples
+        .iter()
+        .filter(|s| s.idle == Some(true))
+        .map(|s| s.weight)
+        .sum();
+    assert!(idle_weight > 0.8 * sleepy, "{idle_weight} of {sleepy} idle");
+    // A busy thread on a loaded machine may get less than half a CPU (then it is waiting for
+    // one, and says so); compare CPU seconds rather than flags.
+    let cpu = |f: &str| {
+        profile
+            .samples
+            .iter()
+            .filter(|s| in_fn(s, f))
+            .filter_map(|s| s.cpu)
+            .sum::<f64>()
+    };
+    assert!(
+        cpu("busy_function") > 0.01 && cpu("sleepy_function") < 0.01,
+        "{} {}",
+        cpu("busy_function"),
+        cpu("sleepy_function")
+    );
+    // Line-level data and pid/tid everywhere; the child process was followed.
+    assert!(profile
+        .lines
+        .iter()
+        .any(|l| l.function.as_deref() == Some("busy_function")));
+    assert!(
+        profile.inclusive_seconds("child_function", None) > 0.1,
+        "subprocess followed"
+    );
+    assert!(
+        profile
+            .samples
+            .iter()
+            .map(|s| s.pid)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+            >= 2
+    );
+    assert!(profile
+        .memory
+        .as_ref()
+        .is_some_and(|m| m.peak_bytes.unwrap_or(0) > 1 << 20));
+
+    let seen: serde_json::Value = serde_json::from_slice(&std::fs::read(&seen).unwrap()).unwrap();
+    assert_eq!(
+        seen["threads"], 1,
+        "the sampler thread is invisible to threading"
+    );
+    // Modules: the same as without the profiler, but for the agent, its socket module and the
+    // `sitecustomize` that loads it (coverage.py's injection leaves the same trace).
+    let plain = dir.path().join("plain.json");
+    let status = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&plain)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(3));
+    let plain: serde_json::Value = serde_json::from_slice(&std::fs::read(&plain).unwrap()).unwrap();
+    let names = |v: &serde_json::Value| -> std::collections::BTreeSet<String> {
+        v["modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap().to_string())
+            .collect()
+    };
+    let extra: Vec<String> = names(&seen).difference(&names(&plain)).cloned().collect();
+    assert!(
+        extra
+            .iter()
+            .all(|m| ["_profbench_agent", "_socket", "sitecustomize"].contains(&m.as_str())),
+        "the agent imported modules the target would see: {extra:?}"
+    );
+}
+
+#[test]
+fn every_format_is_written() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("small.py");
+    std::fs::write(
+        &script,
+        "def spin():\n    return sum(i * i for i in range(400000))\nspin()\n",
+    )
+    .unwrap();
+    for (format, check) in [
+        (
+            Format::Speedscope,
+            "\"$schema\":\"https://www.speedscope.app/file-format-schema.json\"",
+        ),
+        (Format::Chrome, "\"traceEvents\""),
+        (Format::Collapsed, "spin ("),
+        (Format::Flamegraph, "<svg"),
+    ] {
+        let out = dir.path().join(format!("out.{}", format.extension()));
+        let code = record(&args(&out, format, vec![py.clone(), script.clone().into()])).unwrap();
+        assert_eq!(code, 0);
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.contains(check), "{format:?} output lacks {check}");
+    }
+}
+
+#[test]
+fn a_command_that_is_not_python_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("none.json");
+    let code = record(&args(
+        &out,
+        Format::Json,
+        vec!["sh".into(), "-c".into(), "exit 5".into()],
+    ))
+    .unwrap();
+    assert_eq!(code, 5);
+    assert!(
+        !out.exists(),
+        "no Python, no profile (the harness reports no output)"
+    );
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Regenerates tests/fixtures/checks/: REAL outputs of the `single`, `line` and `ray` workloads
+# under a few backends, with the truth file of each run, for the capability-check tests
+# (harness/checks.rs). Every file comes from a real run; big outputs are trimmed as noted.
+#
+#   ENV=/root/.cache/profbench/envs/<id> PEERS_A=/tmp/pbpeers-a PEERS_B=/tmp/pbpeers-b \
+#     scripts/capture-check-fixtures.sh
+#
+# ENV      the profbench Python env (numpy, pandas, ray 2.60, py-spy 0.4.3)
+# PEERS_A  venv with py-spy==0.4.3 scalene==2.4.0 (and numpy)
+# PEERS_B  venv with viztracer==1.1.1 (and numpy)
+# Ray runs get their own RAY_TMPDIR; the script fails if a raylet/gcs_server is left behind.
+set -euo pipefail
+
+ENV=${ENV:-$(ls -d /root/.cache/profbench/envs/*/ | head -1)}
+PEERS_A=${PEERS_A:-/tmp/pbpeers-a}
+PEERS_B=${PEERS_B:-/tmp/pbpeers-b}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WL=$ROOT/workloads
+D=$ROOT/tests/fixtures/checks
+PY=$ENV/bin/python
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+mkdir -p "$D"
+say() { echo "== $*" >&2; }
+now() { date +%s.%N; }
+WALLS=$TMP/walls.txt
+: > "$WALLS"
+
+# ---------------------------------------------------------------- single
+say single cProfile
+PROFBENCH_TRUTH=$D/single-cprofile.truth.json "$PY" -m cProfile -o "$D/single-cprofile.pstats" "$WL/single.py" > /dev/null
+say single py-spy wall
+PROFBENCH_TRUTH=$D/single-pyspy.truth.json "$ENV/bin/py-spy" record --format raw --rate 100 \
+  --threads --full-filenames --idle -o "$D/single-pyspy.txt" -- "$PY" "$WL/single.py" > /dev/null
+say single py-spy cpu
+PROFBENCH_TRUTH=$D/single-pyspy-cpu.truth.json "$ENV/bin/py-spy" record --format raw --rate 100 \
+  --threads --full-filenames -o "$D/single-pyspy-cpu.txt" -- "$PY" "$WL/single.py" > /dev/null
+say single scalene
+PROFBENCH_TRUTH=$D/single-scalene.truth.json "$PEERS_A/bin/python" -m scalene run -o "$D/single-scalene.json" \
+  "$WL/single.py" > /dev/null 2>&1
+say single memory truth
+PROFBENCH_TRUTH=$D/single-memory.truth.json PROFBENCH_MEMORY_TRUTH=1 "$PY" "$WL/single.py" > /dev/null
+say line truth
+PROFBENCH_TRUTH=$D/line.truth.json "$PY" "$WL/line.py" > /dev/null
+
+# ---------------------------------------------------------------- ray
+ray_run() { # name, then the command; records the driver's wall seconds
+  local name=$1; shift
+  export RAY_TMPDIR
+  RAY_TMPDIR=$(mktemp -d /tmp/pbr.XXXX)
+  say "ray $name"
+  local t0; t0=$(now)
+  "$@" > "$TMP/$name.out" 2>&1
+  echo "$name $(echo "$(now) - $t0" | bc)" >> "$WALLS"
+  sleep 2
+  if pgrep -f "$RAY_TMPDIR" > /dev/null; then echo "ray processes left behind for $RAY_TMPDIR" >&2; exit 1; fi
+  rm -rf "$RAY_TMPDIR"
+}
+rm -f "$D"/ray-*.truth.json*
+
+ray_run baseline env PROFBENCH_TRUTH=$TMP/ray-base.truth.json "$PY" "$WL/ray_workload.py"
+
+# cProfile traces the driver only; its pstats (all of Ray's imports) is trimmed to the
+# entries of the workload, Ray's serialization/object-store code, pickle and builtins.
+ray_run cprofile env PROFBENCH_TRUTH=$D/ray-cprofile.truth.json "$PY" -m cProfile -o "$TMP/ray.pstats" "$WL/ray_workload.py"
+"$PY" - "$TMP/ray.pstats" "$D/ray-cprofile.pstats" <<'EOF'
+import marshal, sys
+stats = marshal.load(open(sys.argv[1], "rb"))
+keep = ("workloads/", "ray/_private/serialization.py", "ray/_private/worker.py", "pickle", "~")
+def kept(k):
+    return any(s in k[0] for s in keep)
+out = {}
+for k, (cc, nc, tt, ct, callers) in stats.items():
+    if kept(k):
+        out[k] = (cc, nc, tt, ct, {c: v for c, v in callers.items() if kept(c)})
+marshal.dump(out, open(sys.argv[2], "wb"))
+EOF
+
+# py-spy follows the raylet's workers (--subprocesses); 20 Hz keeps the raw file small.
+ray_run pyspy env PROFBENCH_TRUTH=$D/ray-pyspy.truth.json "$ENV/bin/py-spy" record --format raw --rate 20 \
+  --threads --full-filenames --idle --subprocesses -o "$D/ray-pyspy.txt" -- "$PY" "$WL/ray_workload.py"
+
+# VizTracer on the driver, and in every Ray worker through a sitecustomize that starts a
+# tracer limited to the workloads folder (include_files) and saves it at exit; the traces
+# are combined with `viztracer --combine`.
+mkdir -p "$TMP/vizpath" "$TMP/viz"
+ln -s "$PEERS_B/lib/python3.11/site-packages/viztracer" "$TMP/vizpath/viztracer"
+ln -s "$PEERS_B/lib/python3.11/site-packages/objprint" "$TMP/vizpath/objprint"
+cat > "$TMP/vizpath/sitecustomize.py" <<'EOF'
+import os, sys
+if os.environ.get("PB_VIZ_DIR") and any("default_worker.py" in a for a in sys.argv):
+    import atexit
+    from viztracer import VizTracer
+    _t = VizTracer(output_file=os.path.join(os.environ["PB_VIZ_DIR"], f"worker-{os.getpid()}.json"),
+                   include_files=[os.environ["PB_VIZ_INCLUDE"]], verbose=0)
+    _t.start()
+    def _save():
+        _t.stop()
+        _t.save()
+    atexit.register(_save)
+EOF
+ray_run viztracer env PYTHONPATH=$TMP/vizpath PB_VIZ_DIR=$TMP/viz PB_VIZ_INCLUDE=$WL \
+  PROFBENCH_TRUTH=$D/ray-viztracer.truth.json \
+  "$PY" -m viztracer --quiet --include_files "$WL" -o "$TMP/viz/driver.json" -- "$WL/ray_workload.py"
+ls "$TMP/viz" >&2
+PYTHONPATH=$TMP/vizpath "$PY" -m viztracer --combine "$TMP"/viz/*.json -o "$D/ray-viztracer.json"
+
+# Driver wall seconds of each run (axis 7 uses the ratios to the baseline).
+"$PY" - "$WALLS" "$D/ray-walls.json" <<'EOF'
+import json, sys
+walls = {}
+for line in open(sys.argv[1]):
+    name, s = line.split()
+    walls.setdefault(name, []).append(float(s))
+json.dump(walls, open(sys.argv[2], "w"), indent=1)
+EOF
+# Truth files name their tasks file by absolute path; the tests read the .tasks.jsonl beside.
+ls -la "$D" >&2
