@@ -52,6 +52,13 @@ pub struct MatrixArgs {
     /// Measured pairs (baseline + profiled) per cell; 6 or more for a 95% interval.
     #[arg(long, default_value_t = 6)]
     pub runs: usize,
+    /// Adaptive repetition: add pairs until the 95% interval is narrower than this percentage
+    /// of the median (e.g. `--until-ci 5`), up to --max-runs.
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    pub until_ci: Option<f64>,
+    /// Upper bound on pairs per cell with --until-ci.
+    #[arg(long, default_value_t = 30)]
+    pub max_runs: usize,
     /// Unmeasured warm-up pairs per cell.
     #[arg(long, default_value_t = 1)]
     pub warmup: usize,
@@ -73,6 +80,19 @@ pub struct MatrixArgs {
     /// Folder holding run folders.
     #[arg(long, default_value = "results")]
     pub results_dir: PathBuf,
+}
+
+/// Accepts `5` or `5%`.
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("'{s}' is not a percentage, e.g. 5 or 5%"))?;
+    if v > 0.0 && v < 100.0 {
+        Ok(v)
+    } else {
+        Err("the percentage must be between 0 and 100".into())
+    }
 }
 
 #[cfg(test)]

@@ -177,6 +177,8 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     run_dir.write_info(&info)?;
     let settings = Settings {
         runs,
+        until_ci: args.until_ci.map(|p| p / 100.0),
+        max_runs: args.max_runs,
         warmup,
         timeout: Duration::from_secs(args.timeout),
         keep_raw: args.keep_raw,

@@ -2,6 +2,7 @@
 //! accuracy, the matrix, results and reports. The CLI in main.rs is a thin layer over this.
 
 pub mod accuracy;
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod launcher;

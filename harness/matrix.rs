@@ -22,6 +22,9 @@ pub const RAW_CAP_BYTES: u64 = 20 * 1024 * 1024;
 
 pub struct Settings {
     pub runs: usize,
+    /// Keep adding pairs while the interval is wider than this fraction of the median.
+    pub until_ci: Option<f64>,
+    pub max_runs: usize,
     pub warmup: usize,
     pub timeout: Duration,
     pub keep_raw: bool,
@@ -292,6 +295,35 @@ impl Cell<'_> {
         }
     }
 
+    /// Whether to run pair `i`: the planned runs first, then, with --until-ci, more pairs
+    /// until the wall ratio's interval is narrow enough or --max-runs is reached.
+    fn wants_more(&self, i: usize, baseline_only: bool) -> bool {
+        let s = self.ctx.settings;
+        if i < s.warmup + s.runs {
+            return true;
+        }
+        let Some(target) = s.until_ci else {
+            return false;
+        };
+        if i >= s.warmup + s.max_runs.max(s.runs) {
+            return false;
+        }
+        let side = |kind| {
+            self.runs
+                .iter()
+                .filter(move |r| !r.warmup && r.kind == kind)
+        };
+        let values: Vec<f64> = if baseline_only {
+            side(RunKind::Baseline).map(|r| r.measured.wall_s).collect()
+        } else {
+            side(RunKind::Baseline)
+                .zip(side(RunKind::Profiled))
+                .map(|(b, p)| p.measured.wall_s / b.measured.wall_s)
+                .collect()
+        };
+        Estimate::of(&values).is_some_and(|e| e.relative_width() > target)
+    }
+
     /// The failure a run stands for, if it failed (`None` when it is fine).
     fn failure_of(&self, r: &RunRecord) -> Option<(Failure, String)> {
         let m = &r.measured;
@@ -419,8 +451,8 @@ pub fn run_cell(
         last_profile: None,
     };
     let baseline_only = backend.name() == "none";
-    let total = ctx.settings.warmup + ctx.settings.runs;
-    for i in 0..total {
+    let mut i = 0;
+    while cell.wants_more(i, baseline_only) {
         let warmup = i < ctx.settings.warmup;
         let sides: &[RunKind] = if baseline_only {
             &[RunKind::Baseline]
@@ -436,6 +468,7 @@ pub fn run_cell(
                 return fail(record, category, error);
             }
         }
+        i += 1;
     }
     if baseline_only && workload.memory_truth {
         ctx.progress.set_message(format!(

@@ -35,6 +35,8 @@ pub fn all_backends() -> Vec<Box<dyn Backend>> {
         Box::new(line_profiler::LineProfiler),
         Box::new(cpython_sampling::CPythonSampling),
         Box::new(pyspy::PySpy::DEFAULT),
+        Box::new(pyspy::PySpy::RATE_10),
+        Box::new(pyspy::PySpy::RATE_1000),
         Box::new(pyspy::PySpy::CPU),
         Box::new(pyspy::PySpy::NONBLOCKING),
         Box::new(pyspy::PySpy::NOSUB),

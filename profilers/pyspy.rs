@@ -44,6 +44,17 @@ impl PySpy {
         nonblocking: false,
         rate: 100,
     };
+    /// The rate sweep (METHOD.md): the default row at 10 and 1000 Hz.
+    pub const RATE_10: PySpy = PySpy {
+        name: "py-spy-10hz",
+        rate: 10,
+        ..PySpy::DEFAULT
+    };
+    pub const RATE_1000: PySpy = PySpy {
+        name: "py-spy-1000hz",
+        rate: 1000,
+        ..PySpy::DEFAULT
+    };
     pub const CPU: PySpy = PySpy {
         name: "py-spy-cpu",
         idle: false,
