@@ -179,6 +179,15 @@ fn short(path: &str) -> String {
     parts.into_iter().rev().collect::<Vec<_>>().join("/")
 }
 
+/// Seconds for evidence, readable from microseconds to minutes.
+fn secs(s: f64) -> String {
+    if s < 1e-3 {
+        format!("{:.1} µs", s * 1e6)
+    } else {
+        format!("{s:.3} s")
+    }
+}
+
 fn describe_frame(p: &Profile, i: u32) -> String {
     let f = &p.frames[i as usize];
     if f.file.is_empty() || f.file == "~" {
@@ -531,11 +540,16 @@ pub fn library_transparency(inputs: &Inputs) -> Decided {
             continue;
         };
         let below: BTreeSet<u32> = s.stack[at + 1..].iter().copied().collect();
+        // A sample inside an import (numpy 2 imports numpy.random lazily, on first use) is
+        // import work, not the library's.
+        if below.iter().any(|&i| {
+            let f = &p.frames[i as usize];
+            is_import(&f.file, &f.function)
+        }) {
+            continue;
+        }
         for i in below {
             let f = &p.frames[i as usize];
-            if is_import(&f.file, &f.function) {
-                continue;
-            }
             if is_json_frame(&f.file, &f.function) {
                 *json.entry(describe_frame(p, i)).or_default() += s.weight;
             } else if is_numeric_frame(&f.file, &f.function) {
@@ -556,8 +570,15 @@ pub fn library_transparency(inputs: &Inputs) -> Decided {
         };
         *target.entry(describe_frame(p, st.frame)).or_default() += st.inclusive;
     }
-    // Line records (line_profiler, Scalene) can name library files too.
-    for l in &p.lines {
+    // Line-only profiles (line_profiler) can name library files too; their lines carry no
+    // stack, so import-time lines (`<module>`) are left out. Profiles with samples or call
+    // records were judged above, with the phase in view.
+    let line_only = p.samples.is_empty() && p.functions.is_empty();
+    for l in p
+        .lines
+        .iter()
+        .filter(|l| line_only && l.function.as_deref().is_none_or(|f| !is_import(&l.file, f)))
+    {
         let target = if l.file.contains("json/") {
             &mut json
         } else if is_numeric_frame(&l.file, "") {
@@ -569,10 +590,16 @@ pub fn library_transparency(inputs: &Inputs) -> Decided {
             .entry(format!("line {}:{}", short(&l.file), l.line))
             .or_default() += l.time;
     }
+    // Evidence: frames with a source file (the library's own code) first, then the most time.
     let top = |m: &HashMap<String, f64>| {
         m.iter()
-            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
-            .map(|(d, &s)| format!("{d} {s:.3} s"))
+            .max_by(|a, b| {
+                a.0.contains(" (")
+                    .cmp(&b.0.contains(" ("))
+                    .then(a.1.total_cmp(b.1))
+                    .then(b.0.cmp(a.0))
+            })
+            .map(|(d, &s)| format!("{d} {}", secs(s)))
     };
     match (top(&json), top(&num)) {
         (Some(j), Some(n)) => (Verdict::Pass, format!("json: {j}; {numeric}: {n}")),

@@ -74,6 +74,9 @@ pub struct MatrixArgs {
     /// Continue an interrupted run (the newest in results/ unless --out), skipping finished cells.
     #[arg(long)]
     pub resume: bool,
+    /// A run writing more than this (stdout, stderr and profiler output together) is ended.
+    #[arg(long, default_value_t = 4096)]
+    pub output_cap_mb: u64,
     /// Keep raw profiler outputs above the size cap.
     #[arg(long)]
     pub keep_raw: bool,

@@ -182,6 +182,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
         warmup,
         timeout: Duration::from_secs(args.timeout),
         keep_raw: args.keep_raw,
+        output_cap_bytes: args.output_cap_mb << 20,
         platform_id: platform.id.clone(),
         profbench_exe: std::env::current_exe().context("locating the profbench executable")?,
     };

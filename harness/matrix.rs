@@ -28,6 +28,7 @@ pub struct Settings {
     pub warmup: usize,
     pub timeout: Duration,
     pub keep_raw: bool,
+    pub output_cap_bytes: u64,
     pub platform_id: String,
     pub profbench_exe: PathBuf,
 }
@@ -67,21 +68,6 @@ fn last_lines(text: &str, n: usize) -> String {
         .filter(|l| !l.trim().is_empty())
         .collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => dir_size(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 struct Cell<'a> {
@@ -190,6 +176,7 @@ impl Cell<'_> {
             cwd: out_dir.clone(),
             timeout: self.ctx.settings.timeout,
             log_dir: dir.clone(),
+            output_cap_bytes: self.ctx.settings.output_cap_bytes,
         };
         let measured = runner::run(&spec).unwrap_or_else(|e| Measured {
             ending: Ending::NotStarted(format!("{e:#}")),
@@ -252,6 +239,7 @@ impl Cell<'_> {
                     cwd: out_dir.to_path_buf(),
                     timeout: self.ctx.settings.timeout,
                     log_dir: out_dir.join(format!("postprocess-{i}")),
+                    output_cap_bytes: self.ctx.settings.output_cap_bytes,
                 };
                 match runner::run(&spec) {
                     Ok(m) if m.succeeded() => {}
@@ -266,7 +254,7 @@ impl Cell<'_> {
             }
             record.postprocess_s = Some(start.elapsed().as_secs_f64());
         }
-        record.output_bytes = Some(dir_size(out_dir));
+        record.output_bytes = Some(runner::dir_size(out_dir));
         let parsed = self.backend.parse(out_dir, &record.measured.stdout_tail);
         match parsed {
             None => {}
@@ -338,6 +326,16 @@ impl Cell<'_> {
             }
             Ending::NotStarted(why) => (Failure::NotInstallable, why.clone()),
             Ending::Interrupted => (Failure::Interrupted, "interrupted".into()),
+            // A profiler that writes without end is broken, whatever it was doing.
+            Ending::OutputCapped(n) => (
+                Failure::Crashed,
+                format!(
+                    "ended by profbench: wrote {} MiB, over the {} MiB output cap (--output-cap-mb)\n{}",
+                    n >> 20,
+                    self.ctx.settings.output_cap_bytes >> 20,
+                    last_lines(&text, 4)
+                ),
+            ),
             ending => {
                 let info = ExitInfo {
                     code: if let Ending::Exited(c) = ending {

@@ -27,6 +27,8 @@ pub struct Spec {
     pub timeout: Duration,
     /// Where stdout.txt and stderr.txt go.
     pub log_dir: PathBuf,
+    /// The run is ended when stdout + stderr + everything under `cwd` grows past this.
+    pub output_cap_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -35,6 +37,8 @@ pub enum Ending {
     Signalled(i32),
     TimedOut,
     Interrupted,
+    /// Ended by profbench for writing more than the output cap (bytes written).
+    OutputCapped(u64),
     /// The program could not be started at all.
     NotStarted(String),
 }
@@ -110,6 +114,7 @@ pub fn run(spec: &Spec) -> Result<Measured> {
         let _ = tx.send((result, Instant::now()));
     });
     let mut ending = None;
+    let mut ticks = 0u64;
     let (waited, end) = loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(done) => break done,
@@ -122,7 +127,15 @@ pub fn run(spec: &Spec) -> Result<Measured> {
                         ending = Some(Ending::Interrupted);
                     } else if start.elapsed() > spec.timeout {
                         ending = Some(Ending::TimedOut);
+                    } else if ticks % 20 == 0 {
+                        // Once a second: a profiler writing without end must not fill the disk.
+                        let written =
+                            file_len(&out_path) + file_len(&err_path) + dir_size(&spec.cwd);
+                        if written > spec.output_cap_bytes {
+                            ending = Some(Ending::OutputCapped(written));
+                        }
                     }
+                    ticks += 1;
                     if ending.is_some() {
                         reaper::end_group(pid);
                     }
@@ -151,6 +164,26 @@ pub fn run(spec: &Spec) -> Result<Measured> {
     })
 }
 
+fn file_len(path: &Path) -> u64 {
+    fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Bytes under a folder, recursively.
+pub fn dir_size(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 /// The last TAIL_BYTES of a file, lossily decoded.
 pub fn tail(path: &Path) -> String {
     let bytes = fs::read(path).unwrap_or_default();
@@ -177,6 +210,7 @@ mod tests {
             cwd: dir.to_path_buf(),
             timeout: Duration::from_millis(timeout_ms),
             log_dir: dir.to_path_buf(),
+            output_cap_bytes: 1 << 30,
         }
     }
 
@@ -221,6 +255,21 @@ mod tests {
         assert_eq!(m.ending, Ending::Exited(0));
         assert_eq!(m.ended_leftovers.len(), 1, "{:?}", m.ended_leftovers);
         assert!(reaper::descendants().is_empty());
+    }
+
+    #[test]
+    fn endless_output_is_capped() {
+        let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = spec("yes profbench", 60_000, dir.path());
+        s.output_cap_bytes = 2 << 20;
+        let m = run(&s).unwrap();
+        assert!(
+            matches!(m.ending, Ending::OutputCapped(n) if n > 2 << 20),
+            "{:?}",
+            m.ending
+        );
+        assert!(m.stdout_tail.len() <= TAIL_BYTES + 10);
     }
 
     #[test]

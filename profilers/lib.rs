@@ -9,6 +9,7 @@ pub mod status;
 pub mod austin;
 pub mod cprofile;
 pub mod cpython_sampling;
+pub mod custom;
 pub mod line_profiler;
 pub mod memray;
 pub mod none;

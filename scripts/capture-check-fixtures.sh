@@ -37,8 +37,18 @@ say single py-spy cpu
 PROFBENCH_TRUTH=$D/single-pyspy-cpu.truth.json "$ENV/bin/py-spy" record --format raw --rate 100 \
   --threads --full-filenames -o "$D/single-pyspy-cpu.txt" -- "$PY" "$WL/single.py" > /dev/null
 say single scalene
-PROFBENCH_TRUTH=$D/single-scalene.truth.json "$PEERS_A/bin/python" -m scalene run -o "$D/single-scalene.json" \
+PROFBENCH_TRUTH=$D/single-scalene.truth.json "$PEERS_A/bin/python" -m scalene run -o "$TMP/scalene.json" \
   "$WL/single.py" > /dev/null 2>&1
+# Scalene's JSON is ~2.6 MB: keep the line table of single.py only and drop the native
+# combined stacks (the adapter reads `files`, `stacks`, memory fields and elapsed time).
+"$PY" - "$TMP/scalene.json" "$D/single-scalene.json" <<'EOF2'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["files"] = {k: v for k, v in d["files"].items() if k.endswith("single.py")}
+for k in ("combined_stacks", "combined_stacks_timeline"):
+    d[k] = []
+json.dump(d, open(sys.argv[2], "w"))
+EOF2
 say single memory truth
 PROFBENCH_TRUTH=$D/single-memory.truth.json PROFBENCH_MEMORY_TRUTH=1 "$PY" "$WL/single.py" > /dev/null
 say line truth
@@ -51,7 +61,7 @@ ray_run() { # name, then the command; records the driver's wall seconds
   RAY_TMPDIR=$(mktemp -d /tmp/pbr.XXXX)
   say "ray $name"
   local t0; t0=$(now)
-  "$@" > "$TMP/$name.out" 2>&1
+  "$@" > "$TMP/$name.out" 2>&1 || { tail -20 "$TMP/$name.out" >&2; echo "ray $name failed" >&2; exit 1; }
   echo "$name $(echo "$(now) - $t0" | bc)" >> "$WALLS"
   sleep 2
   if pgrep -f "$RAY_TMPDIR" > /dev/null; then echo "ray processes left behind for $RAY_TMPDIR" >&2; exit 1; fi

@@ -13,11 +13,17 @@ the tiny function _step() per iteration. The truth tells how much slower call-he
 is (many_calls wall / inline_work wall, same iterations); a tracing profiler that adds cost per
 call over-charges many_calls beyond that.
 
+The iteration counts are fixed by default (sized with REFERENCE_NS, the cost per iteration
+measured on the reference machine), so a profiled run does exactly the baseline's work and
+overhead ratios stay meaningful; the 50/30/20 split holds by construction (one loop body),
+and each run's truth measures the real split anyway.
+
 Environment (all optional; unset for ordinary runs):
-    PROFBENCH_CALIBRATION_NS=120.5      skip the calibration and use this CPU cost per loop
-                                        iteration (ns), so that runs under profilers that slow
-                                        the calibration loop itself (line tracers) do the same
-                                        work as the baseline; the calibration is printed.
+    PROFBENCH_CALIBRATE=1               size the phases from a calibration on this machine
+                                        instead (never under a profiler: it slows the
+                                        calibration loop itself and the work would shrink).
+    PROFBENCH_CALIBRATION_NS=120.5      use this CPU cost per loop iteration (ns) instead;
+                                        the value used is printed.
     PROFBENCH_PERTURB=calibrated_c:0.4  actionability: add that many seconds of loop iterations
                                         (at the calibrated cost) to that phase only.
 """
@@ -33,6 +39,7 @@ except ImportError:  # this script's folder is not on sys.path (e.g. run through
     import truth
 
 TOTAL_S = 2.0                 # CPU seconds of calibrated_a + calibrated_b + calibrated_c
+REFERENCE_NS = 120.0          # CPU ns per loop iteration on the reference machine (quiet)
 SPLIT = (("calibrated_a", 0.50), ("calibrated_b", 0.30), ("calibrated_c", 0.20))
 BIAS_S = 0.3                  # CPU seconds of inline_work; many_calls runs as many iterations
 CAL_ITERATIONS = 100_000      # one calibration run: ~10 ms at 100 ns per iteration
@@ -98,6 +105,8 @@ def calibrate():
     pinned = os.environ.get("PROFBENCH_CALIBRATION_NS")
     if pinned:
         return float(pinned), "pinned by PROFBENCH_CALIBRATION_NS"
+    if os.environ.get("PROFBENCH_CALIBRATE") != "1":
+        return REFERENCE_NS, "fixed reference cost (PROFBENCH_CALIBRATE=1 to calibrate)"
     _calibration_unit(CAL_ITERATIONS)  # warm-up: CPython 3.11 specialises the bytecode
     best = None
     for _ in range(CAL_REPEATS):

@@ -1,0 +1,173 @@
+//! `comparison.csv`: one row per cell, every number in its own column, for spreadsheets and
+//! pandas. Columns are documented in docs/results-schema.md.
+
+use super::{table_order, Exporter};
+use crate::results::{CellRecord, RunInfo, Status};
+use crate::stats::Estimate;
+
+pub struct Csv;
+
+pub const COLUMNS: [&str; 38] = [
+    "platform_id",
+    "workload",
+    "backend",
+    "launcher",
+    "backend_version",
+    "backend_description",
+    "status",
+    "error_first_line",
+    "error_last_line",
+    "pairs",
+    "baseline_wall_s",
+    "baseline_wall_s_low",
+    "baseline_wall_s_high",
+    "wall_ratio",
+    "wall_ratio_low",
+    "wall_ratio_high",
+    "wall_coverage",
+    "wall_noisy",
+    "cpu_ratio",
+    "cpu_ratio_low",
+    "cpu_ratio_high",
+    "rss_ratio",
+    "rss_ratio_low",
+    "rss_ratio_high",
+    "accuracy_clock",
+    "mae_pp",
+    "worst_phase",
+    "worst_pp",
+    "samples",
+    "sampling_error_pp",
+    "accuracy_note",
+    "output_bytes",
+    "postprocess_s",
+    "warnings",
+    "schema",
+    "started",
+    "finished",
+    "checks",
+];
+
+fn num(v: Option<f64>) -> String {
+    v.filter(|v| v.is_finite()).map(|v| format!("{v}")).unwrap_or_default()
+}
+
+fn est3(e: Option<Estimate>) -> [String; 3] {
+    [num(e.map(|e| e.median)), num(e.map(|e| e.interval.low)), num(e.map(|e| e.interval.high))]
+}
+
+/// First and last non-empty lines of an error: the first says what was being done, the last
+/// (in a traceback) what went wrong.
+pub fn first_last_lines(error: &str) -> (String, String) {
+    let mut lines = error.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default().to_string();
+    let last = lines.last().map(str::to_string).unwrap_or_else(|| first.clone());
+    (first, last)
+}
+
+/// One record in `COLUMNS` order.
+pub fn record(c: &CellRecord) -> Vec<String> {
+    let (status, first, last) = match &c.status {
+        Status::Ok => ("ok".to_string(), String::new(), String::new()),
+        Status::Failed { category, error } => {
+            let (f, l) = first_last_lines(error);
+            (category.to_string(), f, l)
+        }
+    };
+    let o = c.overhead.as_ref();
+    let wall = o.and_then(|o| o.wall);
+    let baseline = c.key.backend == "none";
+    let (base, ratio) = if baseline { (est3(wall), est3(None)) } else { (est3(None), est3(wall)) };
+    let a = c.accuracy.as_ref();
+    let checks = crate::plot::checks::checks_of(c)
+        .iter()
+        .map(|k| format!("{}:{}", k.axis, k.verdict))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut warnings: Vec<String> = c.profile_warnings.clone();
+    warnings.extend(o.map(|o| o.warning_text.clone()).unwrap_or_default());
+    let mut r = vec![
+        c.platform_id.clone(),
+        c.key.workload.clone(),
+        c.key.backend.clone(),
+        c.key.launcher.clone(),
+        c.backend_version.clone().unwrap_or_default(),
+        c.backend_description.clone(),
+        status,
+        first,
+        last,
+        wall.map(|w| w.n.to_string()).unwrap_or_else(|| "0".into()),
+    ];
+    r.extend(base);
+    r.extend(ratio);
+    r.push(num(wall.map(|w| w.interval.coverage)));
+    r.push(wall.map(|w| w.is_noisy().to_string()).unwrap_or_default());
+    r.extend(est3(o.and_then(|o| o.cpu)));
+    r.extend(est3(o.and_then(|o| o.peak_rss)));
+    r.push(a.map(|a| format!("{:?}", a.clock).to_lowercase()).unwrap_or_default());
+    r.push(num(a.map(|a| a.mae_pp)));
+    r.push(a.map(|a| a.worst_phase.clone()).unwrap_or_default());
+    r.push(num(a.map(|a| a.worst_pp)));
+    r.push(a.and_then(|a| a.samples).map(|s| s.to_string()).unwrap_or_default());
+    r.push(num(a.and_then(|a| a.sampling_error_pp)));
+    r.push(c.accuracy_note.clone().unwrap_or_default());
+    r.push(c.output_bytes.map(|b| b.to_string()).unwrap_or_default());
+    r.push(num(c.postprocess_s));
+    r.push(warnings.join("; "));
+    r.push(c.schema.to_string());
+    r.push(c.started.clone());
+    r.push(c.finished.clone());
+    r.push(checks);
+    r
+}
+
+/// The CSV of any set of cells (one run, or several merged: `platform_id` tells them apart).
+pub fn render_cells(cells: &[CellRecord]) -> String {
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(COLUMNS);
+    for c in table_order(cells) {
+        let _ = w.write_record(record(c));
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+impl Exporter for Csv {
+    fn file_name(&self) -> &'static str {
+        "comparison.csv"
+    }
+
+    fn render(&self, _info: &RunInfo, cells: &[CellRecord]) -> String {
+        render_cells(cells)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plot::testdata;
+
+    #[test]
+    fn one_row_per_cell_with_every_column() {
+        let cells = testdata::run();
+        let text = render_cells(&cells);
+        let mut r = ::csv::Reader::from_reader(text.as_bytes());
+        assert_eq!(r.headers().unwrap().len(), COLUMNS.len());
+        let rows: Vec<::csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), cells.len());
+        let col = |name: &str| COLUMNS.iter().position(|c| *c == name).unwrap();
+        let base = rows.iter().find(|r| &r[col("backend")] == "none").unwrap();
+        assert_eq!(&base[col("baseline_wall_s")], "5");
+        assert_eq!(&base[col("wall_ratio")], "");
+        let failed = rows.iter().find(|r| &r[col("status")] == "permission denied").unwrap();
+        assert_eq!(&failed[col("error_first_line")], "ptrace: Operation not permitted");
+        let cp = rows.iter().find(|r| &r[col("backend")] == "cprofile" && &r[col("workload")] == "single").unwrap();
+        assert_eq!(&cp[col("mae_pp")], "0.3");
+        assert_eq!(&cp[col("wall_ratio")], "1.6");
+    }
+
+    #[test]
+    fn error_lines_skip_blanks() {
+        assert_eq!(first_last_lines("\n a \n\n b\nc \n"), ("a".into(), "c".into()));
+        assert_eq!(first_last_lines("only"), ("only".into(), "only".into()));
+    }
+}

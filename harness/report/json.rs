@@ -1,0 +1,61 @@
+//! `results.json`: every cell record and the run info in one versioned document, the format
+//! other tools should read (docs/results-schema.md describes it field by field).
+
+use super::{table_order, Exporter};
+use crate::results::{CellRecord, RunInfo, SCHEMA};
+use serde::Serialize;
+
+pub struct Json;
+
+/// What `format` holds, so a reader can tell this file from any other JSON.
+pub const FORMAT: &str = "profbench-results";
+
+#[derive(Serialize)]
+pub struct Document<'a> {
+    pub format: &'static str,
+    /// Results schema version (`results::SCHEMA`); cells and run infos carry the same number.
+    pub schema: u32,
+    pub profbench_version: &'static str,
+    /// One entry per run folder the cells come from (several after `profbench report`).
+    pub runs: &'a [RunInfo],
+    pub cells: Vec<&'a CellRecord>,
+}
+
+pub fn render_many(infos: &[RunInfo], cells: &[CellRecord]) -> String {
+    let doc = Document {
+        format: FORMAT,
+        schema: SCHEMA,
+        profbench_version: env!("CARGO_PKG_VERSION"),
+        runs: infos,
+        cells: table_order(cells),
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+impl Exporter for Json {
+    fn file_name(&self) -> &'static str {
+        "results.json"
+    }
+
+    fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> String {
+        render_many(std::slice::from_ref(info), cells)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plot::testdata;
+
+    #[test]
+    fn document_holds_schema_and_every_cell_reads_back() {
+        let cells = testdata::run();
+        let text = render_many(&[], &cells);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["format"], FORMAT);
+        assert_eq!(v["schema"], SCHEMA);
+        let back: Vec<CellRecord> = serde_json::from_value(v["cells"].clone()).unwrap();
+        assert_eq!(back.len(), cells.len());
+        assert_eq!(v["cells"][0]["status"]["state"], "ok");
+    }
+}
