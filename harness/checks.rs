@@ -1325,6 +1325,189 @@ mod tests {
         );
     }
 
+    // -------------------------------------------------------------------- axis 1
+
+    #[test]
+    fn axis1_tracer_counts_every_recursive_call() {
+        let t = truth("checks/single-cprofile.truth.json");
+        let p = pstats("checks/single-cprofile.pstats");
+        let c = Cell::new("single", &p, &t).axis(1);
+        expect(
+            &c,
+            Verdict::Pass,
+            "pattern_recursion: 242785 calls (primitive 1)",
+        );
+    }
+
+    #[test]
+    fn axis1_sampler_sees_the_recursion_deep() {
+        let t = truth("checks/single-pyspy-cpu.truth.json");
+        let p = pyspy("checks/single-pyspy-cpu.txt", 100, Clock::Cpu);
+        let mut cell = Cell::new("single", &p, &t);
+        cell.sampler = true;
+        expect(
+            &cell.axis(1),
+            Verdict::Pass,
+            "deepest pattern_recursion stack:",
+        );
+    }
+
+    #[test]
+    fn axis1_fails_without_the_recursion() {
+        // memray: memory only, no frames of pattern_recursion at all.
+        let t = truth("checks/single-cprofile.truth.json");
+        let p = memray("memray/single-peak-top40.csv");
+        let c = Cell::new("single", &p, &t).axis(1);
+        expect(&c, Verdict::Fail, "pattern_recursion not in the profile");
+        // And the ray workload has no recursion phase.
+        let rt = truth("checks/ray-cprofile.truth.json");
+        let rp = pstats("checks/ray-cprofile.pstats");
+        expect(
+            &Cell::new("ray", &rp, &rt).axis(1),
+            Verdict::NotApplicable,
+            "no recursion phase",
+        );
+    }
+
+    // -------------------------------------------------------------------- axis 2
+
+    #[test]
+    fn axis2_cpu_sampler_gives_the_sleep_no_cpu() {
+        let t = truth("checks/single-pyspy-cpu.truth.json");
+        let p = pyspy("checks/single-pyspy-cpu.txt", 100, Clock::Cpu);
+        let c = Cell::new("single", &p, &t).axis(2);
+        expect(&c, Verdict::Pass, "CPU clock: pattern_io_bound");
+    }
+
+    #[test]
+    fn axis2_wall_tracer_shows_where_but_not_waiting() {
+        let t = truth("checks/single-cprofile.truth.json");
+        let p = pstats("checks/single-cprofile.pstats");
+        let c = Cell::new("single", &p, &t).axis(2);
+        expect(&c, Verdict::Partial, "<built-in method time.sleep>");
+    }
+
+    #[test]
+    fn axis2_wall_sampler_charges_the_sleep_as_work() {
+        let t = truth("checks/single-pyspy.truth.json");
+        let p = pyspy("checks/single-pyspy.txt", 100, Clock::Wall);
+        let c = Cell::new("single", &p, &t).axis(2);
+        expect(&c, Verdict::Fail, "no idle flag, CPU figure or sleep frame");
+    }
+
+    // -------------------------------------------------------------------- axis 3
+
+    #[test]
+    fn axis3_tracer_sees_json_and_numpy() {
+        let t = truth("checks/single-cprofile.truth.json");
+        let p = pstats("checks/single-cprofile.pstats");
+        let c = Cell::new("single", &p, &t).axis(3);
+        expect(
+            &c,
+            Verdict::Pass,
+            "json: dumps (python3.11/json/__init__.py:183)",
+        );
+        assert!(c.evidence.contains("numpy/"), "{}", c.evidence);
+    }
+
+    #[test]
+    fn axis3_fails_without_library_frames() {
+        // Scalene's stacks stop at the workload's own lines.
+        let t = truth("checks/single-scalene.truth.json");
+        let p = scalene("checks/single-scalene.json");
+        let c = Cell::new("single", &p, &t).axis(3);
+        expect(&c, Verdict::Fail, "no json or NumPy frame");
+    }
+
+    // -------------------------------------------------------------------- axis 4
+
+    #[test]
+    fn axis4_line_profiler_puts_the_time_on_the_heavy_line() {
+        let t = truth("checks/line.truth.json");
+        let p = lprof("line_profiler/line.json");
+        let c = Cell::new("line", &p, &t).axis(4);
+        expect(&c, Verdict::Pass, "line 24 `sum(range(10**7))`");
+        assert!(c.evidence.contains("line 23 `a = 1`"), "{}", c.evidence);
+    }
+
+    #[test]
+    fn axis4_sampler_ranks_the_md5_line_first() {
+        let t = truth("checks/single-pyspy.truth.json");
+        let p = pyspy("checks/single-pyspy.txt", 100, Clock::Wall);
+        let c = Cell::new("single", &p, &t).axis(4);
+        expect(
+            &c,
+            Verdict::Pass,
+            "line 34 `result += hashlib.md5` ranked 1 of",
+        );
+    }
+
+    #[test]
+    fn axis4_fails_without_line_data() {
+        let t = truth("checks/single-cprofile.truth.json");
+        let p = pstats("checks/single-cprofile.pstats");
+        let c = Cell::new("single", &p, &t).axis(4);
+        expect(
+            &c,
+            Verdict::Fail,
+            "no line-level data for pattern_heavy_loop",
+        );
+        let lt = truth("checks/line.truth.json");
+        let v = viz("viztracer/line.json");
+        expect(
+            &Cell::new("line", &v, &lt).axis(4),
+            Verdict::Fail,
+            "no line-level data for mixed_lines",
+        );
+    }
+
+    // -------------------------------------------------------------------- axis 5
+
+    #[test]
+    fn axis5_memray_peak_of_the_allocation_phase_matches_tracemalloc() {
+        let t = truth("checks/single-cprofile.truth.json");
+        let mem = truth("checks/single-memory.truth.json");
+        let p = memray("memray/single-peak-top40.csv");
+        let mut cell = Cell::new("single", &p, &t);
+        cell.memory_truth = Some(&mem);
+        let c = cell.axis(5);
+        expect(&c, Verdict::Pass, "heap peak pattern_memory_allocation:");
+        assert!(
+            c.evidence.contains("tracemalloc_peak_bytes"),
+            "{}",
+            c.evidence
+        );
+    }
+
+    #[test]
+    fn axis5_fails_without_memory_data_and_needs_a_truth_run() {
+        let t = truth("checks/single-cprofile.truth.json");
+        let mem = truth("checks/single-memory.truth.json");
+        let p = pstats("checks/single-cprofile.pstats");
+        let mut cell = Cell::new("single", &p, &t);
+        expect(&cell.axis(5), Verdict::NotApplicable, "no memory truth run");
+        cell.memory_truth = Some(&mem);
+        expect(&cell.axis(5), Verdict::Fail, "no memory data");
+    }
+
+    #[test]
+    fn axis5_whole_run_peak_is_partial_at_best() {
+        // Scalene's real output without its per-function breakdown: only the process peak.
+        let t = truth("checks/single-scalene.truth.json");
+        let mem = truth("checks/single-memory.truth.json");
+        let mut p = scalene("checks/single-scalene.json");
+        p.memory.as_mut().unwrap().peak_by_function.clear();
+        let mut cell = Cell::new("single", &p, &t);
+        cell.memory_truth = Some(&mem);
+        let c = cell.axis(5);
+        assert_eq!(c.evidence.contains("whole run"), true, "{}", c.evidence);
+        assert!(
+            matches!(c.verdict, Verdict::Partial | Verdict::Fail),
+            "{}",
+            c.evidence
+        );
+    }
+
     /// Prints every verdict for every real fixture (run with --nocapture to see the table).
     #[test]
     fn survey_of_real_fixtures() {

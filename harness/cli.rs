@@ -24,6 +24,19 @@ pub enum Command {
     Doctor(CommonArgs),
     /// Profile a Python command with profbench's own sampler (no root, ptrace or settings needed).
     Record(profbench_sampler::RecordArgs),
+    /// Rewrite a run folder's reports, or merge folders from several machines into one report.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// Run folders (each with run.json and cells/), e.g. one per machine.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Folder for the merged report (default: results/merged); with one folder and no --out,
+    /// that folder's own reports are rewritten in place.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -43,6 +56,9 @@ pub struct MatrixArgs {
     /// Backends to run, comma-separated (default: all). `none`, the baseline, is always run.
     #[arg(long, value_delimiter = ',')]
     pub backends: Vec<String>,
+    /// Extra backends defined in a JSON file (see profilers/custom.rs for the format).
+    #[arg(long)]
+    pub backend_file: Option<PathBuf>,
     /// Workloads to run, comma-separated (default: all in --workloads-dir).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,

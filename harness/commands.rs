@@ -21,8 +21,23 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Picks backends by name (all when empty), erroring with the valid names.
-pub fn select_backends(wanted: &[String]) -> Result<Vec<Box<dyn Backend>>> {
-    let all = all_backends();
+pub fn select_backends(
+    wanted: &[String],
+    backend_file: Option<&Path>,
+) -> Result<Vec<Box<dyn Backend>>> {
+    let mut all = all_backends();
+    if let Some(file) = backend_file {
+        for b in profbench_profilers::custom::load(file).map_err(anyhow::Error::msg)? {
+            if all.iter().any(|known| known.name() == b.name) {
+                bail!(
+                    "backend '{}' in {} is already defined: give it another name",
+                    b.name,
+                    file.display()
+                );
+            }
+            all.push(Box::new(b));
+        }
+    }
     if wanted.is_empty() {
         return Ok(all);
     }
@@ -109,7 +124,7 @@ fn install_ctrlc() {
 
 pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     launcher::check_names(&args.launchers)?;
-    let backends = select_backends(&args.backends)?;
+    let backends = select_backends(&args.backends, args.backend_file.as_deref())?;
     let all_workloads = workload::discover(&args.common.workloads_dir)?;
     let workloads = workload::select(&all_workloads, &args.workloads)?;
     if workloads.is_empty() {

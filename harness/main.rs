@@ -11,6 +11,7 @@ fn main() {
         Command::List(args) => commands::list(&args),
         Command::Doctor(args) => commands::doctor(&args),
         Command::Record(args) => profbench_sampler::record(&args),
+        Command::Report(args) => report(&args),
     };
     match result {
         Ok(code) => std::process::exit(code),
@@ -19,4 +20,22 @@ fn main() {
             std::process::exit(2);
         }
     }
+}
+
+/// `profbench report`: one folder without --out is re-rendered in place; otherwise merged.
+fn report(args: &profbench::cli::ReportArgs) -> anyhow::Result<i32> {
+    let written = match (&args.dirs[..], &args.out) {
+        ([one], None) => profbench::merge::rerender(one)?,
+        (dirs, out) => {
+            let out = out.clone().unwrap_or_else(|| "results/merged".into());
+            profbench::merge::merge(dirs, &out)?
+        }
+    };
+    for p in written
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e != "png" && e != "svg"))
+    {
+        println!("wrote {}", p.display());
+    }
+    Ok(0)
 }

@@ -221,20 +221,14 @@ pub fn ensure(
             ),
         };
         created.map_err(|e| anyhow::anyhow!("{e}\nfix: check that {} can create virtual environments (Debian: apt-get install python3-venv)", base_python.display()))?;
-        install(
-            &pb,
-            uv.as_deref(),
-            &root,
-            &cache,
-            core,
-            "installing workload requirements",
-            &log,
-        )
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{e}\nfix: check network access to PyPI, or the pins in workloads/requirements.txt"
-            )
-        })?;
+        if !core.is_empty() {
+            install(&pb, uv.as_deref(), &root, &cache, core, "installing workload requirements", &log)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{e}\nfix: check network access to PyPI, or the pins in workloads/requirements.txt"
+                    )
+                })?;
+        }
         fs::write(&ready, core.join("\n"))?;
     }
     let mut outcomes = BTreeMap::new();

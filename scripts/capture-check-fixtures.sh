@@ -87,9 +87,22 @@ for k, (cc, nc, tt, ct, callers) in stats.items():
 marshal.dump(out, open(sys.argv[2], "wb"))
 EOF
 
-# py-spy follows the raylet's workers (--subprocesses); 20 Hz keeps the raw file small.
+# py-spy follows the raylet's workers (--subprocesses) at 20 Hz. Its raw file (~8 MB: every
+# Ray daemon is sampled too) is trimmed to the samples whose stack holds a remote function
+# or Ray's serialization code, each process frame's command line cut to 100 characters
+# (a label; the adapter reads only the pid).
 ray_run pyspy env PROFBENCH_TRUTH=$D/ray-pyspy.truth.json "$ENV/bin/py-spy" record --format raw --rate 20 \
-  --threads --full-filenames --idle --subprocesses -o "$D/ray-pyspy.txt" -- "$PY" "$WL/ray_workload.py"
+  --threads --full-filenames --idle --subprocesses -o "$TMP/ray-pyspy.txt" -- "$PY" "$WL/ray_workload.py"
+"$PY" - "$TMP/ray-pyspy.txt" "$D/ray-pyspy.txt" <<'EOF2'
+import re, sys
+keep = re.compile(r"parallel_heavy_loop|parallel_io_bound|process_large_data|ray/_private/serialization\.py")
+out = []
+for line in open(sys.argv[1]):
+    stack = re.sub(r'process \d+:"[^"]*";?', "", line)
+    if keep.search(stack):
+        out.append(re.sub(r'(process \d+:")([^"]{0,100})[^"]*"', r'\1\2"', line))
+open(sys.argv[2], "w").writelines(out)
+EOF2
 
 # VizTracer on the driver, and in every Ray worker through a sitecustomize that starts a
 # tracer limited to the workloads folder (include_files) and saves it at exit; the traces

@@ -1,7 +1,10 @@
 //! Chart 2: accuracy heatmap, backend × phase, each box the phase's error in percentage points
 //! (|attributed share − truth share|, in the backend's own clock).
 
-use super::{backend_variants, col_label, e, font, grid_box, many_platforms, row_label, row_name, status_category, text_width, variant_label, Draw};
+use super::{
+    backend_variants, col_label, e, font, grid_box, many_platforms, row_label, row_name,
+    status_category, text_width, variant_label, Draw,
+};
 use crate::results::{CellRecord, Status};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -31,7 +34,13 @@ const TOP: i32 = 110;
 
 /// White-green at 0 pp through yellow (5 pp) to red at 20 pp and beyond.
 pub fn colour(pp: f64) -> RGBColor {
-    let stops = [(0.0, (237, 248, 233)), (2.0, (161, 217, 155)), (5.0, (254, 217, 118)), (10.0, (253, 141, 60)), (20.0, (189, 0, 38))];
+    let stops = [
+        (0.0, (237, 248, 233)),
+        (2.0, (161, 217, 155)),
+        (5.0, (254, 217, 118)),
+        (10.0, (253, 141, 60)),
+        (20.0, (189, 0, 38)),
+    ];
     let pp = pp.clamp(0.0, 20.0);
     for w in stops.windows(2) {
         let ((a, ca), (b, cb)) = (w[0], w[1]);
@@ -74,10 +83,11 @@ impl AccuracyHeatmap {
                 columns
                     .iter()
                     .map(|(w, phase)| {
-                        let Some(c) = with_phases
-                            .iter()
-                            .find(|c| &c.key.backend == b && &c.key.workload == w && &variant_label(c, many) == v)
-                        else {
+                        let Some(c) = with_phases.iter().find(|c| {
+                            &c.key.backend == b
+                                && &c.key.workload == w
+                                && &variant_label(c, many) == v
+                        }) else {
                             return Value::Missing;
                         };
                         match (&c.status, &c.accuracy) {
@@ -94,15 +104,28 @@ impl AccuracyHeatmap {
                     .collect()
             })
             .collect();
-        AccuracyHeatmap { rows: keys.iter().map(|k| row_name(k, nvariants)).collect(), columns, values }
+        AccuracyHeatmap {
+            rows: keys.iter().map(|k| row_name(k, nvariants)).collect(),
+            columns,
+            values,
+        }
     }
 
     fn label_width(&self) -> i32 {
-        self.rows.iter().map(|r| text_width(r, 13.0)).max().unwrap_or(60) as i32 + 24
+        self.rows
+            .iter()
+            .map(|r| text_width(r, 13.0))
+            .max()
+            .unwrap_or(60) as i32
+            + 24
     }
 
     fn col_width(&self) -> i32 {
-        let w = self.columns.iter().map(|(w, p)| text_width(w, 11.0).max(text_width(p, 12.0))).max();
+        let w = self
+            .columns
+            .iter()
+            .map(|(w, p)| text_width(w, 11.0).max(text_width(p, 12.0)))
+            .max();
         (w.unwrap_or(60) as i32 + 12).max(70)
     }
 }
@@ -119,20 +142,39 @@ impl Draw for AccuracyHeatmap {
         e(area.draw(&Text::new("Accuracy: |attributed share − truth share| per phase, percentage points (lower is better)", (16, 12), font(17.0))))?;
         // Colour key.
         let mut x = 16;
-        for (pp, name) in [(0.0, "0"), (2.0, "2"), (5.0, "5"), (10.0, "10"), (20.0, "≥20 pp")] {
+        for (pp, name) in [
+            (0.0, "0"),
+            (2.0, "2"),
+            (5.0, "5"),
+            (10.0, "10"),
+            (20.0, "≥20 pp"),
+        ] {
             grid_box(area, (x, 40), (34, 18), colour(pp), "", 10.0)?;
             e(area.draw(&Text::new(name, (x + 40, 42), font(12.0))))?;
             x += 48 + text_width(name, 12.0) as i32;
         }
-        e(area.draw(&Text::new("– failed or not run · n/a: ran, no attribution", (x + 20, 42), font(12.0).color(&RGBColor(90, 90, 90)))))?;
+        e(area.draw(&Text::new(
+            "– failed or not run · n/a: ran, no attribution",
+            (x + 20, 42),
+            font(12.0).color(&RGBColor(90, 90, 90)),
+        )))?;
         if self.columns.is_empty() {
-            e(area.draw(&Text::new("no phase accuracy in this run yet", (16, TOP), font(15.0))))?;
+            e(area.draw(&Text::new(
+                "no phase accuracy in this run yet",
+                (16, TOP),
+                font(15.0),
+            )))?;
             return Ok(());
         }
         let (lw, cw) = (self.label_width(), self.col_width());
         for (j, (w, p)) in self.columns.iter().enumerate() {
             let cx = lw + cw * j as i32 + cw / 2;
-            col_label(area, w, (cx, TOP - 34), font(11.0).color(&RGBColor(100, 100, 100)))?;
+            col_label(
+                area,
+                w,
+                (cx, TOP - 34),
+                font(11.0).color(&RGBColor(100, 100, 100)),
+            )?;
             col_label(area, p, (cx, TOP - 16), font(12.0))?;
         }
         for (i, (name, row)) in self.rows.iter().zip(&self.values).enumerate() {
@@ -164,7 +206,10 @@ mod tests {
         assert_eq!(h.columns[0], ("line".to_string(), "a".to_string()));
         assert_eq!(h.columns.len(), 4);
         let austin = h.rows.iter().position(|r| r == "austin (direct)").unwrap();
-        assert_eq!(h.values[austin][0], Value::Failed("permission denied".into()));
+        assert_eq!(
+            h.values[austin][0],
+            Value::Failed("permission denied".into())
+        );
         assert_eq!(h.values[austin][2], Value::Missing);
         assert!(h.rows.iter().all(|r| !r.starts_with("none")));
     }
@@ -172,7 +217,10 @@ mod tests {
     #[test]
     fn colour_scale_is_monotone_in_redness() {
         let reds: Vec<u8> = [0.0, 2.0, 5.0, 10.0].iter().map(|&p| colour(p).1).collect();
-        assert!(reds.windows(2).all(|w| w[0] >= w[1]), "green channel falls as error grows");
+        assert!(
+            reds.windows(2).all(|w| w[0] >= w[1]),
+            "green channel falls as error grows"
+        );
         assert_eq!(colour(100.0), colour(20.0));
     }
 }

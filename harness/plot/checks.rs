@@ -3,7 +3,10 @@
 //! Checks are read from each cell's JSON (`cell["checks"]`) rather than a typed field, so this
 //! chart works whether or not the cell record carries them yet.
 
-use super::{backend_variants, col_label, e, font, grid_box, legend, many_platforms, row_label, row_name, text_width, variant_label, Draw};
+use super::{
+    backend_variants, col_label, e, font, grid_box, legend, many_platforms, row_label, row_name,
+    text_width, variant_label, Draw,
+};
 use crate::results::CellRecord;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -47,7 +50,11 @@ impl Verdict {
     /// Accepts the serde spellings a `Verdict` enum may be given (`not-applicable`,
     /// `not_applicable`, `NotApplicable`).
     pub fn parse(s: &str) -> Option<Verdict> {
-        let norm: String = s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase();
+        let norm: String = s
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_lowercase();
         match norm.as_str() {
             "pass" => Some(Verdict::Pass),
             "partial" => Some(Verdict::Partial),
@@ -69,7 +76,9 @@ impl Verdict {
 
 /// The checks a cell record carries, if any.
 pub fn checks_of(cell: &CellRecord) -> Vec<CheckView> {
-    let Ok(value) = serde_json::to_value(cell) else { return Vec::new() };
+    let Ok(value) = serde_json::to_value(cell) else {
+        return Vec::new();
+    };
     match value.get("checks") {
         Some(v) => serde_json::from_value(v.clone()).unwrap_or_default(),
         None => Vec::new(),
@@ -90,7 +99,11 @@ const TOP: i32 = 110;
 impl ChecksGrid {
     pub fn from_cells(cells: &[CellRecord]) -> ChecksGrid {
         let many = many_platforms(cells);
-        let with: Vec<(&CellRecord, Vec<CheckView>)> = cells.iter().map(|c| (c, checks_of(c))).filter(|(_, k)| !k.is_empty()).collect();
+        let with: Vec<(&CellRecord, Vec<CheckView>)> = cells
+            .iter()
+            .map(|c| (c, checks_of(c)))
+            .filter(|(_, k)| !k.is_empty())
+            .collect();
         let refs: Vec<&CellRecord> = with.iter().map(|(c, _)| *c).collect();
         let keys = backend_variants(&refs, many);
         let nvariants = keys.iter().map(|k| &k.1).collect::<BTreeSet<_>>().len();
@@ -108,8 +121,13 @@ impl ChecksGrid {
                 mine.sort_by(|a, b| a.0.key.workload.cmp(&b.0.key.workload));
                 for (_, checks) in mine {
                     for k in checks {
-                        let Some(slot) = (k.axis as usize).checked_sub(1).filter(|i| *i < 10) else { continue };
-                        let Some(verdict) = Verdict::parse(&k.verdict) else { continue };
+                        let Some(slot) = (k.axis as usize).checked_sub(1).filter(|i| *i < 10)
+                        else {
+                            continue;
+                        };
+                        let Some(verdict) = Verdict::parse(&k.verdict) else {
+                            continue;
+                        };
                         if !k.name.is_empty() && names[slot] == AXES[slot] {
                             names[slot] = k.name.clone();
                         }
@@ -121,15 +139,29 @@ impl ChecksGrid {
                 row
             })
             .collect();
-        ChecksGrid { rows: keys.iter().map(|k| row_name(k, nvariants)).collect(), verdicts, names }
+        ChecksGrid {
+            rows: keys.iter().map(|k| row_name(k, nvariants)).collect(),
+            verdicts,
+            names,
+        }
     }
 
     fn label_width(&self) -> i32 {
-        self.rows.iter().map(|r| text_width(r, 13.0)).max().unwrap_or(60) as i32 + 24
+        self.rows
+            .iter()
+            .map(|r| text_width(r, 13.0))
+            .max()
+            .unwrap_or(60) as i32
+            + 24
     }
 
     fn col_width(&self) -> i32 {
-        self.names.iter().map(|n| text_width(n, 12.0) as i32 + 12).max().unwrap_or(CELL_W).max(CELL_W)
+        self.names
+            .iter()
+            .map(|n| text_width(n, 12.0) as i32 + 12)
+            .max()
+            .unwrap_or(CELL_W)
+            .max(CELL_W)
     }
 }
 
@@ -139,27 +171,48 @@ impl Draw for ChecksGrid {
             return (700, 120);
         }
         let w = self.label_width() + self.col_width() * 10 + 30;
-        (w as u32, (TOP + CELL_H * self.rows.len() as i32 + 30) as u32)
+        (
+            w as u32,
+            (TOP + CELL_H * self.rows.len() as i32 + 30) as u32,
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
         e(area.fill(&WHITE))?;
-        e(area.draw(&Text::new("Capability checks: METHOD.md's ten axes, decided from each cell's own output", (16, 12), font(17.0))))?;
+        e(area.draw(&Text::new(
+            "Capability checks: METHOD.md's ten axes, decided from each cell's own output",
+            (16, 12),
+            font(17.0),
+        )))?;
         if self.rows.is_empty() {
-            e(area.draw(&Text::new("no checks in this run", (16, 60), font(16.0).color(&RGBColor(90, 90, 90)))))?;
+            e(area.draw(&Text::new(
+                "no checks in this run",
+                (16, 60),
+                font(16.0).color(&RGBColor(90, 90, 90)),
+            )))?;
             return Ok(());
         }
-        let items: Vec<(RGBColor, String)> = [Verdict::Pass, Verdict::Partial, Verdict::Fail, Verdict::NotApplicable]
-            .iter()
-            .map(|v| (v.style().0, v.style().1.to_string()))
-            .chain([(WHITE, "not decided".to_string())])
-            .collect();
+        let items: Vec<(RGBColor, String)> = [
+            Verdict::Pass,
+            Verdict::Partial,
+            Verdict::Fail,
+            Verdict::NotApplicable,
+        ]
+        .iter()
+        .map(|v| (v.style().0, v.style().1.to_string()))
+        .chain([(WHITE, "not decided".to_string())])
+        .collect();
         legend(area, &items, (16, 40), 900)?;
         let (lw, cw) = (self.label_width(), self.col_width());
         for (j, name) in self.names.iter().enumerate() {
             let cx = lw + cw * j as i32 + cw / 2;
             let group = if j < 5 { "single process" } else { "Ray" };
-            col_label(area, &format!("{} · {group}", j + 1), (cx, TOP - 34), font(11.0).color(&RGBColor(100, 100, 100)))?;
+            col_label(
+                area,
+                &format!("{} · {group}", j + 1),
+                (cx, TOP - 34),
+                font(11.0).color(&RGBColor(100, 100, 100)),
+            )?;
             col_label(area, name, (cx, TOP - 16), font(12.0))?;
         }
         for (i, (name, row)) in self.rows.iter().zip(&self.verdicts).enumerate() {
@@ -170,7 +223,14 @@ impl Draw for ChecksGrid {
                     Some(v) => v.style(),
                     None => (RGBColor(250, 250, 250), ""),
                 };
-                grid_box(area, (lw + cw * j as i32, y), (cw, CELL_H), fill, text, 12.0)?;
+                grid_box(
+                    area,
+                    (lw + cw * j as i32, y),
+                    (cw, CELL_H),
+                    fill,
+                    text,
+                    12.0,
+                )?;
             }
         }
         Ok(())
@@ -190,8 +250,14 @@ mod tests {
 
     #[test]
     fn verdict_spellings_are_all_understood() {
-        assert_eq!(Verdict::parse("not-applicable"), Some(Verdict::NotApplicable));
-        assert_eq!(Verdict::parse("NotApplicable"), Some(Verdict::NotApplicable));
+        assert_eq!(
+            Verdict::parse("not-applicable"),
+            Some(Verdict::NotApplicable)
+        );
+        assert_eq!(
+            Verdict::parse("NotApplicable"),
+            Some(Verdict::NotApplicable)
+        );
         assert_eq!(Verdict::parse("Pass"), Some(Verdict::Pass));
         assert_eq!(Verdict::parse("maybe"), None);
     }
@@ -204,6 +270,9 @@ mod tests {
         ]);
         let parsed: Vec<CheckView> = serde_json::from_value(v).unwrap();
         assert_eq!(parsed[0].axis, 1);
-        assert_eq!(Verdict::parse(&parsed[1].verdict), Some(Verdict::NotApplicable));
+        assert_eq!(
+            Verdict::parse(&parsed[1].verdict),
+            Some(Verdict::NotApplicable)
+        );
     }
 }

@@ -163,10 +163,6 @@ pub(crate) fn backend_rank(name: &str) -> usize {
     order.iter().position(|n| n == name).unwrap_or(order.len())
 }
 
-pub(crate) fn sort_backends(names: &mut [String]) {
-    names.sort_by(|a, b| (backend_rank(a), a).cmp(&(backend_rank(b), b)));
-}
-
 /// How a cell's (platform, launcher) is named in legends: just the launcher while the charts
 /// hold one platform, since the platform is then in the page's header.
 pub(crate) fn variant_label(c: &CellRecord, many_platforms: bool) -> String {
@@ -178,7 +174,12 @@ pub(crate) fn variant_label(c: &CellRecord, many_platforms: bool) -> String {
 }
 
 pub(crate) fn many_platforms(cells: &[CellRecord]) -> bool {
-    cells.iter().map(|c| &c.platform_id).collect::<BTreeSet<_>>().len() > 1
+    cells
+        .iter()
+        .map(|c| &c.platform_id)
+        .collect::<BTreeSet<_>>()
+        .len()
+        > 1
 }
 
 pub(crate) fn status_category(c: &CellRecord) -> String {
@@ -213,7 +214,12 @@ impl Draw for Message {
 
 /// Draws `chart` as `<dir>/<name>.svg` and `.png`. Files are written through a temporary name
 /// and a rename, so a reader never sees half a picture.
-pub fn render<C: Draw>(chart: &C, name: &'static str, title: &'static str, dir: &Path) -> Result<Chart, String> {
+pub fn render<C: Draw>(
+    chart: &C,
+    name: &'static str,
+    title: &'static str,
+    dir: &Path,
+) -> Result<Chart, String> {
     ensure_font()?;
     let size = chart.size();
     let mut svg = String::new();
@@ -237,7 +243,13 @@ pub fn render<C: Draw>(chart: &C, name: &'static str, title: &'static str, dir: 
         let _ = std::fs::remove_file(&tmp);
         format!("writing {}: {err}", png_path.display())
     })?;
-    Ok(Chart { name, title, svg, svg_path, png_path })
+    Ok(Chart {
+        name,
+        title,
+        svg,
+        svg_path,
+        png_path,
+    })
 }
 
 /// Every chart of a set of cells into `out/charts/`. `run_dirs` are the run folders the cells
@@ -256,28 +268,68 @@ pub fn render_all(out: &Path, run_dirs: &[PathBuf], cells: &[CellRecord]) -> Vec
             .unwrap_or_else(|_| Err("the chart code panicked".into()))
     }
     attempt(
-        guarded(|| render(&overhead::Overhead::from_cells(cells), "overhead", "Overhead per backend", &dir)),
+        guarded(|| {
+            render(
+                &overhead::Overhead::from_cells(cells),
+                "overhead",
+                "Overhead per backend",
+                &dir,
+            )
+        }),
         "overhead",
     );
     attempt(
-        guarded(|| render(&accuracy::AccuracyHeatmap::from_cells(cells), "accuracy", "Accuracy per phase", &dir)),
+        guarded(|| {
+            render(
+                &accuracy::AccuracyHeatmap::from_cells(cells),
+                "accuracy",
+                "Accuracy per phase",
+                &dir,
+            )
+        }),
         "accuracy",
     );
     attempt(
-        guarded(|| render(&pareto::Pareto::from_cells(cells), "pareto", "Overhead vs accuracy", &dir)),
+        guarded(|| {
+            render(
+                &pareto::Pareto::from_cells(cells),
+                "pareto",
+                "Overhead vs accuracy",
+                &dir,
+            )
+        }),
         "pareto",
     );
     attempt(
-        guarded(|| render(&checks::ChecksGrid::from_cells(cells), "checks", "Capability checks", &dir)),
+        guarded(|| {
+            render(
+                &checks::ChecksGrid::from_cells(cells),
+                "checks",
+                "Capability checks",
+                &dir,
+            )
+        }),
         "checks",
     );
     attempt(
-        guarded(|| render(&platforms::PlatformGrid::from_cells(cells), "platforms", "Status per platform", &dir)),
+        guarded(|| {
+            render(
+                &platforms::PlatformGrid::from_cells(cells),
+                "platforms",
+                "Status per platform",
+                &dir,
+            )
+        }),
         "platforms",
     );
     attempt(
         guarded(|| {
-            render(&ray_timeline::RayTimeline::from_run_dirs(run_dirs, cells), "ray-timeline", "Ray timeline (profbench sampler)", &dir)
+            render(
+                &ray_timeline::RayTimeline::from_run_dirs(run_dirs, cells),
+                "ray-timeline",
+                "Ray timeline (profbench sampler)",
+                &dir,
+            )
         }),
         "ray-timeline",
     );
@@ -304,23 +356,61 @@ pub(crate) mod testdata {
     use profbench_profilers::{Clock, Failure};
 
     pub fn est(median: f64, low: f64, high: f64) -> Estimate {
-        Estimate { median, interval: Interval { low, high, coverage: 0.95 }, n: 6 }
+        Estimate {
+            median,
+            interval: Interval {
+                low,
+                high,
+                coverage: 0.95,
+            },
+            n: 6,
+        }
     }
 
-    pub fn cell(workload: &str, backend: &str, launcher: &str, wall: Option<f64>, mae: Option<f64>) -> CellRecord {
+    pub fn cell(
+        workload: &str,
+        backend: &str,
+        launcher: &str,
+        wall: Option<f64>,
+        mae: Option<f64>,
+    ) -> CellRecord {
         CellRecord {
             schema: crate::results::SCHEMA,
-            key: CellKey { launcher: launcher.into(), workload: workload.into(), backend: backend.into() },
+            key: CellKey {
+                launcher: launcher.into(),
+                workload: workload.into(),
+                backend: backend.into(),
+            },
             platform_id: "linux-test".into(),
             backend_description: backend.into(),
             backend_version: Some("1.0".into()),
             status: Status::Ok,
-            overhead: wall.map(|w| Overhead { wall: Some(est(w, w * 0.95, w * 1.05)), cpu: Some(est(w, w, w)), ..Default::default() }),
+            overhead: wall.map(|w| Overhead {
+                wall: Some(est(w, w * 0.95, w * 1.05)),
+                cpu: Some(est(w, w, w)),
+                ..Default::default()
+            }),
             accuracy: mae.map(|m| Accuracy {
                 clock: Clock::Wall,
                 phases: vec![
-                    PhaseAccuracy { phase: "a".into(), function: "fa".into(), attributed_s: 1.0, truth_s: 1.0, attributed_share: 0.5, truth_share: 0.5, error_pp: m },
-                    PhaseAccuracy { phase: "b <x>".into(), function: "fb".into(), attributed_s: 1.0, truth_s: 1.0, attributed_share: 0.5, truth_share: 0.5, error_pp: m },
+                    PhaseAccuracy {
+                        phase: "a".into(),
+                        function: "fa".into(),
+                        attributed_s: 1.0,
+                        truth_s: 1.0,
+                        attributed_share: 0.5,
+                        truth_share: 0.5,
+                        error_pp: m,
+                    },
+                    PhaseAccuracy {
+                        phase: "b <x>".into(),
+                        function: "fb".into(),
+                        attributed_s: 1.0,
+                        truth_s: 1.0,
+                        attributed_share: 0.5,
+                        truth_share: 0.5,
+                        error_pp: m,
+                    },
                 ],
                 mae_pp: m,
                 worst_phase: "a".into(),
@@ -339,9 +429,18 @@ pub(crate) mod testdata {
         }
     }
 
-    pub fn failed(workload: &str, backend: &str, launcher: &str, category: Failure, error: &str) -> CellRecord {
+    pub fn failed(
+        workload: &str,
+        backend: &str,
+        launcher: &str,
+        category: Failure,
+        error: &str,
+    ) -> CellRecord {
         let mut c = cell(workload, backend, launcher, None, None);
-        c.status = Status::Failed { category, error: error.into() };
+        c.status = Status::Failed {
+            category,
+            error: error.into(),
+        };
         c
     }
 
@@ -353,10 +452,22 @@ pub(crate) mod testdata {
             cell("single", "py-spy", "direct", Some(1.02), Some(1.5)),
             cell("single", "scalene", "direct", Some(1.3), Some(4.0)),
             cell("single", "yappi-wall", "direct", Some(2.5), Some(0.2)),
-            failed("single", "py-spy", "uv", Failure::TargetNotFound, "no python in <uv> & friends"),
+            failed(
+                "single",
+                "py-spy",
+                "uv",
+                Failure::TargetNotFound,
+                "no python in <uv> & friends",
+            ),
             cell("single", "cprofile", "uv", Some(1.7), Some(0.4)),
             cell("line", "cprofile", "direct", Some(3.0), Some(10.0)),
-            failed("line", "austin", "direct", Failure::PermissionDenied, "ptrace: Operation not permitted"),
+            failed(
+                "line",
+                "austin",
+                "direct",
+                Failure::PermissionDenied,
+                "ptrace: Operation not permitted",
+            ),
         ]
     }
 }
@@ -370,7 +481,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let charts = render_all(dir.path(), &[], &testdata::run());
         let names: Vec<&str> = charts.iter().map(|c| c.name).collect();
-        assert_eq!(names, ["overhead", "accuracy", "pareto", "checks", "platforms", "ray-timeline"]);
+        assert_eq!(
+            names,
+            [
+                "overhead",
+                "accuracy",
+                "pareto",
+                "checks",
+                "platforms",
+                "ray-timeline"
+            ]
+        );
         for c in &charts {
             assert!(c.svg.starts_with("<svg"), "{}", c.name);
             assert!(c.png_path.exists() && c.svg_path.exists());
@@ -422,29 +543,52 @@ pub(crate) fn grid_box<DB: DrawingBackend>(
     size: f64,
 ) -> Result<(), String> {
     e(area.draw(&Rectangle::new([(x, y), (x + w, y + h)], fill.filled())))?;
-    e(area.draw(&Rectangle::new([(x, y), (x + w, y + h)], WHITE.stroke_width(1))))?;
+    e(area.draw(&Rectangle::new(
+        [(x, y), (x + w, y + h)],
+        WHITE.stroke_width(1),
+    )))?;
     if !text.is_empty() {
         use plotters::style::text_anchor::{HPos, Pos, VPos};
         e(area.draw(&Text::new(
             text.to_string(),
             (x + w / 2, y + h / 2),
-            font(size).color(&ink_on(fill)).pos(Pos::new(HPos::Center, VPos::Center)),
+            font(size)
+                .color(&ink_on(fill))
+                .pos(Pos::new(HPos::Center, VPos::Center)),
         )))?;
     }
     Ok(())
 }
 
 /// Right-aligned row label, vertically centred on `y`.
-pub(crate) fn row_label<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, text: &str, (x, y): (i32, i32), size: f64) -> Result<(), String> {
+pub(crate) fn row_label<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    (x, y): (i32, i32),
+    size: f64,
+) -> Result<(), String> {
     use plotters::style::text_anchor::{HPos, Pos, VPos};
-    e(area.draw(&Text::new(text.to_string(), (x, y), font(size).pos(Pos::new(HPos::Right, VPos::Center)))))?;
+    e(area.draw(&Text::new(
+        text.to_string(),
+        (x, y),
+        font(size).pos(Pos::new(HPos::Right, VPos::Center)),
+    )))?;
     Ok(())
 }
 
 /// Centred column label.
-pub(crate) fn col_label<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, text: &str, (x, y): (i32, i32), style: TextStyle) -> Result<(), String> {
+pub(crate) fn col_label<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    (x, y): (i32, i32),
+    style: TextStyle,
+) -> Result<(), String> {
     use plotters::style::text_anchor::{HPos, Pos, VPos};
-    e(area.draw(&Text::new(text.to_string(), (x, y), style.pos(Pos::new(HPos::Center, VPos::Center)))))?;
+    e(area.draw(&Text::new(
+        text.to_string(),
+        (x, y),
+        style.pos(Pos::new(HPos::Center, VPos::Center)),
+    )))?;
     Ok(())
 }
 
@@ -463,7 +607,10 @@ pub(crate) fn legend<DB: DrawingBackend>(
             y += 22;
         }
         e(area.draw(&Rectangle::new([(x, y), (x + 16, y + 16)], colour.filled())))?;
-        e(area.draw(&Rectangle::new([(x, y), (x + 16, y + 16)], RGBColor(120, 120, 120).stroke_width(1))))?;
+        e(area.draw(&Rectangle::new(
+            [(x, y), (x + 16, y + 16)],
+            RGBColor(120, 120, 120).stroke_width(1),
+        )))?;
         e(area.draw(&Text::new(name.clone(), (x + 22, y + 2), font(13.0))))?;
         x += w;
     }

@@ -1,7 +1,10 @@
 //! Chart 1: wall-time overhead per backend, one panel per workload, on a log axis with the
 //! 95% interval as whiskers; failed cells are written where their point would be.
 
-use super::{backend_rank, e, font, many_platforms, palette, status_category, text_width, variant_label, Draw};
+use super::{
+    backend_rank, e, font, many_platforms, palette, status_category, text_width, variant_label,
+    Draw,
+};
 use crate::results::{CellRecord, Status};
 use crate::stats::Estimate;
 use plotters::coord::Shift;
@@ -64,10 +67,14 @@ impl Overhead {
                         .iter()
                         .map(|v| {
                             let c = profiled.iter().find(|c| {
-                                c.key.workload == w && c.key.backend == b && &variant_label(c, many) == v
+                                c.key.workload == w
+                                    && c.key.backend == b
+                                    && &variant_label(c, many) == v
                             })?;
                             let wall = c.overhead.as_ref().and_then(|o| o.wall).filter(|e| {
-                                e.median > 0.0 && e.interval.low > 0.0 && e.interval.high.is_finite()
+                                e.median > 0.0
+                                    && e.interval.low > 0.0
+                                    && e.interval.high.is_finite()
                             });
                             Some(match (&c.status, wall) {
                                 (Status::Ok, Some(est)) => {
@@ -83,9 +90,16 @@ impl Overhead {
                     Row { backend: b, points }
                 })
                 .collect();
-            panels.push(Panel { workload: w.to_string(), rows });
+            panels.push(Panel {
+                workload: w.to_string(),
+                rows,
+            });
         }
-        Overhead { variants, panels, x_range: (lo / 1.15, hi * 1.25) }
+        Overhead {
+            variants,
+            panels,
+            x_range: (lo / 1.15, hi * 1.25),
+        }
     }
 
     fn row_height(&self) -> u32 {
@@ -97,7 +111,12 @@ impl Overhead {
     }
 
     fn label_width(&self) -> u32 {
-        let w = self.panels.iter().flat_map(|p| &p.rows).map(|r| text_width(&r.backend, 14.0)).max();
+        let w = self
+            .panels
+            .iter()
+            .flat_map(|p| &p.rows)
+            .map(|r| text_width(&r.backend, 14.0))
+            .max();
         w.unwrap_or(60) + 24
     }
 }
@@ -123,7 +142,11 @@ impl Draw for Overhead {
             x += 40 + text_width(v, 13.0) as i32;
         }
         if self.panels.is_empty() {
-            e(root.draw(&Text::new("no profiled cells in this run", (16, 80), font(15.0))))?;
+            e(root.draw(&Text::new(
+                "no profiled cells in this run",
+                (16, 80),
+                font(15.0),
+            )))?;
             return Ok(());
         }
         let mut breaks = Vec::new();
@@ -156,19 +179,28 @@ impl Draw for Overhead {
                 .axis_desc_style(font(13.0))
                 .draw())?;
             let grey = RGBColor(110, 110, 110);
-            e(chart.draw_series(std::iter::once(PathElement::new(vec![(1.0, 0.0), (1.0, n as f64)], grey.stroke_width(1)))))?;
+            e(chart.draw_series(std::iter::once(PathElement::new(
+                vec![(1.0, 0.0), (1.0, n as f64)],
+                grey.stroke_width(1),
+            ))))?;
             for (i, row) in panel.rows.iter().enumerate() {
                 // Row 0 at the top.
                 let centre = n as f64 - i as f64 - 0.5;
                 let (lx, ly) = chart.backend_coord(&(lo, centre));
                 e(area.draw(&Text::new(
                     row.backend.clone(),
-                    (lx - area.get_base_pixel().0 - 8, ly - area.get_base_pixel().1),
+                    (
+                        lx - area.get_base_pixel().0 - 8,
+                        ly - area.get_base_pixel().1,
+                    ),
                     font(14.0).pos(Pos::new(HPos::Right, VPos::Center)),
                 )))?;
                 if i > 0 {
                     let sep = n as f64 - i as f64;
-                    e(chart.draw_series(std::iter::once(PathElement::new(vec![(lo, sep), (hi, sep)], RGBColor(230, 230, 230)))))?;
+                    e(chart.draw_series(std::iter::once(PathElement::new(
+                        vec![(lo, sep), (hi, sep)],
+                        RGBColor(230, 230, 230),
+                    ))))?;
                 }
                 for (v, point) in row.points.iter().enumerate() {
                     let y = centre + (v as f64 - (k as f64 - 1.0) / 2.0) * (0.8 / k as f64);
@@ -177,15 +209,26 @@ impl Draw for Overhead {
                         None => {}
                         Some(Ok(est)) => {
                             let (l, h) = (est.interval.low, est.interval.high);
-                            e(chart.draw_series(std::iter::once(PathElement::new(vec![(l, y), (h, y)], colour.stroke_width(2)))))?;
+                            e(chart.draw_series(std::iter::once(PathElement::new(
+                                vec![(l, y), (h, y)],
+                                colour.stroke_width(2),
+                            ))))?;
                             e(chart.draw_series([l, h].into_iter().map(|x| {
-                                EmptyElement::at((x, y)) + PathElement::new(vec![(0, -4), (0, 4)], colour.stroke_width(2))
+                                EmptyElement::at((x, y))
+                                    + PathElement::new(
+                                        vec![(0, -4), (0, 4)],
+                                        colour.stroke_width(2),
+                                    )
                             })))?;
                             e(chart.draw_series(std::iter::once(
                                 EmptyElement::at((est.median, y))
                                     + Circle::new((0, 0), 4, colour.filled())
                                     + Text::new(
-                                        format!("{:.2}×{}", est.median, if est.is_noisy() { " noisy" } else { "" }),
+                                        format!(
+                                            "{:.2}×{}",
+                                            est.median,
+                                            if est.is_noisy() { " noisy" } else { "" }
+                                        ),
                                         (10, -7),
                                         font(11.0).color(&RGBColor(60, 60, 60)),
                                     ),

@@ -30,7 +30,9 @@ pub fn front(points: &[(f64, f64)]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..points.len())
         .filter(|&i| {
             let (x, y) = points[i];
-            !points.iter().any(|&(ox, oy)| ox <= x && oy <= y && (ox < x || oy < y))
+            !points
+                .iter()
+                .any(|&(ox, oy)| ox <= x && oy <= y && (ox < x || oy < y))
         })
         .collect();
     idx.sort_by(|&a, &b| points[a].0.total_cmp(&points[b].0));
@@ -44,7 +46,11 @@ const TOP: u32 = 60;
 impl Pareto {
     pub fn from_cells(cells: &[CellRecord]) -> Pareto {
         let many = many_platforms(cells);
-        let launchers = cells.iter().map(|c| variant_label(c, many)).collect::<BTreeSet<_>>().len();
+        let launchers = cells
+            .iter()
+            .map(|c| variant_label(c, many))
+            .collect::<BTreeSet<_>>()
+            .len();
         let usable: Vec<&CellRecord> = cells
             .iter()
             .filter(|c| c.key.backend != "none" && c.status == Status::Ok)
@@ -59,19 +65,24 @@ impl Pareto {
                     .filter_map(|c| {
                         let wall = c.overhead.as_ref()?.wall?;
                         let acc = c.accuracy.as_ref()?;
-                        (wall.median > 0.0 && wall.median.is_finite() && acc.mae_pp.is_finite()).then(|| Point {
-                            label: if launchers > 1 {
-                                format!("{} ({})", c.key.backend, variant_label(c, many))
-                            } else {
-                                c.key.backend.clone()
-                            },
-                            overhead: wall.median,
-                            mae_pp: acc.mae_pp,
-                        })
+                        (wall.median > 0.0 && wall.median.is_finite() && acc.mae_pp.is_finite())
+                            .then(|| Point {
+                                label: if launchers > 1 {
+                                    format!("{} ({})", c.key.backend, variant_label(c, many))
+                                } else {
+                                    c.key.backend.clone()
+                                },
+                                overhead: wall.median,
+                                mae_pp: acc.mae_pp,
+                            })
                     })
                     .collect();
                 let xy: Vec<(f64, f64)> = points.iter().map(|p| (p.overhead, p.mae_pp)).collect();
-                Panel { workload: w.to_string(), front: front(&xy), points }
+                Panel {
+                    workload: w.to_string(),
+                    front: front(&xy),
+                    points,
+                }
             })
             .filter(|p| !p.points.is_empty())
             .collect();
@@ -92,7 +103,11 @@ impl Draw for Pareto {
         e(root.draw(&Text::new("Overhead vs accuracy error: the red line joins the backends nothing beats on both (Pareto front)", (16, 12), font(17.0))))?;
         e(root.draw(&Text::new("lower left is better; x: profiled/baseline wall time (log), y: mean abs. error over phases (pp)", (16, 36), font(13.0).color(&RGBColor(90, 90, 90)))))?;
         if self.panels.is_empty() {
-            e(root.draw(&Text::new("no cell has both an overhead and an accuracy yet", (16, TOP as i32 + 20), font(15.0))))?;
+            e(root.draw(&Text::new(
+                "no cell has both an overhead and an accuracy yet",
+                (16, TOP as i32 + 20),
+                font(15.0),
+            )))?;
             return Ok(());
         }
         let (_, body) = root.split_vertically(TOP);
@@ -101,8 +116,18 @@ impl Draw for Pareto {
         let front_colour = RGBColor(214, 39, 40);
         let other = RGBColor(31, 119, 180);
         for (panel, area) in self.panels.iter().zip(areas) {
-            let xmax = panel.points.iter().map(|p| p.overhead).fold(1.0f64, f64::max) * 1.6;
-            let xmin = panel.points.iter().map(|p| p.overhead).fold(1.0f64, f64::min) / 1.15;
+            let xmax = panel
+                .points
+                .iter()
+                .map(|p| p.overhead)
+                .fold(1.0f64, f64::max)
+                * 1.6;
+            let xmin = panel
+                .points
+                .iter()
+                .map(|p| p.overhead)
+                .fold(1.0f64, f64::min)
+                / 1.15;
             let ymax = panel.points.iter().map(|p| p.mae_pp).fold(1.0f64, f64::max) * 1.2;
             let mut chart = e(ChartBuilder::on(&area)
                 .caption(format!("workload: {}", panel.workload), font(16.0))
@@ -127,14 +152,20 @@ impl Draw for Pareto {
             for (k, &i) in panel.front.iter().enumerate() {
                 let p = &panel.points[i];
                 if k > 0 {
-                    stairs.push((p.overhead, stairs.last().map(|s: &(f64, f64)| s.1).unwrap_or(p.mae_pp)));
+                    stairs.push((
+                        p.overhead,
+                        stairs.last().map(|s: &(f64, f64)| s.1).unwrap_or(p.mae_pp),
+                    ));
                 }
                 stairs.push((p.overhead, p.mae_pp));
             }
             if let Some(&(_, y)) = stairs.last() {
                 stairs.push((xmax, y));
             }
-            e(chart.draw_series(std::iter::once(PathElement::new(stairs, front_colour.stroke_width(2)))))?;
+            e(chart.draw_series(std::iter::once(PathElement::new(
+                stairs,
+                front_colour.stroke_width(2),
+            ))))?;
             for (i, p) in panel.points.iter().enumerate() {
                 let on_front = panel.front.contains(&i);
                 let (colour, style) = if on_front {
@@ -142,9 +173,15 @@ impl Draw for Pareto {
                 } else {
                     (other, font(12.0).color(&RGBColor(60, 60, 60)))
                 };
-                let marker: ShapeStyle = if on_front { colour.filled() } else { colour.stroke_width(2) };
+                let marker: ShapeStyle = if on_front {
+                    colour.filled()
+                } else {
+                    colour.stroke_width(2)
+                };
                 e(chart.draw_series(std::iter::once(
-                    EmptyElement::at((p.overhead, p.mae_pp)) + Circle::new((0, 0), 5, marker) + Text::new(p.label.clone(), (8, -16), style),
+                    EmptyElement::at((p.overhead, p.mae_pp))
+                        + Circle::new((0, 0), 5, marker)
+                        + Text::new(p.label.clone(), (8, -16), style),
                 )))?;
             }
         }
@@ -159,7 +196,14 @@ mod tests {
 
     #[test]
     fn the_front_keeps_only_unbeaten_points() {
-        let pts = [(1.0, 5.0), (2.0, 1.0), (1.5, 6.0), (3.0, 0.5), (2.5, 1.0), (1.0, 5.0)];
+        let pts = [
+            (1.0, 5.0),
+            (2.0, 1.0),
+            (1.5, 6.0),
+            (3.0, 0.5),
+            (2.5, 1.0),
+            (1.0, 5.0),
+        ];
         assert_eq!(front(&pts), vec![0, 5, 1, 3]);
         assert!(front(&[]).is_empty());
     }
@@ -169,8 +213,21 @@ mod tests {
         let p = Pareto::from_cells(&testdata::run());
         let single = p.panels.iter().find(|p| p.workload == "single").unwrap();
         let labels: Vec<&str> = single.points.iter().map(|p| p.label.as_str()).collect();
-        assert!(labels.contains(&"py-spy (direct)") && !labels.iter().any(|l| l.starts_with("none")));
-        let on_front: Vec<&str> = single.front.iter().map(|&i| single.points[i].label.as_str()).collect();
-        assert_eq!(on_front, ["py-spy (direct)", "cprofile (direct)", "yappi-wall (direct)"]);
+        assert!(
+            labels.contains(&"py-spy (direct)") && !labels.iter().any(|l| l.starts_with("none"))
+        );
+        let on_front: Vec<&str> = single
+            .front
+            .iter()
+            .map(|&i| single.points[i].label.as_str())
+            .collect();
+        assert_eq!(
+            on_front,
+            [
+                "py-spy (direct)",
+                "cprofile (direct)",
+                "yappi-wall (direct)"
+            ]
+        );
     }
 }

@@ -2,7 +2,10 @@
 //! workload coloured by the cell's status category, with a short code for readers who cannot
 //! tell the colours apart.
 
-use super::{backend_rank, col_label, e, font, grid_box, legend, row_label, status_category, status_colour, text_width, Draw, STATUS_ORDER};
+use super::{
+    backend_rank, col_label, e, font, grid_box, legend, row_label, status_category, status_colour,
+    text_width, Draw, STATUS_ORDER,
+};
 use crate::results::CellRecord;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -40,7 +43,12 @@ const CELL_H: i32 = 24;
 
 impl PlatformGrid {
     pub fn from_cells(cells: &[CellRecord]) -> PlatformGrid {
-        let mut backends: Vec<String> = cells.iter().map(|c| c.key.backend.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        let mut backends: Vec<String> = cells
+            .iter()
+            .map(|c| c.key.backend.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         backends.sort_by(|a, b| (backend_rank(a), a).cmp(&(backend_rank(b), b)));
         let columns: Vec<(String, String)> = cells
             .iter()
@@ -48,7 +56,12 @@ impl PlatformGrid {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let workloads: Vec<String> = cells.iter().map(|c| c.key.workload.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        let workloads: Vec<String> = cells
+            .iter()
+            .map(|c| c.key.workload.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let status = backends
             .iter()
             .map(|b| {
@@ -60,7 +73,12 @@ impl PlatformGrid {
                             .map(|w| {
                                 cells
                                     .iter()
-                                    .find(|c| &c.key.backend == b && &c.platform_id == p && &c.key.launcher == l && &c.key.workload == w)
+                                    .find(|c| {
+                                        &c.key.backend == b
+                                            && &c.platform_id == p
+                                            && &c.key.launcher == l
+                                            && &c.key.workload == w
+                                    })
                                     .map(status_category)
                             })
                             .collect()
@@ -68,26 +86,57 @@ impl PlatformGrid {
                     .collect()
             })
             .collect();
-        PlatformGrid { backends, columns, workloads, status }
+        PlatformGrid {
+            backends,
+            columns,
+            workloads,
+            status,
+        }
     }
 
     fn label_width(&self) -> i32 {
-        self.backends.iter().map(|r| text_width(r, 13.0)).max().unwrap_or(60) as i32 + 24
+        self.backends
+            .iter()
+            .map(|r| text_width(r, 13.0))
+            .max()
+            .unwrap_or(60) as i32
+            + 24
     }
 
     fn slot_width(&self) -> i32 {
-        self.workloads.iter().map(|w| text_width(w, 11.0) as i32 + 8).max().unwrap_or(40).max(40)
+        self.workloads
+            .iter()
+            .map(|w| text_width(w, 11.0) as i32 + 8)
+            .max()
+            .unwrap_or(40)
+            .max(40)
     }
 
     fn col_width(&self) -> i32 {
         let slots = self.slot_width() * self.workloads.len().max(1) as i32;
-        let header = self.columns.iter().map(|(p, l)| text_width(p, 12.0).max(text_width(l, 12.0)) as i32 + 16).max().unwrap_or(0);
+        let header = self
+            .columns
+            .iter()
+            .map(|(p, l)| text_width(p, 12.0).max(text_width(l, 12.0)) as i32 + 16)
+            .max()
+            .unwrap_or(0);
         slots.max(header) + 12
     }
 
     fn categories(&self) -> Vec<&'static str> {
-        let seen: BTreeSet<&str> = self.status.iter().flatten().flatten().flatten().map(String::as_str).collect();
-        STATUS_ORDER.iter().copied().filter(|s| *s == "ok" || seen.contains(s)).collect()
+        let seen: BTreeSet<&str> = self
+            .status
+            .iter()
+            .flatten()
+            .flatten()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        STATUS_ORDER
+            .iter()
+            .copied()
+            .filter(|s| *s == "ok" || seen.contains(s))
+            .collect()
     }
 
     fn legend_rows(&self, width: i32) -> i32 {
@@ -116,26 +165,47 @@ impl PlatformGrid {
 
 impl Draw for PlatformGrid {
     fn size(&self) -> (u32, u32) {
-        (self.width() as u32, (self.top() + CELL_H * self.backends.len() as i32 + 20).max(200) as u32)
+        (
+            self.width() as u32,
+            (self.top() + CELL_H * self.backends.len() as i32 + 20).max(200) as u32,
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
         e(area.fill(&WHITE))?;
-        e(area.draw(&Text::new("Status per platform and launcher: one box per workload", (16, 12), font(17.0))))?;
+        e(area.draw(&Text::new(
+            "Status per platform and launcher: one box per workload",
+            (16, 12),
+            font(17.0),
+        )))?;
         if self.backends.is_empty() {
             e(area.draw(&Text::new("no finished cells yet", (16, 60), font(15.0))))?;
             return Ok(());
         }
-        let items: Vec<(RGBColor, String)> = self.categories().into_iter().map(|c| (status_colour(c), format!("{} {c}", code(c)))).collect();
+        let items: Vec<(RGBColor, String)> = self
+            .categories()
+            .into_iter()
+            .map(|c| (status_colour(c), format!("{} {c}", code(c))))
+            .collect();
         legend(area, &items, (16, 40), self.width() - 16)?;
         let top = self.top();
         let (lw, cw, sw) = (self.label_width(), self.col_width(), self.slot_width());
         for (j, (platform, launcher)) in self.columns.iter().enumerate() {
             let x = lw + cw * j as i32;
             col_label(area, platform, (x + cw / 2, top - 56), font(12.0))?;
-            col_label(area, launcher, (x + cw / 2, top - 38), font(12.0).color(&RGBColor(80, 80, 80)))?;
+            col_label(
+                area,
+                launcher,
+                (x + cw / 2, top - 38),
+                font(12.0).color(&RGBColor(80, 80, 80)),
+            )?;
             for (k, w) in self.workloads.iter().enumerate() {
-                col_label(area, w, (x + 6 + sw * k as i32 + sw / 2, top - 14), font(11.0).color(&RGBColor(100, 100, 100)))?;
+                col_label(
+                    area,
+                    w,
+                    (x + 6 + sw * k as i32 + sw / 2, top - 14),
+                    font(11.0).color(&RGBColor(100, 100, 100)),
+                )?;
             }
         }
         for (i, b) in self.backends.iter().enumerate() {
@@ -165,7 +235,13 @@ mod tests {
     fn grid_has_every_backend_and_marks_missing_cells() {
         let g = PlatformGrid::from_cells(&testdata::run());
         assert_eq!(g.backends[0], "none");
-        assert_eq!(g.columns, [("linux-test".to_string(), "direct".to_string()), ("linux-test".to_string(), "uv".to_string())]);
+        assert_eq!(
+            g.columns,
+            [
+                ("linux-test".to_string(), "direct".to_string()),
+                ("linux-test".to_string(), "uv".to_string())
+            ]
+        );
         assert_eq!(g.workloads, ["line", "single"]);
         let pyspy = g.backends.iter().position(|b| b == "py-spy").unwrap();
         assert_eq!(g.status[pyspy][1][1].as_deref(), Some("target not found"));

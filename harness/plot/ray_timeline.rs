@@ -45,7 +45,8 @@ fn read_spans(path: &Path) -> Result<Vec<Span>, String> {
         }
     }
     let bytes = std::fs::read(path).map_err(|err| format!("{}: {err}", path.display()))?;
-    let parsed: SpansOnly = serde_json::from_slice(&bytes).map_err(|err| format!("{}: {err}", path.display()))?;
+    let parsed: SpansOnly =
+        serde_json::from_slice(&bytes).map_err(|err| format!("{}: {err}", path.display()))?;
     if let (Ok(mut cache), Some(m)) = (CACHE.lock(), stamp.0) {
         *cache = Some((path.to_path_buf(), m, stamp.1, parsed.spans.clone()));
     }
@@ -57,10 +58,16 @@ fn read_spans(path: &Path) -> Result<Vec<Span>, String> {
 pub fn find_profile(run_dirs: &[PathBuf]) -> Option<PathBuf> {
     for dir in run_dirs {
         let raw = dir.join("raw");
-        let Ok(entries) = std::fs::read_dir(&raw) else { continue };
+        let Ok(entries) = std::fs::read_dir(&raw) else {
+            continue;
+        };
         let mut found: Vec<PathBuf> = entries
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().ends_with("__ray__profbench"))
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .ends_with("__ray__profbench")
+            })
             .map(|e| e.path().join("profile.json"))
             .filter(|p| p.exists())
             .collect();
@@ -79,9 +86,15 @@ impl RayTimeline {
         match find_profile(run_dirs) {
             None => RayTimeline::empty(Err("no profbench Ray profile in this run".into())),
             Some(path) => match read_spans(&path) {
-                Err(err) => RayTimeline::empty(Err(format!("unreadable profbench Ray profile: {err}"))),
+                Err(err) => {
+                    RayTimeline::empty(Err(format!("unreadable profbench Ray profile: {err}")))
+                }
                 Ok(spans) => {
-                    let cell = path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                    let cell = path
+                        .parent()
+                        .and_then(|p| p.file_name())
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default();
                     RayTimeline::from_spans(spans, &cell)
                 }
             },
@@ -89,11 +102,22 @@ impl RayTimeline {
     }
 
     fn empty(source: Result<String, String>) -> RayTimeline {
-        RayTimeline { source, rows: Vec::new(), functions: Vec::new() }
+        RayTimeline {
+            source,
+            rows: Vec::new(),
+            functions: Vec::new(),
+        }
     }
 
     pub fn from_spans(spans: Vec<Span>, source: &str) -> RayTimeline {
-        let keep = |s: &Span| matches!(s.category.as_str(), "task" | "serialization" | "object_store") && s.end >= s.start && s.start.is_finite() && s.end.is_finite();
+        let keep = |s: &Span| {
+            matches!(
+                s.category.as_str(),
+                "task" | "serialization" | "object_store"
+            ) && s.end >= s.start
+                && s.start.is_finite()
+                && s.end.is_finite()
+        };
         let mut by_pid: BTreeMap<u32, Vec<Span>> = BTreeMap::new();
         for s in spans.into_iter().filter(keep) {
             by_pid.entry(s.pid).or_default().push(s);
@@ -105,14 +129,24 @@ impl RayTimeline {
         });
         let functions: Vec<String> = rows
             .iter()
-            .flat_map(|(_, v)| v.iter().filter(|s| s.category == "task").map(|s| s.name.clone()))
+            .flat_map(|(_, v)| {
+                v.iter()
+                    .filter(|s| s.category == "task")
+                    .map(|s| s.name.clone())
+            })
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
         if rows.is_empty() {
-            return RayTimeline::empty(Err(format!("the profbench Ray profile ({source}) has no task spans")));
+            return RayTimeline::empty(Err(format!(
+                "the profbench Ray profile ({source}) has no task spans"
+            )));
         }
-        RayTimeline { source: Ok(source.to_string()), rows, functions }
+        RayTimeline {
+            source: Ok(source.to_string()),
+            rows,
+            functions,
+        }
     }
 }
 
@@ -129,23 +163,58 @@ impl Draw for RayTimeline {
         let source = match &self.source {
             Ok(s) => s,
             Err(why) => {
-                e(root.draw(&Text::new("Ray timeline (profbench sampler)", (16, 12), font(17.0))))?;
-                e(root.draw(&Text::new(why.clone(), (16, 60), font(16.0).color(&RGBColor(90, 90, 90)))))?;
+                e(root.draw(&Text::new(
+                    "Ray timeline (profbench sampler)",
+                    (16, 12),
+                    font(17.0),
+                )))?;
+                e(root.draw(&Text::new(
+                    why.clone(),
+                    (16, 60),
+                    font(16.0).color(&RGBColor(90, 90, 90)),
+                )))?;
                 return Ok(());
             }
         };
-        e(root.draw(&Text::new(format!("Ray timeline from profbench's sampler ({source}): tasks per worker process"), (16, 12), font(17.0))))?;
+        e(root.draw(&Text::new(
+            format!("Ray timeline from profbench's sampler ({source}): tasks per worker process"),
+            (16, 12),
+            font(17.0),
+        )))?;
         let ser = RGBColor(30, 30, 30);
         let store = RGBColor(150, 150, 150);
-        let mut items: Vec<(RGBColor, String)> = self.functions.iter().enumerate().map(|(i, f)| (palette(i), f.clone())).collect();
+        let mut items: Vec<(RGBColor, String)> = self
+            .functions
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (palette(i), f.clone()))
+            .collect();
         items.push((ser, "serialization".into()));
         items.push((store, "object store".into()));
         let used = super::legend(root, &items, (16, 40), 1180)?;
         let (_, body) = root.split_vertically(40 + used + 20);
-        let end = self.rows.iter().flat_map(|(_, v)| v).map(|s| s.end).fold(0.0f64, f64::max).max(1e-3);
-        let start = self.rows.iter().flat_map(|(_, v)| v).map(|s| s.start).fold(f64::INFINITY, f64::min).min(end);
+        let end = self
+            .rows
+            .iter()
+            .flat_map(|(_, v)| v)
+            .map(|s| s.end)
+            .fold(0.0f64, f64::max)
+            .max(1e-3);
+        let start = self
+            .rows
+            .iter()
+            .flat_map(|(_, v)| v)
+            .map(|s| s.start)
+            .fold(f64::INFINITY, f64::min)
+            .min(end);
         let n = self.rows.len();
-        let label_w = self.rows.iter().map(|(p, _)| text_width(&format!("pid {p}"), 13.0)).max().unwrap_or(60) + 24;
+        let label_w = self
+            .rows
+            .iter()
+            .map(|(p, _)| text_width(&format!("pid {p}"), 13.0))
+            .max()
+            .unwrap_or(60)
+            + 24;
         let mut chart = e(ChartBuilder::on(&body)
             .margin(10)
             .margin_right(30)
@@ -161,23 +230,54 @@ impl Draw for RayTimeline {
             .label_style(font(12.0))
             .axis_desc_style(font(13.0))
             .draw())?;
-        let colour_of = |name: &str| self.functions.iter().position(|f| f == name).map(palette).unwrap_or(RGBColor(120, 120, 120));
+        let colour_of = |name: &str| {
+            self.functions
+                .iter()
+                .position(|f| f == name)
+                .map(palette)
+                .unwrap_or(RGBColor(120, 120, 120))
+        };
         for (i, (pid, spans)) in self.rows.iter().enumerate() {
             let top = n as f64 - i as f64 - 0.1;
             let mid = top - 0.55;
             let bottom = n as f64 - i as f64 - 0.9;
             let (lx, ly) = chart.backend_coord(&(start, (top + bottom) / 2.0));
             let base = body.get_base_pixel();
-            super::row_label(&body, &format!("pid {pid}"), (lx - base.0 - 8, ly - base.1), 13.0)?;
+            super::row_label(
+                &body,
+                &format!("pid {pid}"),
+                (lx - base.0 - 8, ly - base.1),
+                13.0,
+            )?;
             // Tasks fill the upper part of the row; serialization and object-store spans
             // sit below them, so a task that serializes shows both.
-            e(chart.draw_series(spans.iter().filter(|s| s.category == "task").map(|s| {
-                Rectangle::new([(s.start, top), (s.end.max(s.start + (end - start) * 0.001), mid)], colour_of(&s.name).filled())
-            })))?;
-            e(chart.draw_series(spans.iter().filter(|s| s.category != "task").map(|s| {
-                let c = if s.category == "serialization" { ser } else { store };
-                Rectangle::new([(s.start, mid - 0.05), (s.end.max(s.start + (end - start) * 0.001), bottom)], c.filled())
-            })))?;
+            e(
+                chart.draw_series(spans.iter().filter(|s| s.category == "task").map(|s| {
+                    Rectangle::new(
+                        [
+                            (s.start, top),
+                            (s.end.max(s.start + (end - start) * 0.001), mid),
+                        ],
+                        colour_of(&s.name).filled(),
+                    )
+                })),
+            )?;
+            e(
+                chart.draw_series(spans.iter().filter(|s| s.category != "task").map(|s| {
+                    let c = if s.category == "serialization" {
+                        ser
+                    } else {
+                        store
+                    };
+                    Rectangle::new(
+                        [
+                            (s.start, mid - 0.05),
+                            (s.end.max(s.start + (end - start) * 0.001), bottom),
+                        ],
+                        c.filled(),
+                    )
+                })),
+            )?;
         }
         Ok(())
     }
@@ -188,7 +288,14 @@ mod tests {
     use super::*;
 
     fn span(pid: u32, cat: &str, name: &str, start: f64, end: f64) -> Span {
-        Span { pid, tid: 1, name: name.into(), category: cat.into(), start, end }
+        Span {
+            pid,
+            tid: 1,
+            name: name.into(),
+            category: cat.into(),
+            start,
+            end,
+        }
     }
 
     #[test]

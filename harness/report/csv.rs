@@ -49,11 +49,17 @@ pub const COLUMNS: [&str; 38] = [
 ];
 
 fn num(v: Option<f64>) -> String {
-    v.filter(|v| v.is_finite()).map(|v| format!("{v}")).unwrap_or_default()
+    v.filter(|v| v.is_finite())
+        .map(|v| format!("{v}"))
+        .unwrap_or_default()
 }
 
 fn est3(e: Option<Estimate>) -> [String; 3] {
-    [num(e.map(|e| e.median)), num(e.map(|e| e.interval.low)), num(e.map(|e| e.interval.high))]
+    [
+        num(e.map(|e| e.median)),
+        num(e.map(|e| e.interval.low)),
+        num(e.map(|e| e.interval.high)),
+    ]
 }
 
 /// First and last non-empty lines of an error: the first says what was being done, the last
@@ -61,7 +67,10 @@ fn est3(e: Option<Estimate>) -> [String; 3] {
 pub fn first_last_lines(error: &str) -> (String, String) {
     let mut lines = error.lines().map(str::trim).filter(|l| !l.is_empty());
     let first = lines.next().unwrap_or_default().to_string();
-    let last = lines.last().map(str::to_string).unwrap_or_else(|| first.clone());
+    let last = lines
+        .last()
+        .map(str::to_string)
+        .unwrap_or_else(|| first.clone());
     (first, last)
 }
 
@@ -77,7 +86,11 @@ pub fn record(c: &CellRecord) -> Vec<String> {
     let o = c.overhead.as_ref();
     let wall = o.and_then(|o| o.wall);
     let baseline = c.key.backend == "none";
-    let (base, ratio) = if baseline { (est3(wall), est3(None)) } else { (est3(None), est3(wall)) };
+    let (base, ratio) = if baseline {
+        (est3(wall), est3(None))
+    } else {
+        (est3(None), est3(wall))
+    };
     let a = c.accuracy.as_ref();
     let checks = crate::plot::checks::checks_of(c)
         .iter()
@@ -104,11 +117,18 @@ pub fn record(c: &CellRecord) -> Vec<String> {
     r.push(wall.map(|w| w.is_noisy().to_string()).unwrap_or_default());
     r.extend(est3(o.and_then(|o| o.cpu)));
     r.extend(est3(o.and_then(|o| o.peak_rss)));
-    r.push(a.map(|a| format!("{:?}", a.clock).to_lowercase()).unwrap_or_default());
+    r.push(
+        a.map(|a| format!("{:?}", a.clock).to_lowercase())
+            .unwrap_or_default(),
+    );
     r.push(num(a.map(|a| a.mae_pp)));
     r.push(a.map(|a| a.worst_phase.clone()).unwrap_or_default());
     r.push(num(a.map(|a| a.worst_pp)));
-    r.push(a.and_then(|a| a.samples).map(|s| s.to_string()).unwrap_or_default());
+    r.push(
+        a.and_then(|a| a.samples)
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    );
     r.push(num(a.and_then(|a| a.sampling_error_pp)));
     r.push(c.accuracy_note.clone().unwrap_or_default());
     r.push(c.output_bytes.map(|b| b.to_string()).unwrap_or_default());
@@ -158,16 +178,28 @@ mod tests {
         let base = rows.iter().find(|r| &r[col("backend")] == "none").unwrap();
         assert_eq!(&base[col("baseline_wall_s")], "5");
         assert_eq!(&base[col("wall_ratio")], "");
-        let failed = rows.iter().find(|r| &r[col("status")] == "permission denied").unwrap();
-        assert_eq!(&failed[col("error_first_line")], "ptrace: Operation not permitted");
-        let cp = rows.iter().find(|r| &r[col("backend")] == "cprofile" && &r[col("workload")] == "single").unwrap();
+        let failed = rows
+            .iter()
+            .find(|r| &r[col("status")] == "permission denied")
+            .unwrap();
+        assert_eq!(
+            &failed[col("error_first_line")],
+            "ptrace: Operation not permitted"
+        );
+        let cp = rows
+            .iter()
+            .find(|r| &r[col("backend")] == "cprofile" && &r[col("workload")] == "single")
+            .unwrap();
         assert_eq!(&cp[col("mae_pp")], "0.3");
         assert_eq!(&cp[col("wall_ratio")], "1.6");
     }
 
     #[test]
     fn error_lines_skip_blanks() {
-        assert_eq!(first_last_lines("\n a \n\n b\nc \n"), ("a".into(), "c".into()));
+        assert_eq!(
+            first_last_lines("\n a \n\n b\nc \n"),
+            ("a".into(), "c".into())
+        );
         assert_eq!(first_last_lines("only"), ("only".into(), "only".into()));
     }
 }

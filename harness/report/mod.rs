@@ -1,8 +1,12 @@
 //! Exporters: one file per format, all fed the same finished cells. Adding a format is one
 //! file implementing `Exporter`.
 
+pub mod csv;
+pub mod html;
+pub mod json;
 pub mod markdown;
 
+use crate::plot::Chart;
 use crate::results::{CellRecord, RunInfo};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
@@ -11,19 +15,59 @@ pub trait Exporter {
     /// File name written inside the run folder.
     fn file_name(&self) -> &'static str;
     fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> String;
+    /// Formats that show the charts (HTML) override this; the others ignore the charts.
+    fn render_with_charts(
+        &self,
+        info: &RunInfo,
+        cells: &[CellRecord],
+        _charts: &[Chart],
+    ) -> String {
+        self.render(info, cells)
+    }
 }
 
 pub fn exporters() -> Vec<Box<dyn Exporter>> {
-    vec![Box::new(markdown::Markdown)]
+    vec![
+        Box::new(markdown::Markdown),
+        Box::new(csv::Csv),
+        Box::new(json::Json),
+        Box::new(html::Html),
+    ]
 }
 
-/// Rewrites every report of a run folder from its finished cells; returns the paths written.
+/// Row order shared by the machine-readable exports: workload, launcher, the baseline first,
+/// then backends in profbench's order, then platform.
+pub fn table_order(cells: &[CellRecord]) -> Vec<&CellRecord> {
+    let mut sorted: Vec<&CellRecord> = cells.iter().collect();
+    sorted.sort_by(|a, b| {
+        let k = |c: &CellRecord| {
+            (
+                c.key.workload.clone(),
+                c.key.launcher.clone(),
+                c.key.backend != "none",
+                crate::plot::backend_rank(&c.key.backend),
+                c.key.backend.clone(),
+                c.platform_id.clone(),
+            )
+        };
+        k(a).cmp(&k(b))
+    });
+    sorted
+}
+
+/// Rewrites every report of a run folder from its finished cells, and its charts under
+/// `charts/`; returns the paths written. A chart that cannot be drawn is skipped with a warning.
 pub fn write_all(dir: &Path, info: &RunInfo, cells: &[CellRecord]) -> Result<Vec<PathBuf>> {
+    let charts = crate::plot::render_all(dir, &[dir.to_path_buf()], cells);
     let mut written = Vec::new();
     for e in exporters() {
         let path = dir.join(e.file_name());
-        crate::results::write_atomic(&path, e.render(info, cells).as_bytes())?;
+        crate::results::write_atomic(&path, e.render_with_charts(info, cells, &charts).as_bytes())?;
         written.push(path);
+    }
+    for c in charts {
+        written.push(c.svg_path);
+        written.push(c.png_path);
     }
     Ok(written)
 }

@@ -158,6 +158,22 @@ pub fn build(rec: &Recording) -> Output {
         });
     }
 
+    for p in &processes {
+        if let Some(e) = &p.agent_error {
+            profile.warnings.push(format!(
+                "sampling switched off in pid {} after an internal error: {e}",
+                p.pid
+            ));
+        }
+        if p.missed > 0 && p.ticks > 0 {
+            profile.warnings.push(format!(
+                "pid {}: {} of {} sampling ticks missed (the GIL was held; time-weighted samples keep their time)",
+                p.pid,
+                p.missed,
+                p.ticks + p.missed
+            ));
+        }
+    }
     profile.lines = line_stats(&profile);
     let remote_functions = ray::aggregate(
         profile

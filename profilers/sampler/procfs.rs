@@ -68,7 +68,7 @@ impl RssReader {
         let n = Self::pread(&self.statm, &mut self.buf)?;
         let text = std::str::from_utf8(&self.buf[..n]).ok()?;
         let rss = text.split_whitespace().nth(1)?.parse::<u64>().ok()? * self.page;
-        if self.n % 8 == 0 {
+        if self.n.is_multiple_of(8) {
             if let Some(n) = Self::pread(&self.status, &mut self.buf) {
                 if let Some((_, hwm)) = std::str::from_utf8(&self.buf[..n])
                     .ok()
