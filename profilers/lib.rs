@@ -48,7 +48,9 @@ pub fn all_backends() -> Vec<Box<dyn Backend>> {
         Box::new(scalene::Scalene::FULL),
         Box::new(scalene::Scalene::CPU_ONLY),
         Box::new(pyinstrument::Pyinstrument),
-        Box::new(profbench::ProfbenchSampler),
+        Box::new(profbench::ProfbenchSampler::DEFAULT),
+        Box::new(profbench::ProfbenchSampler::RATE_10),
+        Box::new(profbench::ProfbenchSampler::RATE_1000),
     ]
 }
 

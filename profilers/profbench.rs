@@ -13,14 +13,36 @@ use std::path::Path;
 
 pub const OUTPUT: &str = "profile.json";
 
-pub struct ProfbenchSampler;
+/// One row per sampling rate: the default 100 Hz, and the sweep's 10 and 1000 Hz.
+pub struct ProfbenchSampler {
+    pub name: &'static str,
+    pub rate: u32,
+}
+
+impl ProfbenchSampler {
+    pub const DEFAULT: ProfbenchSampler = ProfbenchSampler {
+        name: "profbench",
+        rate: 100,
+    };
+    pub const RATE_10: ProfbenchSampler = ProfbenchSampler {
+        name: "profbench-10hz",
+        rate: 10,
+    };
+    pub const RATE_1000: ProfbenchSampler = ProfbenchSampler {
+        name: "profbench-1000hz",
+        rate: 1000,
+    };
+}
 
 impl Backend for ProfbenchSampler {
     fn name(&self) -> &str {
-        "profbench"
+        self.name
     }
     fn description(&self) -> String {
-        "profbench record --rate 100 --subprocesses (own in-process sampler, time-weighted, wall clock)".into()
+        format!(
+            "profbench record --rate {} --subprocesses (own in-process sampler, time-weighted, wall clock)",
+            self.rate
+        )
     }
     fn clock(&self) -> Clock {
         Clock::Wall
@@ -34,7 +56,7 @@ impl Backend for ProfbenchSampler {
             [
                 "record",
                 "--rate",
-                "100",
+                &self.rate.to_string(),
                 "--subprocesses",
                 "--format",
                 "json",
