@@ -29,13 +29,15 @@ pub const OUTPUT: &str = "line_profiler.lprof";
 pub const DUMP: &str = "line_profiler.json";
 
 /// Reads an .lprof (argv[1]) and writes JSON (argv[2]) with line_profiler's own loader.
-pub const DUMP_SCRIPT: &str = "import json, linecache, sys\n\
-from line_profiler import load_stats\n\
-s = load_stats(sys.argv[1])\n\
-fs = [{'file': f, 'line': l, 'function': n, 'lines': [[ln, h, t, linecache.getline(f, ln).strip()] for ln, h, t in rows]}\n\
-      for (f, l, n), rows in s.timings.items()]\n\
-with open(sys.argv[2], 'w') as out:\n\
-    json.dump({'unit': s.unit, 'functions': fs}, out)\n";
+// A raw string: a `\` line continuation would eat the indentation Python needs.
+pub const DUMP_SCRIPT: &str = r#"import json, linecache, sys
+from line_profiler import load_stats
+s = load_stats(sys.argv[1])
+fs = [{'file': f, 'line': l, 'function': n, 'lines': [[ln, h, t, linecache.getline(f, ln).strip()] for ln, h, t in rows]}
+      for (f, l, n), rows in s.timings.items()]
+with open(sys.argv[2], 'w') as out:
+    json.dump({'unit': s.unit, 'functions': fs}, out)
+"#;
 
 pub struct LineProfiler;
 
@@ -216,6 +218,24 @@ pub fn classify(exit: &ExitInfo) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dump_script_is_valid_python() {
+        // Its indentation once got lost in a string continuation; compile it for real.
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sys; compile(sys.argv[1], 'dump', 'exec')",
+                DUMP_SCRIPT,
+            ])
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     const FIX: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),

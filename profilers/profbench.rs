@@ -139,7 +139,7 @@ mod tests {
             out_dir: Path::new("/out"),
             profbench_exe: Path::new("/bin/profbench"),
         };
-        let argv: Vec<String> = ProfbenchSampler
+        let argv: Vec<String> = ProfbenchSampler::DEFAULT
             .command(&launch)
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
@@ -182,7 +182,7 @@ mod tests {
         ));
         let dir = PathBuf::from("/nonexistent-profbench-dir");
         assert!(matches!(
-            ProfbenchSampler.parse(&dir, ""),
+            ProfbenchSampler::DEFAULT.parse(&dir, ""),
             Some(Err(ParseError::NoOutput(_)))
         ));
     }
