@@ -73,7 +73,10 @@ fn core_requirements(workloads_dir: &Path) -> Result<Vec<String>> {
 }
 
 /// Creates or reuses the Python environment for these backends, and their tool environments.
-fn prepare_env(
+/// Public so that the criterion benches (`benches/overhead.rs`, `benches/ingest.rs`) run in the
+/// very environment the matrix uses. Returns the env, the base interpreter, each backend's
+/// install outcome and, per backend with isolated requirements, its tool env's bin folder.
+pub fn prepare_env(
     common: &CommonArgs,
     backends: &[Box<dyn Backend>],
 ) -> Result<(
@@ -232,8 +235,21 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
         let w = workloads.iter().find(|w| w.name == key.workload).unwrap();
         let b = backends.iter().find(|b| b.name() == key.backend).unwrap();
         let l = launchers.iter().find(|l| l.name == key.launcher).unwrap();
-        let failed = workload_failure(&run_dir, l, w);
-        match matrix::run_cell(&ctx, key.clone(), w, b.as_ref(), l, failed.as_deref()) {
+        let baseline = baseline_record(&run_dir, l, w);
+        let failed = baseline.as_ref().and_then(|r| match &r.status {
+            Status::Failed { error, .. } => Some(error.clone()),
+            Status::Ok => None,
+        });
+        let memory_truth = baseline.as_ref().and_then(|r| r.memory_truth.as_ref());
+        match matrix::run_cell(
+            &ctx,
+            key.clone(),
+            w,
+            b.as_ref(),
+            l,
+            failed.as_deref(),
+            memory_truth,
+        ) {
             Ok(record) => {
                 progress.println(format!(
                     "{:>8} {} / {} / {}: {}",
@@ -286,18 +302,16 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
 }
 
 /// Why this (launcher, workload) fails without any profiler, from its finished `none` cell.
-fn workload_failure(run_dir: &RunDir, l: &Launcher, w: &Workload) -> Option<String> {
+/// The finished `none` cell of this (launcher, workload): whether the workload fails without
+/// any profiler, and its memory truth.
+fn baseline_record(run_dir: &RunDir, l: &Launcher, w: &Workload) -> Option<results::CellRecord> {
     let key = CellKey {
         launcher: l.name.clone(),
         workload: w.name.clone(),
         backend: "none".into(),
     };
     let path = run_dir.cells_dir().join(key.file_name());
-    let record: results::CellRecord = serde_json::from_slice(&fs::read(path).ok()?).ok()?;
-    match record.status {
-        Status::Failed { error, .. } => Some(error),
-        Status::Ok => None,
-    }
+    serde_json::from_slice(&fs::read(path).ok()?).ok()
 }
 
 fn summary_line(r: &results::CellRecord) -> String {

@@ -2,6 +2,7 @@
 //! interleaved after a warm-up, measured, parsed, compared with truth, and written at once.
 
 use crate::accuracy::{self, Accuracy, PhaseAccuracy};
+use crate::checks;
 use crate::launcher::Launcher;
 use crate::pyenv::{Install, PythonEnv};
 use crate::results::{CellKey, CellRecord, Overhead, RunDir, RunKind, RunRecord, Status, SCHEMA};
@@ -78,6 +79,8 @@ struct Cell<'a> {
     launcher: &'a Launcher,
     runs: Vec<RunRecord>,
     last_profile: Option<Profile>,
+    /// The truth of the run that produced `last_profile`.
+    last_truth: Option<Truth>,
 }
 
 impl Cell<'_> {
@@ -260,14 +263,15 @@ impl Cell<'_> {
             None => {}
             Some(Err(e)) => record.parse_error = Some((e.failure(), e.to_string())),
             Some(Ok(profile)) => {
-                match truth {
-                    Ok(t) => match accuracy::assess(&profile, &t, self.backend.is_sampler()) {
+                match &truth {
+                    Ok(t) => match accuracy::assess(&profile, t, self.backend.is_sampler()) {
                         Ok(a) => record.accuracy = Some(a),
                         Err(why) => record.note = Some(why),
                     },
                     Err(e) => record.note = Some(format!("{e:#}")),
                 }
                 self.last_profile = Some(profile);
+                self.last_truth = truth.ok();
             }
         }
         if !self.ctx.settings.keep_raw && record.output_bytes.unwrap_or(0) > RAW_CAP_BYTES {
@@ -380,6 +384,7 @@ pub fn run_cell(
     backend: &dyn Backend,
     launcher: &Launcher,
     workload_failed: Option<&str>,
+    memory_truth: Option<&Truth>,
 ) -> Result<CellRecord, Interrupted> {
     let started = now();
     let version = Some(backend.distribution())
@@ -399,6 +404,7 @@ pub fn run_cell(
         postprocess_s: None,
         memory_truth: None,
         profile_warnings: vec![],
+        checks: vec![],
         runs: vec![],
         started,
         finished: String::new(),
@@ -408,6 +414,17 @@ pub fn run_cell(
             planned_runs(ctx.settings, backend.name()).saturating_sub(record.runs.len() as u64),
         );
         record.status = Status::Failed { category, error };
+        if backend.name() != "none" {
+            // A failed cell fails every check it could have passed: no output, no evidence.
+            record.checks = checks::evaluate(&checks::Inputs {
+                workload: &record.key.workload,
+                profile: None,
+                truth: None,
+                memory_truth,
+                wall_ratio: None,
+                is_sampler: backend.is_sampler(),
+            });
+        }
         record.finished = now();
         Ok(record)
     };
@@ -447,6 +464,7 @@ pub fn run_cell(
         launcher,
         runs: vec![],
         last_profile: None,
+        last_truth: None,
     };
     let baseline_only = backend.name() == "none";
     let mut i = 0;
@@ -477,6 +495,17 @@ pub fn run_cell(
     }
     record.runs = std::mem::take(&mut cell.runs);
     summarise(&mut record, baseline_only);
+    if !baseline_only {
+        let wall_ratio = record.overhead.as_ref().and_then(|o| o.wall);
+        record.checks = checks::evaluate(&checks::Inputs {
+            workload: &record.key.workload,
+            profile: cell.last_profile.as_ref(),
+            truth: cell.last_truth.as_ref(),
+            memory_truth,
+            wall_ratio: wall_ratio.as_ref(),
+            is_sampler: backend.is_sampler(),
+        });
+    }
     if let Some(profile) = &cell.last_profile {
         record.profile_warnings = profile.warnings.clone();
         // The last parsed profile, for checks and re-reading; small enough to keep.

@@ -103,6 +103,9 @@ pub struct CellRecord {
     /// What the profiler's own output said about its data (e.g. a buffer overflow).
     #[serde(default)]
     pub profile_warnings: Vec<String>,
+    /// The ten capability checks decided from this cell's own output.
+    #[serde(default)]
+    pub checks: Vec<crate::checks::Check>,
     pub runs: Vec<RunRecord>,
     pub started: String,
     pub finished: String,

@@ -144,7 +144,8 @@ pub fn parse_collapsed(text: &str, interval: f64) -> Result<Profile, ParseError>
                 .entry((leaf.file, leaf.function, leaf.line))
                 .or_default();
             e.0 += weight;
-            e.1 += count;
+            // Saturating: counts come from the file; huge ones must not overflow (fuzzing).
+            e.1 = e.1.saturating_add(count);
         }
         profile.samples.push(Sample {
             pid: 0,

@@ -49,21 +49,26 @@ fn wall() -> Clock {
 pub fn load(path: &Path) -> Result<Vec<CommandBackend>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read backend file {}: {e}", path.display()))?;
-    let list: Vec<CommandBackend> = serde_json::from_str(&text)
-        .map_err(|e| format!("malformed backend file {}: {e}", path.display()))?;
+    parse_backend_file(&text, &path.display().to_string())
+}
+
+/// The part of `load` after reading the file (public for the fuzz target); `source` names the
+/// file in messages.
+pub fn parse_backend_file(text: &str, source: &str) -> Result<Vec<CommandBackend>, String> {
+    let path = source;
+    let list: Vec<CommandBackend> =
+        serde_json::from_str(text).map_err(|e| format!("malformed backend file {path}: {e}"))?;
     for b in &list {
         if b.command.is_empty() {
             return Err(format!(
                 "backend '{}' in {} has an empty command",
-                b.name,
-                path.display()
+                b.name, path
             ));
         }
         if b.output != OutputKind::None && b.output_file.is_none() {
             return Err(format!(
                 "backend '{}' in {} needs an output_file",
-                b.name,
-                path.display()
+                b.name, path
             ));
         }
     }
@@ -117,13 +122,25 @@ impl Backend for CommandBackend {
                 ))))
             }
         };
-        Some(match self.output {
-            OutputKind::None => return None,
-            OutputKind::Pstats => crate::cprofile::parse_pstats(&bytes),
-            OutputKind::Profile => serde_json::from_slice(&bytes)
-                .map_err(|e| ParseError::Unparseable(format!("{}: {e}", file.display()))),
-        })
+        parse_bytes(self.output, &bytes, &file.display().to_string())
     }
+}
+
+/// Parses a custom backend's output file once read (public for the fuzz target); `source`
+/// names the file in messages. None for `OutputKind::None`.
+pub fn parse_bytes(
+    kind: OutputKind,
+    bytes: &[u8],
+    source: &str,
+) -> Option<Result<Profile, ParseError>> {
+    Some(match kind {
+        OutputKind::None => return None,
+        OutputKind::Pstats => crate::cprofile::parse_pstats(bytes),
+        OutputKind::Profile => serde_json::from_slice(bytes)
+            .map_err(|e| ParseError::Unparseable(format!("{source}: {e}")))
+            // Frame indices must point at frames, as in the own sampler's JSON (fuzzing).
+            .and_then(|p| crate::profbench::check_frame_indices(&p, source).map(|()| p)),
+    })
 }
 
 #[cfg(test)]

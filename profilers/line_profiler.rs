@@ -168,7 +168,9 @@ pub fn parse_dump(bytes: &[u8]) -> Result<Profile, ParseError> {
         let (inclusive, primitive) = if recursive && !call_sites.is_empty() {
             (
                 call_sites.iter().map(|l| l.2).sum::<f64>(),
-                call_sites.iter().map(|l| l.1).sum::<u64>(),
+                // Saturating: hit counts come from the file; huge ones must not overflow
+                // (fuzzing).
+                call_sites.iter().fold(0u64, |n, l| n.saturating_add(l.1)),
             )
         } else {
             (sum, first)

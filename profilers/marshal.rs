@@ -25,6 +25,11 @@ pub fn parse(bytes: &[u8]) -> Result<Value, MarshalError> {
         bytes,
         pos: 0,
         refs: Vec::new(),
+        // Back-references copy what they point at, so a few KB of nested references
+        // (a tuple of 255 refs to a tuple of 255 refs to ...) expand exponentially (fuzzing
+        // ran out of memory on one). Real pstats files expand about 1.6x (nodes + string
+        // bytes over file bytes); allow 16x plus 1 Mi before calling the file malformed.
+        budget: bytes.len().saturating_mul(16).saturating_add(1 << 20),
     };
     let v = r.value(0)?;
     Ok(v)
@@ -34,6 +39,20 @@ struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
     refs: Vec<Value>,
+    /// Values (nodes + string bytes) this file may still materialise.
+    budget: usize,
+}
+
+/// What materialising a value costs against `Reader::budget`: one per node plus string bytes.
+fn weight(v: &Value) -> usize {
+    match v {
+        Value::Str(s) => 1 + s.len(),
+        Value::Tuple(t) => t.iter().fold(1, |n, v| n.saturating_add(weight(v))),
+        Value::Dict(d) => d.iter().fold(1, |n, (k, v)| {
+            n.saturating_add(weight(k)).saturating_add(weight(v))
+        }),
+        _ => 1,
+    }
 }
 
 impl Reader<'_> {
@@ -66,7 +85,16 @@ impl Reader<'_> {
         Ok(n as usize)
     }
 
+    fn spend(&mut self, cost: usize) -> Result<(), MarshalError> {
+        self.budget = self.budget.checked_sub(cost).ok_or(MarshalError(
+            "back-references expand beyond bounds",
+            self.pos,
+        ))?;
+        Ok(())
+    }
+
     fn string(&mut self, n: usize) -> Result<Value, MarshalError> {
+        self.spend(n)?;
         let b = self.take(n)?;
         Ok(Value::Str(String::from_utf8_lossy(b).into_owned()))
     }
@@ -76,6 +104,7 @@ impl Reader<'_> {
             return Err(MarshalError("nested too deep", self.pos));
         }
         let at = self.pos;
+        self.spend(1)?;
         let code = self.u8()?;
         let flag = code & FLAG_REF != 0;
         // Reserve the ref slot before reading children, as CPython does.
@@ -139,11 +168,14 @@ impl Reader<'_> {
             }
             b'r' => {
                 let i = self.i32()?;
-                return self
+                let v = self
                     .refs
                     .get(i as usize)
-                    .cloned()
-                    .ok_or(MarshalError("bad reference", at));
+                    .ok_or(MarshalError("bad reference", at))?;
+                // A reference is a copy: charge its full size (the clone costs as much).
+                let cost = weight(v);
+                self.spend(cost)?;
+                return Ok(self.refs[i as usize].clone());
             }
             _ => return Err(MarshalError("unknown type code", at)),
         };

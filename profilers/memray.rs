@@ -106,7 +106,8 @@ pub fn parse_peak_csv(text: &str) -> Result<Profile, ParseError> {
                 fields[size_col]
             ))
         })?;
-        peak += size;
+        // Saturating: sizes come from the file; huge ones must not overflow (fuzzing).
+        peak = peak.saturating_add(size);
         rows += 1;
         let mut seen = HashSet::new();
         for frame in fields[stack_col].split('|').filter(|f| !f.is_empty()) {
@@ -127,7 +128,8 @@ pub fn parse_peak_csv(text: &str) -> Result<Profile, ParseError> {
                 )));
             }
             if seen.insert(function) {
-                *by_function.entry(function.to_string()).or_default() += size;
+                let e = by_function.entry(function.to_string()).or_default();
+                *e = e.saturating_add(size);
             }
         }
     }

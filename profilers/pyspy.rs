@@ -317,7 +317,9 @@ pub fn leaf_lines(profile: &Profile) -> Vec<LineStat> {
         if let Some(&leaf) = s.stack.last() {
             let e = acc.entry(leaf).or_default();
             e.0 += s.weight;
-            e.1 += s.count;
+            // Saturating: counts come from the file, and two huge ones must not overflow
+            // (a panic in debug builds, a wrapped count in release). Found by fuzzing.
+            e.1 = e.1.saturating_add(s.count);
         }
     }
     let mut lines: Vec<LineStat> = acc

@@ -6,9 +6,9 @@
 #   ENV=/root/.cache/profbench/envs/<id> PEERS_A=/tmp/pbpeers-a PEERS_B=/tmp/pbpeers-b \
 #     scripts/capture-check-fixtures.sh
 #
-# ENV      the profbench Python env (numpy, pandas, ray 2.60, py-spy 0.4.3)
+# ENV      the profbench Python env (numpy, pandas, ray 2.60, py-spy 0.4.3); viztracer 1.1.1
+#          is taken from PEERS_B (/tmp/pbpeers-b) through PYTHONPATH when ENV lacks it
 # PEERS_A  venv with py-spy==0.4.3 scalene==2.4.0 (and numpy)
-# PEERS_B  venv with viztracer==1.1.1 (and numpy)
 # Ray runs get their own RAY_TMPDIR; the script fails if a raylet/gcs_server is left behind.
 set -euo pipefail
 
@@ -26,6 +26,11 @@ say() { echo "== $*" >&2; }
 now() { date +%s.%N; }
 WALLS=$TMP/walls.txt
 : > "$WALLS"
+
+# The sources as captured: axis 4 finds its lines by text in them, and the line numbers in
+# the outputs below are those of these copies.
+mkdir -p "$D/src"
+cp "$WL/single.py" "$WL/line.py" "$D/src/"
 
 # ---------------------------------------------------------------- single
 say single cProfile
@@ -67,7 +72,7 @@ ray_run() { # name, then the command; records the driver's wall seconds
   if pgrep -f "$RAY_TMPDIR" > /dev/null; then echo "ray processes left behind for $RAY_TMPDIR" >&2; exit 1; fi
   rm -rf "$RAY_TMPDIR"
 }
-rm -f "$D"/ray-*.truth.json*
+rm -f "$D"/ray-*.truth.json*  # task lines are appended: start clean
 
 ray_run baseline env PROFBENCH_TRUTH=$TMP/ray-base.truth.json "$PY" "$WL/ray_workload.py"
 
@@ -89,8 +94,9 @@ EOF
 
 # py-spy follows the raylet's workers (--subprocesses) at 20 Hz. Its raw file (~8 MB: every
 # Ray daemon is sampled too) is trimmed to the samples whose stack holds a remote function
-# or Ray's serialization code, each process frame's command line cut to 100 characters
-# (a label; the adapter reads only the pid).
+# or Ray's serialization code, less those under SerializationContext.__init__ (workers
+# setting up serializers: imports, not data), each process frame's command line cut to 100
+# characters (a label; the adapter reads only the pid).
 ray_run pyspy env PROFBENCH_TRUTH=$D/ray-pyspy.truth.json "$ENV/bin/py-spy" record --format raw --rate 20 \
   --threads --full-filenames --idle --subprocesses -o "$TMP/ray-pyspy.txt" -- "$PY" "$WL/ray_workload.py"
 "$PY" - "$TMP/ray-pyspy.txt" "$D/ray-pyspy.txt" <<'EOF2'
@@ -99,40 +105,31 @@ keep = re.compile(r"parallel_heavy_loop|parallel_io_bound|process_large_data|ray
 out = []
 for line in open(sys.argv[1]):
     stack = re.sub(r'process \d+:"[^"]*";?', "", line)
-    if keep.search(stack):
+    if keep.search(stack) and "SerializationContext.__init__" not in stack:
         out.append(re.sub(r'(process \d+:")([^"]{0,100})[^"]*"', r'\1\2"', line))
 open(sys.argv[2], "w").writelines(out)
 EOF2
 
-# VizTracer on the driver, and in every Ray worker through a sitecustomize that starts a
-# tracer limited to the workloads folder (include_files) and saves it at exit; the traces
-# are combined with `viztracer --combine`.
-mkdir -p "$TMP/vizpath" "$TMP/viz"
-ln -s "$PEERS_B/lib/python3.11/site-packages/viztracer" "$TMP/vizpath/viztracer"
-ln -s "$PEERS_B/lib/python3.11/site-packages/objprint" "$TMP/vizpath/objprint"
-cat > "$TMP/vizpath/sitecustomize.py" <<'EOF'
-import os, sys
-if os.environ.get("PB_VIZ_DIR") and any("default_worker.py" in a for a in sys.argv):
-    import atexit
-    from viztracer import VizTracer
-    _t = VizTracer(output_file=os.path.join(os.environ["PB_VIZ_DIR"], f"worker-{os.getpid()}.json"),
-                   include_files=[os.environ["PB_VIZ_INCLUDE"]], verbose=0)
-    _t.start()
-    def _save():
-        _t.stop()
-        _t.save()
-    atexit.register(_save)
-EOF
-ray_run viztracer env PYTHONPATH=$TMP/vizpath PB_VIZ_DIR=$TMP/viz PB_VIZ_INCLUDE=$WL \
-  PROFBENCH_TRUTH=$D/ray-viztracer.truth.json \
-  "$PY" -m viztracer --quiet --include_files "$WL" -o "$TMP/viz/driver.json" -- "$WL/ray_workload.py"
-ls "$TMP/viz" >&2
-PYTHONPATH=$TMP/vizpath "$PY" -m viztracer --combine "$TMP"/viz/*.json -o "$D/ray-viztracer.json"
+# VizTracer on the driver, limited to the workloads folder (--include_files, so the trace
+# stays small) without C calls. Ray workers are started by the raylet, not by the traced
+# driver, so they are not traced: the real shape of what `python -m viztracer` gives on Ray.
+# (Tracing the workers through a sitecustomize that starts a VizTracer in default_worker.py
+# was tried: the workers end with a quick exit (no atexit), and even saved after each task
+# their traces held no events, most likely because tasks run on a thread the tracer started
+# at import does not follow.)
+# Only viztracer and its dependency objprint go on PYTHONPATH (not PEERS_B's numpy).
+mkdir -p "$TMP/vizpath"
+ln -s "$PEERS_B/lib/python3.11/site-packages/viztracer" "$PEERS_B/lib/python3.11/site-packages/objprint" "$TMP/vizpath/"
+ray_run viztracer env PYTHONPATH=$TMP/vizpath PROFBENCH_TRUTH=$D/ray-viztracer-driver.truth.json \
+  "$PY" -m viztracer --quiet --include_files "$WL" --ignore_c_function -o "$D/ray-viztracer-driver.json" \
+  -- "$WL/ray_workload.py"
 
-# Driver wall seconds of each run (axis 7 uses the ratios to the baseline).
+# Driver wall seconds of each run, appended to the rounds already in ray-walls.json (index i
+# of every list is capture round i; axis 7 uses each run's ratio to its round's baseline).
+# The machine is shared, so rounds differ: the first two gave baselines of 35 s and 55 s.
 "$PY" - "$WALLS" "$D/ray-walls.json" <<'EOF'
-import json, sys
-walls = {}
+import json, os, sys
+walls = json.load(open(sys.argv[2])) if os.path.exists(sys.argv[2]) else {}
 for line in open(sys.argv[1]):
     name, s = line.split()
     walls.setdefault(name, []).append(float(s))

@@ -275,4 +275,27 @@ mod tests {
             Some(Verdict::NotApplicable)
         );
     }
+
+    #[test]
+    fn grid_reads_the_checks_a_cell_record_carries() {
+        let mut v = serde_json::to_value(testdata::cell(
+            "single",
+            "py-spy",
+            "direct",
+            Some(1.1),
+            Some(1.0),
+        ))
+        .unwrap();
+        v["checks"] = serde_json::json!([
+            {"axis": 1, "name": "calls and depth", "verdict": "pass", "evidence": "depth 31"},
+            {"axis": 6, "name": "cross-process", "verdict": "not-applicable", "evidence": "not ray"}
+        ]);
+        let cell: CellRecord = serde_json::from_value(v).unwrap();
+        let g = ChecksGrid::from_cells(&[cell]);
+        assert_eq!(g.rows, ["py-spy"]);
+        assert_eq!(g.verdicts[0][0], Some(Verdict::Pass));
+        assert_eq!(g.verdicts[0][5], Some(Verdict::NotApplicable));
+        assert_eq!(g.verdicts[0][1], None);
+        assert_eq!(g.names[0], "calls and depth");
+    }
 }

@@ -78,13 +78,17 @@ pub fn ensure_font() -> Result<(), String> {
         .clone()
 }
 
+/// Sizes in the chart code are nominal; both backends draw them a little small (plotters' SVG
+/// writes size/1.24 as the CSS font-size), so they are scaled up once here.
+const TEXT_SCALE: f64 = 1.15;
+
 pub(crate) fn font(size: f64) -> TextStyle<'static> {
-    (FONT, size).into_font().color(&BLACK)
+    (FONT, size * TEXT_SCALE).into_font().color(&BLACK)
 }
 
 /// Rough text width in pixels for layout (DejaVu Sans averages ~0.6 em per character).
 pub(crate) fn text_width(s: &str, size: f64) -> u32 {
-    (s.chars().count() as f64 * size * 0.6).ceil() as u32
+    (s.chars().count() as f64 * size * TEXT_SCALE * 0.6).ceil() as u32
 }
 
 /// Ten colours told apart in print and by most colour-blind readers (Tableau 10).
@@ -367,6 +371,8 @@ pub(crate) mod testdata {
         }
     }
 
+    /// Built through JSON so that fields added to `CellRecord` later (with serde defaults)
+    /// need no change here.
     pub fn cell(
         workload: &str,
         backend: &str,
@@ -374,59 +380,46 @@ pub(crate) mod testdata {
         wall: Option<f64>,
         mae: Option<f64>,
     ) -> CellRecord {
-        CellRecord {
-            schema: crate::results::SCHEMA,
-            key: CellKey {
-                launcher: launcher.into(),
-                workload: workload.into(),
-                backend: backend.into(),
-            },
-            platform_id: "linux-test".into(),
-            backend_description: backend.into(),
-            backend_version: Some("1.0".into()),
-            status: Status::Ok,
-            overhead: wall.map(|w| Overhead {
-                wall: Some(est(w, w * 0.95, w * 1.05)),
-                cpu: Some(est(w, w, w)),
-                ..Default::default()
-            }),
-            accuracy: mae.map(|m| Accuracy {
-                clock: Clock::Wall,
-                phases: vec![
-                    PhaseAccuracy {
-                        phase: "a".into(),
-                        function: "fa".into(),
-                        attributed_s: 1.0,
-                        truth_s: 1.0,
-                        attributed_share: 0.5,
-                        truth_share: 0.5,
-                        error_pp: m,
-                    },
-                    PhaseAccuracy {
-                        phase: "b <x>".into(),
-                        function: "fb".into(),
-                        attributed_s: 1.0,
-                        truth_s: 1.0,
-                        attributed_share: 0.5,
-                        truth_share: 0.5,
-                        error_pp: m,
-                    },
-                ],
-                mae_pp: m,
-                worst_phase: "a".into(),
-                worst_pp: m,
-                samples: None,
-                sampling_error_pp: None,
-            }),
-            accuracy_note: None,
-            output_bytes: Some(10),
-            postprocess_s: None,
-            memory_truth: None,
-            profile_warnings: vec![],
-            runs: vec![],
-            started: "s".into(),
-            finished: "f".into(),
-        }
+        let overhead = wall.map(|w| Overhead {
+            wall: Some(est(w, w * 0.95, w * 1.05)),
+            cpu: Some(est(w, w, w)),
+            ..Default::default()
+        });
+        let phase = |name: &str, m: f64| PhaseAccuracy {
+            phase: name.into(),
+            function: format!("f{name}"),
+            attributed_s: 1.0,
+            truth_s: 1.0,
+            attributed_share: 0.5,
+            truth_share: 0.5,
+            error_pp: m,
+        };
+        let accuracy = mae.map(|m| Accuracy {
+            clock: Clock::Wall,
+            phases: vec![phase("a", m), phase("b <x>", m)],
+            mae_pp: m,
+            worst_phase: "a".into(),
+            worst_pp: m,
+            samples: None,
+            sampling_error_pp: None,
+        });
+        serde_json::from_value(serde_json::json!({
+            "schema": crate::results::SCHEMA,
+            "key": CellKey { launcher: launcher.into(), workload: workload.into(), backend: backend.into() },
+            "platform_id": "linux-test",
+            "backend_description": backend,
+            "backend_version": "1.0",
+            "status": Status::Ok,
+            "overhead": overhead,
+            "accuracy": accuracy,
+            "accuracy_note": null,
+            "output_bytes": 10,
+            "postprocess_s": null,
+            "runs": [],
+            "started": "s",
+            "finished": "f",
+        }))
+        .expect("a valid cell record")
     }
 
     pub fn failed(
@@ -592,29 +585,51 @@ pub(crate) fn col_label<DB: DrawingBackend>(
     Ok(())
 }
 
-/// A legend line of coloured boxes with names, wrapping at `width`; returns the height used.
+/// Where each legend item goes when wrapping at `width`, relative to the legend's corner.
+fn legend_layout(names: &[String], width: i32) -> Vec<(i32, i32)> {
+    let (mut x, mut y) = (0, 0);
+    names
+        .iter()
+        .map(|name| {
+            let w = 24 + text_width(name, 13.0) as i32 + 18;
+            if x + w > width && x > 0 {
+                x = 0;
+                y += 22;
+            }
+            let at = (x, y);
+            x += w;
+            at
+        })
+        .collect()
+}
+
+/// Height a legend of these names takes when wrapped at `width`.
+pub(crate) fn legend_height(names: &[String], width: i32) -> i32 {
+    legend_layout(names, width)
+        .last()
+        .map(|l| l.1 + 22)
+        .unwrap_or(0)
+}
+
+/// A legend of coloured boxes with names, wrapping at `width`; returns the height used.
 pub(crate) fn legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     items: &[(RGBColor, String)],
     (x0, y0): (i32, i32),
     width: i32,
 ) -> Result<i32, String> {
-    let (mut x, mut y) = (x0, y0);
-    for (colour, name) in items {
-        let w = 24 + text_width(name, 13.0) as i32 + 18;
-        if x + w > width && x > x0 {
-            x = x0;
-            y += 22;
-        }
+    let names: Vec<String> = items.iter().map(|i| i.1.clone()).collect();
+    let layout = legend_layout(&names, width - x0);
+    for ((colour, name), (dx, dy)) in items.iter().zip(&layout) {
+        let (x, y) = (x0 + dx, y0 + dy);
         e(area.draw(&Rectangle::new([(x, y), (x + 16, y + 16)], colour.filled())))?;
         e(area.draw(&Rectangle::new(
             [(x, y), (x + 16, y + 16)],
             RGBColor(120, 120, 120).stroke_width(1),
         )))?;
         e(area.draw(&Text::new(name.clone(), (x + 22, y + 2), font(13.0))))?;
-        x += w;
     }
-    Ok(y + 22 - y0)
+    Ok(legend_height(&names, width - x0))
 }
 
 /// Rows of the grid charts: (backend, variant) pairs in profbench's backend order.
@@ -635,4 +650,43 @@ pub(crate) fn row_name((backend, variant): &(String, String), variants: usize) -
     } else {
         backend.clone()
     }
+}
+
+/// Tick values for a log axis over [lo, hi]: the finest "round" ratios that give at most ten
+/// ticks (plotters' own log ticks give a single label over the 1×–3× range overheads live in).
+pub(crate) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    const LISTS: [&[f64]; 4] = [
+        &[
+            0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0, 7.0,
+            10.0, 15.0, 20.0, 30.0, 50.0, 70.0, 100.0,
+        ],
+        &[
+            0.5, 0.7, 1.0, 1.2, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0, 70.0, 100.0,
+            200.0, 300.0, 500.0, 1000.0,
+        ],
+        &[
+            0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
+        ],
+        &[0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0, 100000.0],
+    ];
+    let mut last = Vec::new();
+    for list in LISTS {
+        let t: Vec<f64> = list
+            .iter()
+            .copied()
+            .filter(|v| *v >= lo && *v <= hi)
+            .collect();
+        if t.len() <= 10 {
+            return t;
+        }
+        last = t;
+    }
+    last
+}
+
+/// `1.5×`, `10×`: ratios as a reader writes them.
+pub(crate) fn ratio_label(v: f64) -> String {
+    let s = format!("{:.2}", v);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}×")
 }

@@ -36,7 +36,7 @@ pub struct Overhead {
 const ROW_BASE: u32 = 10;
 const PER_VARIANT: u32 = 16;
 const PANEL_EXTRA: u32 = 90;
-const LEGEND: u32 = 60;
+const WIDTH: i32 = 1100;
 
 impl Overhead {
     pub fn from_cells(cells: &[CellRecord]) -> Overhead {
@@ -110,6 +110,10 @@ impl Overhead {
         PANEL_EXTRA + self.row_height() * p.rows.len() as u32
     }
 
+    fn legend_height(&self) -> i32 {
+        40 + super::legend_height(&self.variants, WIDTH - 32) + 10
+    }
+
     fn label_width(&self) -> u32 {
         let w = self
             .panels
@@ -124,7 +128,7 @@ impl Overhead {
 impl Draw for Overhead {
     fn size(&self) -> (u32, u32) {
         let h: u32 = self.panels.iter().map(|p| self.panel_height(p)).sum();
-        (1100, LEGEND + h.max(80))
+        (WIDTH as u32, self.legend_height() as u32 + h.max(80))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
@@ -135,12 +139,13 @@ impl Draw for Overhead {
             font(17.0),
         )))?;
         // Legend: one colour per (platform,) launcher.
-        let mut x = 16;
-        for (i, v) in self.variants.iter().enumerate() {
-            e(root.draw(&Circle::new((x + 6, 45), 5, palette(i).filled())))?;
-            e(root.draw(&Text::new(v.clone(), (x + 16, 38), font(13.0))))?;
-            x += 40 + text_width(v, 13.0) as i32;
-        }
+        let items: Vec<(RGBColor, String)> = self
+            .variants
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (palette(i), v.clone()))
+            .collect();
+        super::legend(root, &items, (16, 40), WIDTH - 16)?;
         if self.panels.is_empty() {
             e(root.draw(&Text::new(
                 "no profiled cells in this run",
@@ -150,7 +155,7 @@ impl Draw for Overhead {
             return Ok(());
         }
         let mut breaks = Vec::new();
-        let mut y = LEGEND;
+        let mut y = self.legend_height() as u32;
         for p in &self.panels {
             breaks.push(y as i32);
             y += self.panel_height(p);
@@ -164,16 +169,21 @@ impl Draw for Overhead {
             let mut chart = e(ChartBuilder::on(&area)
                 .caption(format!("workload: {}", panel.workload), font(16.0))
                 .margin(8)
-                .margin_right(60)
+                .margin_right(100)
                 .x_label_area_size(40)
                 .y_label_area_size(label_w)
-                .build_cartesian_2d((lo..hi).log_scale(), 0f64..n as f64))?;
+                .build_cartesian_2d(
+                    (lo..hi)
+                        .log_scale()
+                        .with_key_points(super::log_ticks(lo, hi)),
+                    0f64..n as f64,
+                ))?;
             e(chart
                 .configure_mesh()
                 .disable_y_mesh()
                 .y_labels(0)
-                .x_labels(8)
-                .x_label_formatter(&|v| format!("{v:.2}×"))
+                .x_labels(12)
+                .x_label_formatter(&|v| super::ratio_label(*v))
                 .x_desc("profiled / baseline wall time")
                 .label_style(font(12.0))
                 .axis_desc_style(font(13.0))
@@ -222,15 +232,21 @@ impl Draw for Overhead {
                             })))?;
                             e(chart.draw_series(std::iter::once(
                                 EmptyElement::at((est.median, y))
-                                    + Circle::new((0, 0), 4, colour.filled())
+                                    + Circle::new((0, 0), 4, colour.filled()),
+                            )))?;
+                            // The value goes past the whisker's end, where nothing else is drawn.
+                            e(chart.draw_series(std::iter::once(
+                                EmptyElement::at((h, y))
                                     + Text::new(
                                         format!(
                                             "{:.2}×{}",
                                             est.median,
                                             if est.is_noisy() { " noisy" } else { "" }
                                         ),
-                                        (10, -7),
-                                        font(11.0).color(&RGBColor(60, 60, 60)),
+                                        (8, 0),
+                                        font(12.0)
+                                            .color(&RGBColor(60, 60, 60))
+                                            .pos(Pos::new(HPos::Left, VPos::Center)),
                                     ),
                             )))?;
                         }
@@ -239,8 +255,10 @@ impl Draw for Overhead {
                                 EmptyElement::at((lo, y))
                                     + Text::new(
                                         format!("✗ {why}"),
-                                        (6, -7),
-                                        font(12.0).color(&super::status_colour(why)),
+                                        (6, 0),
+                                        font(12.0)
+                                            .color(&super::status_colour(why))
+                                            .pos(Pos::new(HPos::Left, VPos::Center)),
                                     ),
                             )))?;
                         }

@@ -39,8 +39,8 @@ pub fn front(points: &[(f64, f64)]) -> Vec<usize> {
     idx
 }
 
-const PANEL_W: u32 = 620;
-const PANEL_H: u32 = 440;
+const PANEL_W: u32 = 1200;
+const PANEL_H: u32 = 480;
 const TOP: u32 = 60;
 
 impl Pareto {
@@ -93,15 +93,13 @@ impl Pareto {
 impl Draw for Pareto {
     fn size(&self) -> (u32, u32) {
         let n = self.panels.len().max(1) as u32;
-        let cols = n.min(2);
-        let rows = n.div_ceil(2);
-        (PANEL_W * cols.max(2), TOP + PANEL_H * rows)
+        (PANEL_W, TOP + PANEL_H * n)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         e(root.fill(&WHITE))?;
         e(root.draw(&Text::new("Overhead vs accuracy error: the red line joins the backends nothing beats on both (Pareto front)", (16, 12), font(17.0))))?;
-        e(root.draw(&Text::new("lower left is better; x: profiled/baseline wall time (log), y: mean abs. error over phases (pp)", (16, 36), font(13.0).color(&RGBColor(90, 90, 90)))))?;
+        e(root.draw(&Text::new("lower left is better; x: profiled/baseline wall time (log), y: mean abs. error over phases (pp); unnamed points are named in the table", (16, 36), font(13.0).color(&RGBColor(90, 90, 90)))))?;
         if self.panels.is_empty() {
             e(root.draw(&Text::new(
                 "no cell has both an overhead and an accuracy yet",
@@ -111,8 +109,7 @@ impl Draw for Pareto {
             return Ok(());
         }
         let (_, body) = root.split_vertically(TOP);
-        let rows = self.panels.len().div_ceil(2);
-        let areas = body.split_evenly((rows, 2));
+        let areas = body.split_evenly((self.panels.len(), 1));
         let front_colour = RGBColor(214, 39, 40);
         let other = RGBColor(31, 119, 180);
         for (panel, area) in self.panels.iter().zip(areas) {
@@ -134,12 +131,17 @@ impl Draw for Pareto {
                 .margin(12)
                 .x_label_area_size(40)
                 .y_label_area_size(50)
-                .build_cartesian_2d((xmin..xmax).log_scale(), 0f64..ymax))?;
+                .build_cartesian_2d(
+                    (xmin..xmax)
+                        .log_scale()
+                        .with_key_points(super::log_ticks(xmin, xmax)),
+                    0f64..ymax,
+                ))?;
             e(chart
                 .configure_mesh()
-                .x_labels(6)
+                .x_labels(12)
                 .y_labels(6)
-                .x_label_formatter(&|v| format!("{v:.2}×"))
+                .x_label_formatter(&|v| super::ratio_label(*v))
                 .y_label_formatter(&|v| format!("{v:.1}"))
                 .x_desc("overhead (wall ratio)")
                 .y_desc("MAE (pp)")
@@ -166,23 +168,87 @@ impl Draw for Pareto {
                 stairs,
                 front_colour.stroke_width(2),
             ))))?;
-            for (i, p) in panel.points.iter().enumerate() {
+            // Labels are placed greedily where they cover no marker and no earlier label, front
+            // first; a point with no free spot stays unnamed rather than making names unreadable.
+            let (xr, yr) = chart.plotting_area().get_pixel_range();
+            let pixels: Vec<(i32, i32)> = panel
+                .points
+                .iter()
+                .map(|p| chart.backend_coord(&(p.overhead, p.mae_pp)))
+                .collect();
+            let mut placed: Vec<(i32, i32, i32, i32)> = pixels
+                .iter()
+                .map(|&(x, y)| (x - 6, y - 6, x + 6, y + 6))
+                .collect();
+            let mut order: Vec<usize> = (0..panel.points.len()).collect();
+            order.sort_by_key(|i| !panel.front.contains(i));
+            for i in order {
+                let p = &panel.points[i];
                 let on_front = panel.front.contains(&i);
-                let (colour, style) = if on_front {
-                    (front_colour, font(13.0).color(&front_colour))
+                let (colour, size) = if on_front {
+                    (front_colour, 13.0)
                 } else {
-                    (other, font(12.0).color(&RGBColor(60, 60, 60)))
+                    (other, 12.0)
                 };
+                let ink = if on_front {
+                    front_colour
+                } else {
+                    RGBColor(60, 60, 60)
+                };
+                let style = font(size).color(&ink);
                 let marker: ShapeStyle = if on_front {
                     colour.filled()
                 } else {
                     colour.stroke_width(2)
                 };
-                e(chart.draw_series(std::iter::once(
-                    EmptyElement::at((p.overhead, p.mae_pp))
-                        + Circle::new((0, 0), 5, marker)
-                        + Text::new(p.label.clone(), (8, -16), style),
-                )))?;
+                let (px, py) = pixels[i];
+                let w = super::text_width(&p.label, size) as i32;
+                let h = size as i32 + 2;
+                let tries = [
+                    (8, -18),
+                    (8, 4),
+                    (-8 - w, -18),
+                    (-8 - w, 4),
+                    (8, -34),
+                    (8, 20),
+                    (-8 - w, -34),
+                    (-8 - w, 20),
+                    (-w / 2, -36),
+                    (-w / 2, 22),
+                    (8, -50),
+                    (8, 36),
+                    (-8 - w, -50),
+                    (-8 - w, 36),
+                ];
+                let free = |(dx, dy): (i32, i32)| {
+                    let (x0, y0) = (px + dx, py + dy);
+                    let inside =
+                        x0 >= xr.start && x0 + w <= xr.end && y0 >= yr.start && y0 + h <= yr.end;
+                    inside
+                        && !placed
+                            .iter()
+                            .any(|&(a, b, c, d)| x0 < c && x0 + w > a && y0 < d && y0 + h > b)
+                };
+                let spot = tries
+                    .iter()
+                    .copied()
+                    .find(|t| free(*t))
+                    .or(on_front.then_some(tries[0]));
+                let element =
+                    EmptyElement::at((p.overhead, p.mae_pp)) + Circle::new((0, 0), 5, marker);
+                if let Some(offset) = spot {
+                    placed.push((
+                        px + offset.0,
+                        py + offset.1,
+                        px + offset.0 + w,
+                        py + offset.1 + h,
+                    ));
+                    e(chart.draw_series(std::iter::once(
+                        element + Text::new(p.label.clone(), offset, style),
+                    )))?;
+                } else {
+                    e(chart.draw_series(std::iter::once(element)))?;
+                }
             }
         }
         Ok(())

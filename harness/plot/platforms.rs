@@ -41,6 +41,14 @@ pub fn code(category: &str) -> &'static str {
 
 const CELL_H: i32 = 24;
 
+fn legend_name(category: &str) -> String {
+    if code(category) == category {
+        category.to_string()
+    } else {
+        format!("{} {category}", code(category))
+    }
+}
+
 impl PlatformGrid {
     pub fn from_cells(cells: &[CellRecord]) -> PlatformGrid {
         let mut backends: Vec<String> = cells
@@ -139,27 +147,13 @@ impl PlatformGrid {
             .collect()
     }
 
-    fn legend_rows(&self, width: i32) -> i32 {
-        // Mirrors `legend`'s wrapping closely enough to reserve space.
-        let mut rows = 1;
-        let mut x = 16;
-        for c in self.categories() {
-            let w = 24 + text_width(&format!("{} {c}", code(c)), 13.0) as i32 + 18;
-            if x + w > width && x > 16 {
-                rows += 1;
-                x = 16;
-            }
-            x += w;
-        }
-        rows
-    }
-
     fn width(&self) -> i32 {
         (self.label_width() + self.col_width() * self.columns.len() as i32 + 30).max(900)
     }
 
     fn top(&self) -> i32 {
-        40 + 22 * self.legend_rows(self.width() - 16) + 70
+        let names: Vec<String> = self.categories().into_iter().map(legend_name).collect();
+        40 + super::legend_height(&names, self.width() - 32) + 70
     }
 }
 
@@ -185,7 +179,7 @@ impl Draw for PlatformGrid {
         let items: Vec<(RGBColor, String)> = self
             .categories()
             .into_iter()
-            .map(|c| (status_colour(c), format!("{} {c}", code(c))))
+            .map(|c| (status_colour(c), legend_name(c)))
             .collect();
         legend(area, &items, (16, 40), self.width() - 16)?;
         let top = self.top();

@@ -150,12 +150,34 @@ impl RayTimeline {
     }
 }
 
+impl RayTimeline {
+    fn legend_items(&self) -> Vec<(RGBColor, String)> {
+        let mut items: Vec<(RGBColor, String)> = self
+            .functions
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (palette(i), f.clone()))
+            .collect();
+        items.push((RGBColor(30, 30, 30), "serialization".into()));
+        items.push((RGBColor(150, 150, 150), "object store".into()));
+        items
+    }
+
+    fn top(&self) -> i32 {
+        let names: Vec<String> = self.legend_items().into_iter().map(|i| i.1).collect();
+        40 + super::legend_height(&names, 1184 - 16) + 16
+    }
+}
+
 impl Draw for RayTimeline {
     fn size(&self) -> (u32, u32) {
         if self.rows.is_empty() {
             return (700, 120);
         }
-        (1200, (150 + ROW_H * self.rows.len() as i32 + 60) as u32)
+        (
+            1200,
+            (self.top() + ROW_H * self.rows.len() as i32 + 70) as u32,
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {

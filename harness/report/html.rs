@@ -69,6 +69,7 @@ th,td{border:1px solid #ddd;padding:.3em .5em;vertical-align:top;text-align:left
 th{background:#f3f3f3;cursor:pointer;user-select:none;position:sticky;top:0}
 th[aria-sort=ascending]::after{content:" ▲"}th[aria-sort=descending]::after{content:" ▼"}
 td.num{text-align:right;white-space:nowrap}
+td.platform{white-space:nowrap;font-size:.85em}
 tr.failed td{background:#fff8f6}
 .badge{display:inline-block;padding:0 .45em;border-radius:.3em;font-weight:600;white-space:nowrap}
 .noisy{color:#b35900;font-weight:600}
@@ -119,7 +120,8 @@ const COLUMNS: [(&str, &str, bool); 11] = [
     ("pairs", "pairs", true),
 ];
 
-fn row(out: &mut String, c: &CellRecord) {
+/// `show_platform`: only merged pages need the column; a single run names its platform above.
+fn row(out: &mut String, c: &CellRecord, show_platform: bool) {
     let failed = matches!(c.status, Status::Failed { .. });
     let status = match &c.status {
         Status::Ok => ("ok".to_string(), badge("ok")),
@@ -190,10 +192,10 @@ fn row(out: &mut String, c: &CellRecord) {
         .unwrap_or_default();
     let _ = writeln!(
         out,
-        "<tr class=\"cell{}\" data-status=\"{}\"><td>{}</td><td>{}</td><td data-sort=\"{}\" title=\"{}\">{}{}</td><td>{}</td><td data-sort=\"{}\">{}</td><td class=\"num\" data-sort=\"{}\">{}</td><td class=\"num\" data-sort=\"{}\">{}</td><td class=\"num\" data-sort=\"{}\">{}</td><td class=\"num\" data-sort=\"{}\">{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+        "<tr class=\"cell{}\" data-status=\"{}\">{}<td>{}</td><td data-sort=\"{}\" title=\"{}\">{}{}</td><td>{}</td><td data-sort=\"{}\">{}</td><td class=\"num\" data-sort=\"{}\">{}</td><td class=\"num\" data-sort=\"{}\">{}</td><td class=\"num\" data-sort=\"{}\">{}</td><td class=\"num\" data-sort=\"{}\">{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
         if failed { " failed" } else { "" },
         esc(&status.0),
-        esc(&c.platform_id),
+        if show_platform { format!("<td class=\"platform\">{}</td>", esc(&c.platform_id)) } else { String::new() },
         esc(&c.key.workload),
         esc(&c.key.backend),
         esc(&c.backend_description),
@@ -238,7 +240,7 @@ fn platform_line(info: &RunInfo) -> String {
 }
 
 /// The page for any set of run infos and cells. `extra` is trusted, already-escaped HTML placed
-/// after the table (the merged report's platform-column table).
+/// before the table (the merged report's platform-column table).
 pub fn render_many(
     infos: &[RunInfo],
     cells: &[CellRecord],
@@ -268,8 +270,15 @@ pub fn render_many(
         "<p><a href=\"#results\">table</a> · <a href=\"#charts\">charts</a> · <a href=\"#failures\">failures ({})</a> · <a href=\"#warnings\">warnings</a></p>",
         failures.len()
     );
+    if let Some(extra) = extra {
+        out.push_str(extra);
+    }
     let _ = writeln!(out, "<h2>Results</h2>\n<table id=\"results\">\n<thead><tr>");
-    for (key, name, numeric) in COLUMNS {
+    let show_platform = crate::plot::many_platforms(cells);
+    for (key, name, numeric) in COLUMNS
+        .into_iter()
+        .filter(|c| show_platform || c.0 != "platform")
+    {
         let _ = write!(
             out,
             "<th data-key=\"{key}\" data-type=\"{}\">{name}</th>",
@@ -278,12 +287,9 @@ pub fn render_many(
     }
     let _ = writeln!(out, "</tr></thead>\n<tbody>");
     for c in &ordered {
-        row(&mut out, c);
+        row(&mut out, c, show_platform);
     }
     let _ = writeln!(out, "</tbody>\n</table>");
-    if let Some(extra) = extra {
-        out.push_str(extra);
-    }
     let _ = writeln!(out, "<h2 id=\"charts\">Charts</h2>");
     if charts.is_empty() {
         let _ = writeln!(

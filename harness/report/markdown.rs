@@ -29,7 +29,7 @@ fn one_line(s: &str) -> String {
 }
 
 /// The cells of one table row, in column order.
-pub fn row(c: &CellRecord) -> [String; 8] {
+pub fn row(c: &CellRecord) -> [String; 9] {
     let status = match &c.status {
         Status::Ok => "ok".to_string(),
         Status::Failed { category, error } => format!("**{category}**: {}", one_line(error)),
@@ -81,8 +81,73 @@ pub fn row(c: &CellRecord) -> [String; 8] {
         overhead,
         cpu,
         accuracy,
+        checks(c),
         pairs,
     ]
+}
+
+/// Backend × the ten axes, each axis judged on the workloads where it applies; the best
+/// verdict any of them reached, per launcher.
+fn capability_table(cells: &[CellRecord]) -> String {
+    use crate::checks::Verdict;
+    use std::collections::BTreeMap;
+    let rank = |v: Verdict| match v {
+        Verdict::Pass => 3,
+        Verdict::Partial => 2,
+        Verdict::Fail => 1,
+        Verdict::NotApplicable => 0,
+    };
+    let mut best: BTreeMap<(String, String), [Option<Verdict>; 10]> = BTreeMap::new();
+    for c in cells.iter().filter(|c| !c.checks.is_empty()) {
+        let slot = best
+            .entry((c.key.backend.clone(), c.key.launcher.clone()))
+            .or_insert([None; 10]);
+        for k in &c.checks {
+            let i = (k.axis as usize).saturating_sub(1).min(9);
+            if k.verdict != Verdict::NotApplicable
+                && slot[i].is_none_or(|v| rank(k.verdict) > rank(v))
+            {
+                slot[i] = Some(k.verdict);
+            }
+        }
+    }
+    if best.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n## Capabilities: the seed's ten axes\n\nEach axis judged on the workloads where it applies (1, 2, 5 on `single`; 3 on `single`/`library`; 4 on `line`/`single`; 6–10 on `ray`); the best verdict reached. ✔ pass, ◐ partial, ✘ fail, · not run here.\n\n| backend | launcher | 1 calls | 2 CPU/wait | 3 library | 4 line | 5 memory | 6 cross-proc | 7 Ray overhead | 8 serialization | 9 timeline | 10 aggregation |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for ((backend, launcher), verdicts) in best {
+        let symbols: Vec<&str> = verdicts
+            .iter()
+            .map(|v| match v {
+                Some(Verdict::Pass) => "✔",
+                Some(Verdict::Partial) => "◐",
+                Some(Verdict::Fail) => "✘",
+                _ => "·",
+            })
+            .collect();
+        out.push_str(&format!(
+            "| {backend} | {launcher} | {} |\n",
+            symbols.join(" | ")
+        ));
+    }
+    out
+}
+
+/// The ten checks as one symbol each, axis 1 to 10: ✔ pass, ◐ partial, ✘ fail, · n/a.
+pub fn checks(c: &CellRecord) -> String {
+    use crate::checks::Verdict;
+    if c.checks.is_empty() {
+        return "–".into();
+    }
+    c.checks
+        .iter()
+        .map(|k| match k.verdict {
+            Verdict::Pass => '✔',
+            Verdict::Partial => '◐',
+            Verdict::Fail => '✘',
+            Verdict::NotApplicable => '·',
+        })
+        .collect()
 }
 
 impl Exporter for Markdown {
@@ -112,9 +177,9 @@ impl Exporter for Markdown {
                 .map(|l| format!("{l:.2}"))
                 .unwrap_or_else(|| "?".into())
         );
-        let _ = writeln!(out, "Overhead = profiled wall / baseline wall, median over interleaved pairs [95% order-statistic interval of the median; fewer than 6 pairs cannot reach 95%, see notes]. For `none`, the baseline wall time itself. Accuracy = mean absolute error of each phase's share of the phase functions' time vs ground truth, in percentage points, in the backend's own clock.\n");
-        let _ = writeln!(out, "| workload | backend | launcher | status | overhead (wall) | CPU ratio | accuracy MAE | pairs |");
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(out, "Overhead = profiled wall / baseline wall, median over interleaved pairs [95% order-statistic interval of the median; fewer than 6 pairs cannot reach 95%, see notes]. For `none`, the baseline wall time itself. Accuracy = mean absolute error of each phase's share of the phase functions' time vs ground truth, in percentage points, in the backend's own clock. Checks: the seed's ten axes (1 calls/depth, 2 CPU vs waiting, 3 library transparency, 4 line level, 5 memory, 6 cross-process, 7 Ray overhead, 8 serialization, 9 timeline, 10 aggregation): ✔ pass, ◐ partial, ✘ fail, · not applicable to this workload; the evidence is in each cell's JSON.\n");
+        let _ = writeln!(out, "| workload | backend | launcher | status | overhead (wall) | CPU ratio | accuracy MAE | checks 1–10 | pairs |");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
         let mut sorted: Vec<&CellRecord> = cells.iter().collect();
         sorted.sort_by(|a, b| {
             (
@@ -133,6 +198,7 @@ impl Exporter for Markdown {
         for c in &sorted {
             let _ = writeln!(out, "| {} |", row(c).join(" | "));
         }
+        out.push_str(&capability_table(cells));
         let notes: Vec<String> = sorted
             .iter()
             .filter_map(|c| {
