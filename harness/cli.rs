@@ -22,6 +22,13 @@ pub enum Command {
     List(CommonArgs),
     /// Describe this platform and, per backend, why it can or cannot run.
     Doctor(CommonArgs),
+    /// Whether two matrix runs agree: each overhead median inside the other's interval.
+    Compare {
+        /// The first run folder.
+        a: PathBuf,
+        /// The second run folder.
+        b: PathBuf,
+    },
     /// Profile a Python command with profbench's own sampler (no root, ptrace or settings needed).
     Record(profbench_sampler::RecordArgs),
     /// Rewrite a run folder's reports, or merge folders from several machines into one report.

@@ -5,6 +5,7 @@ pub mod accuracy;
 pub mod checks;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod launcher;
 pub mod matrix;
 pub mod merge;

@@ -10,6 +10,10 @@ fn main() {
         Command::Matrix(args) => commands::matrix(&args),
         Command::List(args) => commands::list(&args),
         Command::Doctor(args) => commands::doctor(&args),
+        Command::Compare { a, b } => profbench::compare::compare(&a, &b).map(|rows| {
+            print!("{}", profbench::compare::render(&rows));
+            0
+        }),
         Command::Record(args) => profbench_sampler::record(&args),
         Command::Report(args) => report(&args),
     };
