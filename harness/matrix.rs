@@ -414,7 +414,8 @@ pub fn run_cell(
             planned_runs(ctx.settings, backend.name()).saturating_sub(record.runs.len() as u64),
         );
         record.status = Status::Failed { category, error };
-        if backend.name() != "none" {
+        let profilers_fault = !matches!(category, Failure::WorkloadFailed | Failure::Interrupted);
+        if backend.name() != "none" && profilers_fault {
             // A failed cell fails every check it could have passed: no output, no evidence.
             record.checks = checks::evaluate(&checks::Inputs {
                 workload: &record.key.workload,
