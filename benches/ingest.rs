@@ -243,11 +243,22 @@ fn main() {
         eprintln!("\ningest bench: interrupted; ending the running process tree...");
     });
 
+    // profbench's plotters draws text with ab_glyph, from a font registered at run time (the
+    // crate features are shared with criterion's charts): register it, or go without charts.
+    let font = profbench::plot::ensure_font();
+    let mut notes: Vec<String> = Vec::new();
+
     // 1. The collector's ingest rate: the sampler crate's own benchmark, as it is.
-    sampler_ingest::benches();
+    match &font {
+        Ok(()) => sampler_ingest::benches(),
+        // Its own Criterion draws charts, which need the font: run it where it lives instead.
+        Err(why) => notes.push(format!(
+            "collector ingest skipped: criterion's charts need a font ({why}); \
+             or run `cargo bench -p profbench-sampler -- --noplot`"
+        )),
+    }
 
     // 2. Parse throughput on real, large outputs.
-    let mut notes: Vec<String> = Vec::new();
     let mut cases: Vec<ParseCase> = Vec::new();
     let data = target_dir().join("bench-data");
     match prepare(&data, &mut notes) {
@@ -256,6 +267,10 @@ fn main() {
     }
 
     let mut criterion = Criterion::default().configure_from_args();
+    if let Err(why) = &font {
+        eprintln!("ingest bench: criterion's charts are off ({why}); its numbers are still in target/criterion/");
+        criterion = criterion.without_plots();
+    }
     let mut group = criterion.benchmark_group("parse");
     group
         .sample_size(10)

@@ -332,6 +332,12 @@ fn main() {
     );
 
     let mut criterion = Criterion::default().configure_from_args();
+    // profbench's plotters draws text with ab_glyph, from a font registered at run time (the
+    // crate features are shared with criterion's charts): register it, or go without charts.
+    if let Err(why) = profbench::plot::ensure_font() {
+        eprintln!("overhead bench: criterion's charts are off ({why}); its numbers are still in target/criterion/");
+        criterion = criterion.without_plots();
+    }
     let mut summary: Vec<(Workload, Vec<Row>, Vec<(String, String)>)> = Vec::new();
     for w in &workloads {
         let group_name = format!("overhead-{}", w.name);

@@ -349,7 +349,8 @@ fn open_run_dir(args: &MatrixArgs) -> Result<RunDir> {
     }
     fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     // Runs start in their own output folder: every path handed to them must be absolute.
-    let root = std::path::absolute(&root).with_context(|| format!("resolving {}", root.display()))?;
+    let root =
+        std::path::absolute(&root).with_context(|| format!("resolving {}", root.display()))?;
     Ok(RunDir { root })
 }
 

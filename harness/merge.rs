@@ -122,10 +122,13 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
+/// (workload, backend, launcher), and that row's cell per platform column.
+pub type PlatformRow = ((String, String, String), Vec<Option<CellRecord>>);
+
 /// One row per (workload, backend, launcher), one column per platform: the merged view.
 pub struct PlatformTable {
     pub platforms: Vec<String>,
-    pub rows: Vec<((String, String, String), Vec<Option<CellRecord>>)>,
+    pub rows: Vec<PlatformRow>,
 }
 
 /// A compact summary of a cell for a platform column: what a reader scans for first.
@@ -161,7 +164,7 @@ impl PlatformTable {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut rows: Vec<((String, String, String), Vec<Option<CellRecord>>)> = Vec::new();
+        let mut rows: Vec<PlatformRow> = Vec::new();
         for c in table_order(cells) {
             let key = (
                 c.key.workload.clone(),
@@ -370,7 +373,7 @@ mod tests {
             r#"{"schema": 99, "something": "else"}"#,
         )
         .unwrap();
-        let err = merge(&[dir.clone()], &tmp.path().join("out"))
+        let err = merge(std::slice::from_ref(&dir), &tmp.path().join("out"))
             .unwrap_err()
             .to_string();
         assert!(

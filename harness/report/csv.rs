@@ -68,7 +68,7 @@ pub fn first_last_lines(error: &str) -> (String, String) {
     let mut lines = error.lines().map(str::trim).filter(|l| !l.is_empty());
     let first = lines.next().unwrap_or_default().to_string();
     let last = lines
-        .last()
+        .next_back()
         .map(str::to_string)
         .unwrap_or_else(|| first.clone());
     (first, last)
