@@ -236,9 +236,10 @@ impl Cell<'_> {
         if !post.is_empty() {
             let start = Instant::now();
             for (i, argv) in post.into_iter().enumerate() {
+                // Post-processing runs under the same launcher: `uv run` needs its settings too.
                 let spec = Spec {
                     argv,
-                    env: vec![],
+                    env: self.launcher.env.clone(),
                     cwd: out_dir.to_path_buf(),
                     timeout: self.ctx.settings.timeout,
                     log_dir: out_dir.join(format!("postprocess-{i}")),
