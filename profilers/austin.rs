@@ -23,7 +23,7 @@
 use crate::backend::{Backend, Launch, ParseError};
 use crate::profile::{Clock, Frame, Profile, Sample};
 use crate::pyspy::leaf_lines;
-use crate::status::{classify_common, ExitInfo, Failure};
+use crate::status::{classify_with, ExitInfo, Failure};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
@@ -164,30 +164,28 @@ impl Backend for Austin {
 
 /// Austin's own failure texts (3.7.0 and 4.0.0, seen on real runs), then the shared patterns.
 pub fn classify_austin(exit: &ExitInfo) -> Failure {
-    if exit.timed_out {
-        return Failure::TimedOut;
-    }
-    let text = exit.stderr.to_lowercase();
-    if text.contains("version `glibc") {
-        // austin-dist 4.0.0's manylinux wheel is tagged manylinux_2_12 but needs GLIBC_2.38.
-        Failure::BinaryIncompatible
-    } else if text.contains("insufficient permissions") {
-        Failure::PermissionDenied
-    } else if text.contains("not a python\nprocess")
-        || text.contains("not a python process")
-        || text.contains("cannot determine the version of the python interpreter")
-        || text.contains("cannot launch the given command or it terminated too quickly")
-    {
-        // A launcher (`uv`) or non-Python program. Austin 3.7.0 prints the same "not a Python
-        // process" text when it is refused access to a process it attaches to, and both lines
-        // print "Cannot launch the given command" for a missing executable too: the text
-        // cannot tell these apart, so the category follows the text.
-        Failure::TargetNotFound
-    } else if text.contains("unable to create the given output file") {
-        Failure::NoOutput
-    } else {
-        classify_common(exit)
-    }
+    classify_with(exit, |text| {
+        if text.contains("version `glibc") {
+            // austin-dist 4.0.0's manylinux wheel is tagged manylinux_2_12 but needs GLIBC_2.38.
+            Some(Failure::BinaryIncompatible)
+        } else if text.contains("insufficient permissions") {
+            Some(Failure::PermissionDenied)
+        } else if text.contains("not a python\nprocess")
+            || text.contains("not a python process")
+            || text.contains("cannot determine the version of the python interpreter")
+            || text.contains("cannot launch the given command or it terminated too quickly")
+        {
+            // A launcher (`uv`) or non-Python program. Austin 3.7.0 prints the same "not a Python
+            // process" text when it is refused access to a process it attaches to, and both lines
+            // print "Cannot launch the given command" for a missing executable too: the text
+            // cannot tell these apart, so the category follows the text.
+            Some(Failure::TargetNotFound)
+        } else if text.contains("unable to create the given output file") {
+            Some(Failure::NoOutput)
+        } else {
+            None
+        }
+    })
 }
 
 fn parse_id(text: &str, hex: bool) -> Option<u64> {

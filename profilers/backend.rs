@@ -43,6 +43,11 @@ pub enum ParseError {
     Unparseable(String),
 }
 
+/// Reads a profiler's output file; a missing or unreadable one is "no output".
+pub fn read_output(path: &Path) -> Result<Vec<u8>, ParseError> {
+    std::fs::read(path).map_err(|e| ParseError::NoOutput(format!("{}: {e}", path.display())))
+}
+
 impl ParseError {
     pub fn failure(&self) -> Failure {
         match self {

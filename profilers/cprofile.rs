@@ -1,7 +1,7 @@
 //! cProfile, the standard library's deterministic profiler: `python -m cProfile -o out.pstats`.
 //! Its pstats file (a marshalled dict) is parsed here without Python.
 
-use crate::backend::{Backend, Launch, ParseError};
+use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::marshal::{self, Value};
 use crate::profile::{Clock, Frame, FunctionStat, Profile};
 use std::collections::HashMap;
@@ -33,10 +33,7 @@ impl Backend for CProfile {
     }
     fn parse(&self, out_dir: &Path, _stdout: &str) -> Option<Result<Profile, ParseError>> {
         let path = out_dir.join(OUTPUT);
-        Some(match std::fs::read(&path) {
-            Err(e) => Err(ParseError::NoOutput(format!("{}: {e}", path.display()))),
-            Ok(bytes) => parse_pstats(&bytes),
-        })
+        Some(read_output(&path).and_then(|bytes| parse_pstats(&bytes)))
     }
 }
 

@@ -15,7 +15,7 @@
 
 use crate::backend::{Backend, Launch, ParseError, PythonFacts};
 use crate::profile::{Clock, Frame, LineStat, Profile, Sample};
-use crate::status::{classify_common, ExitInfo, Failure};
+use crate::status::{classify_with, ExitInfo, Failure};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
@@ -180,16 +180,16 @@ pub fn parse_collapsed(text: &str, interval: f64) -> Result<Profile, ParseError>
 
 /// The sampler's failure texts first, then the shared patterns.
 pub fn classify(exit: &ExitInfo) -> Failure {
-    if exit.timed_out {
-        return Failure::TimedOut;
-    }
-    let text = exit.stderr.to_lowercase();
-    // Before 3.15 the stdlib has no `profiling` package: the interpreter, not an install,
-    // is what is missing (`check` normally stops this before a run).
-    if text.contains("no module named 'profiling'") || text.contains("no module named profiling") {
-        return Failure::UnsupportedPlatform;
-    }
-    classify_common(exit)
+    classify_with(exit, |text| {
+        // Before 3.15 the stdlib has no `profiling` package: the interpreter, not an install,
+        // is what is missing (`check` normally stops this before a run).
+        if text.contains("no module named 'profiling'")
+            || text.contains("no module named profiling")
+        {
+            return Some(Failure::UnsupportedPlatform);
+        }
+        None
+    })
 }
 
 #[cfg(test)]

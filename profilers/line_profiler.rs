@@ -16,9 +16,9 @@
 //!   header);
 //! - exclusive: the sum of its lines that call no profiled function.
 
-use crate::backend::{Backend, Launch, ParseError};
+use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::profile::{Clock, Frame, FunctionStat, LineStat, Profile};
-use crate::status::{classify_common, ExitInfo, Failure};
+use crate::status::{classify_with, ExitInfo, Failure};
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -78,10 +78,7 @@ impl Backend for LineProfiler {
     }
     fn parse(&self, out_dir: &Path, _stdout: &str) -> Option<Result<Profile, ParseError>> {
         let path = out_dir.join(DUMP);
-        Some(match std::fs::read(&path) {
-            Err(e) => Err(ParseError::NoOutput(format!("{}: {e}", path.display()))),
-            Ok(bytes) => parse_dump(&bytes),
-        })
+        Some(read_output(&path).and_then(|bytes| parse_dump(&bytes)))
     }
     fn classify(&self, exit: &ExitInfo) -> Failure {
         classify(exit)
@@ -199,22 +196,20 @@ pub fn parse_dump(bytes: &[u8]) -> Result<Profile, ParseError> {
 
 /// line_profiler's own failure texts first, then the shared patterns.
 pub fn classify(exit: &ExitInfo) -> Failure {
-    if exit.timed_out {
-        return Failure::TimedOut;
-    }
-    let text = exit.stderr.to_lowercase();
-    // kernprof checks the script before running it.
-    if text.contains("could not find script ") {
-        return Failure::TargetNotFound;
-    }
-    // The .lprof could not be written (`LineStats.to_file`), or the dump found none
-    // (`from_files`): nothing to read either way.
-    if (text.contains("in to_file") || text.contains("in from_files"))
-        && text.contains("no such file or directory")
-    {
-        return Failure::NoOutput;
-    }
-    classify_common(exit)
+    classify_with(exit, |text| {
+        // kernprof checks the script before running it.
+        if text.contains("could not find script ") {
+            return Some(Failure::TargetNotFound);
+        }
+        // The .lprof could not be written (`LineStats.to_file`), or the dump found none
+        // (`from_files`): nothing to read either way.
+        if (text.contains("in to_file") || text.contains("in from_files"))
+            && text.contains("no such file or directory")
+        {
+            return Some(Failure::NoOutput);
+        }
+        None
+    })
 }
 
 #[cfg(test)]

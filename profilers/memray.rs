@@ -7,7 +7,7 @@
 
 use crate::backend::{Backend, Launch, ParseError};
 use crate::profile::{Clock, Memory, Profile};
-use crate::status::{classify_common, ExitInfo, Failure};
+use crate::status::{classify_with, ExitInfo, Failure};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::Path;
@@ -147,28 +147,26 @@ pub fn parse_peak_csv(text: &str) -> Result<Profile, ParseError> {
 
 /// memray's own failure texts first, then the shared patterns.
 pub fn classify(exit: &ExitInfo) -> Failure {
-    if exit.timed_out {
-        return Failure::TimedOut;
-    }
-    let text = exit.stderr.to_lowercase();
-    // `memray run` could not open its capture file.
-    if text.contains("could not create output file") {
-        return Failure::NoOutput;
-    }
-    // `memray transform` found no capture (the run wrote nothing).
-    if text.contains("no such file: ") {
-        return Failure::NoOutput;
-    }
-    // `memray run missing.py` prints only "[Errno 2] No such file or directory: 'missing.py'"
-    // (no traceback, no module error): the target script is missing.
-    if text
-        .trim_start()
-        .starts_with("[errno 2] no such file or directory: '")
-        && !text.contains("traceback")
-    {
-        return Failure::TargetNotFound;
-    }
-    classify_common(exit)
+    classify_with(exit, |text| {
+        // `memray run` could not open its capture file.
+        if text.contains("could not create output file") {
+            return Some(Failure::NoOutput);
+        }
+        // `memray transform` found no capture (the run wrote nothing).
+        if text.contains("no such file: ") {
+            return Some(Failure::NoOutput);
+        }
+        // `memray run missing.py` prints only "[Errno 2] No such file or directory: 'missing.py'"
+        // (no traceback, no module error): the target script is missing.
+        if text
+            .trim_start()
+            .starts_with("[errno 2] no such file or directory: '")
+            && !text.contains("traceback")
+        {
+            return Some(Failure::TargetNotFound);
+        }
+        None
+    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! Its `--format json` output is exactly `Profile` serialised with serde, so parsing is one
 //! `serde_json::from_slice`; the checks below only say *why* a file is unusable.
 
-use crate::backend::{Backend, Launch, ParseError};
+use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::profile::{Clock, Profile};
 use std::ffi::OsString;
 use std::path::Path;
@@ -73,10 +73,7 @@ impl Backend for ProfbenchSampler {
     }
     fn parse(&self, out_dir: &Path, _stdout: &str) -> Option<Result<Profile, ParseError>> {
         let path = out_dir.join(OUTPUT);
-        Some(match std::fs::read(&path) {
-            Err(e) => Err(ParseError::NoOutput(format!("{}: {e}", path.display()))),
-            Ok(bytes) => parse_profile(&bytes),
-        })
+        Some(read_output(&path).and_then(|bytes| parse_profile(&bytes)))
     }
 }
 

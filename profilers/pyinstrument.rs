@@ -12,9 +12,9 @@
 //! estimated as self time / the 1 ms interval (at least 1), so sampling error computed from it
 //! is an estimate. There is no line-level data (frames carry first lines only).
 
-use crate::backend::{Backend, Launch, ParseError};
+use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::profile::{Clock, Frame, Profile, Sample};
-use crate::status::{classify_common, ExitInfo, Failure};
+use crate::status::{classify_with, ExitInfo, Failure};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -56,10 +56,7 @@ impl Backend for Pyinstrument {
     }
     fn parse(&self, out_dir: &Path, _stdout: &str) -> Option<Result<Profile, ParseError>> {
         let path = out_dir.join(OUTPUT);
-        Some(match std::fs::read(&path) {
-            Err(e) => Err(ParseError::NoOutput(format!("{}: {e}", path.display()))),
-            Ok(bytes) => parse_json(&bytes),
-        })
+        Some(read_output(&path).and_then(|bytes| parse_json(&bytes)))
     }
     fn classify(&self, exit: &ExitInfo) -> Failure {
         classify_pyinstrument(exit)
@@ -68,15 +65,13 @@ impl Backend for Pyinstrument {
 
 /// pyinstrument's own failure texts first, then the shared patterns.
 pub fn classify_pyinstrument(exit: &ExitInfo) -> Failure {
-    if exit.timed_out {
-        return Failure::TimedOut;
-    }
-    let text = exit.stderr.to_lowercase();
-    if text.contains("error: program") && text.contains("not found") {
-        Failure::TargetNotFound
-    } else {
-        classify_common(exit)
-    }
+    classify_with(exit, |text| {
+        if text.contains("error: program") && text.contains("not found") {
+            Some(Failure::TargetNotFound)
+        } else {
+            None
+        }
+    })
 }
 
 struct Walk<'a> {

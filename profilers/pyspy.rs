@@ -14,9 +14,9 @@
 //! - `py-spy-nosub`: as `py-spy` without `--subprocesses`: under the `uv` launcher py-spy
 //!   then sees the `uv` process, not Python (a target-not-found failure, kept as data).
 
-use crate::backend::{Backend, Launch, ParseError};
+use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::profile::{Clock, Frame, LineStat, Profile, Sample};
-use crate::status::{classify_common, ExitInfo, Failure};
+use crate::status::{classify_with, ExitInfo, Failure};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
@@ -142,13 +142,12 @@ impl Backend for PySpy {
     }
     fn parse(&self, out_dir: &Path, stdout: &str) -> Option<Result<Profile, ParseError>> {
         let path = out_dir.join(OUTPUT);
-        Some(match std::fs::read(&path) {
-            Err(e) => Err(ParseError::NoOutput(format!("{}: {e}", path.display()))),
-            Ok(bytes) => parse_raw(&bytes, self.rate, self.clock()).map(|mut p| {
+        Some(read_output(&path).and_then(|bytes| {
+            parse_raw(&bytes, self.rate, self.clock()).map(|mut p| {
                 p.missed_samples = errors_from_stdout(stdout);
                 p
-            }),
-        })
+            })
+        }))
     }
     fn classify(&self, exit: &ExitInfo) -> Failure {
         classify_pyspy(exit)
@@ -157,30 +156,28 @@ impl Backend for PySpy {
 
 /// py-spy's own failure texts first (seen on real runs), then the shared patterns.
 pub fn classify_pyspy(exit: &ExitInfo) -> Failure {
-    if exit.timed_out {
-        return Failure::TimedOut;
-    }
-    let text = exit.stderr.to_lowercase();
-    if text.contains("permission denied: try running again with elevated permissions") {
-        // Its text when reading the target's memory is refused (ptrace / process_vm_readv).
-        Failure::PermissionDenied
-    } else if text.contains("failed to find python version from target process")
-        || text.contains("failed to get process executable name")
-        || text.contains("no python processes found in process")
-    {
-        // The target is not Python: a launcher (`uv`) without --subprocesses, or a non-Python
-        // program.
-        Failure::TargetNotFound
-    } else if text.contains("unsupported version of python") {
-        Failure::UnsupportedPlatform
-    } else if text.contains("failed to create process")
-        && text.contains("no such file or directory")
-    {
-        // The python/launcher program to start does not exist: the environment is broken.
-        Failure::NotInstallable
-    } else {
-        classify_common(exit)
-    }
+    classify_with(exit, |text| {
+        if text.contains("permission denied: try running again with elevated permissions") {
+            // Its text when reading the target's memory is refused (ptrace / process_vm_readv).
+            Some(Failure::PermissionDenied)
+        } else if text.contains("failed to find python version from target process")
+            || text.contains("failed to get process executable name")
+            || text.contains("no python processes found in process")
+        {
+            // The target is not Python: a launcher (`uv`) without --subprocesses, or a non-Python
+            // program.
+            Some(Failure::TargetNotFound)
+        } else if text.contains("unsupported version of python") {
+            Some(Failure::UnsupportedPlatform)
+        } else if text.contains("failed to create process")
+            && text.contains("no such file or directory")
+        {
+            // The python/launcher program to start does not exist: the environment is broken.
+            Some(Failure::NotInstallable)
+        } else {
+            None
+        }
+    })
 }
 
 /// `Samples: 218 Errors: 0` from py-spy's closing line on stdout.

@@ -21,9 +21,9 @@
 //! - memory (full mode only): `max_footprint_mb` (its malloc-interposition heap footprint, not
 //!   RSS) and each function's `n_peak_mb`.
 
-use crate::backend::{Backend, Launch, ParseError};
+use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::profile::{Clock, Frame, LineStat, Memory, Profile, Sample};
-use crate::status::{classify_common, ExitInfo, Failure};
+use crate::status::{classify_with, ExitInfo, Failure};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -90,10 +90,7 @@ impl Backend for Scalene {
     }
     fn parse(&self, out_dir: &Path, _stdout: &str) -> Option<Result<Profile, ParseError>> {
         let path = out_dir.join(OUTPUT);
-        Some(match std::fs::read(&path) {
-            Err(e) => Err(ParseError::NoOutput(format!("{}: {e}", path.display()))),
-            Ok(bytes) => parse_json(&bytes),
-        })
+        Some(read_output(&path).and_then(|bytes| parse_json(&bytes)))
     }
     fn classify(&self, exit: &ExitInfo) -> Failure {
         classify_scalene(exit)
@@ -102,19 +99,17 @@ impl Backend for Scalene {
 
 /// Scalene's own failure texts first, then the shared patterns.
 pub fn classify_scalene(exit: &ExitInfo) -> Failure {
-    if exit.timed_out {
-        return Failure::TimedOut;
-    }
-    let text = exit.stderr.to_lowercase();
-    if text.contains("scalene: could not find input file") {
-        Failure::TargetNotFound
-    } else if (text.contains("scalene does not") && text.contains("support"))
-        || text.contains("scalene requires")
-    {
-        Failure::UnsupportedPlatform
-    } else {
-        classify_common(exit)
-    }
+    classify_with(exit, |text| {
+        if text.contains("scalene: could not find input file") {
+            Some(Failure::TargetNotFound)
+        } else if (text.contains("scalene does not") && text.contains("support"))
+            || text.contains("scalene requires")
+        {
+            Some(Failure::UnsupportedPlatform)
+        } else {
+            None
+        }
+    })
 }
 
 fn num(v: &Value, key: &str) -> f64 {

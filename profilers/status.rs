@@ -51,6 +51,15 @@ pub struct ExitInfo {
     pub stderr: String,
 }
 
+/// Classifies with a backend's own rules first (`specific` gets the lower-cased error text
+/// and returns a category when it recognises it), then the patterns all profilers share.
+pub fn classify_with(exit: &ExitInfo, specific: impl Fn(&str) -> Option<Failure>) -> Failure {
+    if exit.timed_out {
+        return Failure::TimedOut;
+    }
+    specific(&exit.stderr.to_lowercase()).unwrap_or_else(|| classify_common(exit))
+}
+
 /// Classifies a failed run from its exit status and error text into METHOD.md's categories.
 /// Backends call this for the shared patterns and may check their own first.
 pub fn classify_common(exit: &ExitInfo) -> Failure {

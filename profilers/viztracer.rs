@@ -19,7 +19,7 @@
 //! driver, so the plain command traces the driver only; see `RAY_TRACING` below for how the
 //! adapter reaches the workers.
 
-use crate::backend::{Backend, Launch, ParseError};
+use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::profile::{Clock, Frame, FunctionStat, Profile, Span};
 use crate::status::{classify_common, ExitInfo, Failure};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -69,9 +69,8 @@ impl Backend for VizTracer {
     }
     fn parse(&self, out_dir: &Path, _stdout: &str) -> Option<Result<Profile, ParseError>> {
         let path = out_dir.join(OUTPUT);
-        Some(match std::fs::read(&path) {
-            Err(e) => Err(ParseError::NoOutput(format!("{}: {e}", path.display()))),
-            Ok(bytes) => parse_trace(&bytes).map(|t| {
+        Some(read_output(&path).and_then(|bytes| {
+            parse_trace(&bytes).map(|t| {
                 let mut profile = t.profile;
                 if t.overflow {
                     profile.warnings.push(
@@ -81,8 +80,8 @@ impl Backend for VizTracer {
                     );
                 }
                 profile
-            }),
-        })
+            })
+        }))
     }
     fn classify(&self, exit: &ExitInfo) -> Failure {
         classify(exit)

@@ -4,10 +4,10 @@
 //! (all calls, non-recursive calls) into pstats' (primitive, total) slots the other way round
 //! (`convert2pstats` puts `ncall` first), so the two counts are swapped back here.
 
-use crate::backend::{Backend, Launch, ParseError};
+use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::cprofile::parse_pstats;
 use crate::profile::{Clock, Profile};
-use crate::status::{classify_common, ExitInfo, Failure};
+use crate::status::{classify_with, ExitInfo, Failure};
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -65,10 +65,7 @@ impl Backend for Yappi {
     }
     fn parse(&self, out_dir: &Path, _stdout: &str) -> Option<Result<Profile, ParseError>> {
         let path = out_dir.join(OUTPUT);
-        Some(match std::fs::read(&path) {
-            Err(e) => Err(ParseError::NoOutput(format!("{}: {e}", path.display()))),
-            Ok(bytes) => parse_yappi_pstat(&bytes, self.clock),
-        })
+        Some(read_output(&path).and_then(|bytes| parse_yappi_pstat(&bytes, self.clock)))
     }
     fn classify(&self, exit: &ExitInfo) -> Failure {
         classify(exit)
@@ -87,30 +84,28 @@ pub fn parse_yappi_pstat(bytes: &[u8], clock: Clock) -> Result<Profile, ParseErr
 
 /// yappi's own failure texts first, then the shared patterns.
 pub fn classify(exit: &ExitInfo) -> Failure {
-    if exit.timed_out {
-        return Failure::TimedOut;
-    }
-    let text = exit.stderr.to_lowercase();
-    // The script is opened by yappi's main(): `compile(open(sys.argv[0]...` fails, and then
-    // yappi crashes again saving empty stats. Without this rule the shared "no such file or
-    // directory" pattern would call it not installable.
-    if text.contains("compile(open(sys.argv[0]") && text.contains("filenotfounderror") {
-        return Failure::TargetNotFound;
-    }
-    // The pstat file could not be written (folder gone, disk full).
-    if text.contains("in dump_stats")
-        && (text.contains("filenotfounderror")
-            || text.contains("oserror")
-            || text.contains("permissionerror"))
-    {
-        return Failure::NoOutput;
-    }
-    // Nothing was recorded, so pstats refused to build stats (seen after the error above
-    // when only the tail of stderr is kept).
-    if text.contains("cannot create or construct a <class 'pstats.stats'>") {
-        return Failure::NoOutput;
-    }
-    classify_common(exit)
+    classify_with(exit, |text| {
+        // The script is opened by yappi's main(): `compile(open(sys.argv[0]...` fails, and then
+        // yappi crashes again saving empty stats. Without this rule the shared "no such file or
+        // directory" pattern would call it not installable.
+        if text.contains("compile(open(sys.argv[0]") && text.contains("filenotfounderror") {
+            return Some(Failure::TargetNotFound);
+        }
+        // The pstat file could not be written (folder gone, disk full).
+        if text.contains("in dump_stats")
+            && (text.contains("filenotfounderror")
+                || text.contains("oserror")
+                || text.contains("permissionerror"))
+        {
+            return Some(Failure::NoOutput);
+        }
+        // Nothing was recorded, so pstats refused to build stats (seen after the error above
+        // when only the tail of stderr is kept).
+        if text.contains("cannot create or construct a <class 'pstats.stats'>") {
+            return Some(Failure::NoOutput);
+        }
+        None
+    })
 }
 
 #[cfg(test)]
