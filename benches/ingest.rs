@@ -48,7 +48,7 @@ from viztracer import report_builder
 t = time.perf_counter()
 d = report_builder.get_json(sys.argv[1])
 elapsed = time.perf_counter() - t
-print("PARSE", elapsed, len(d["traceEvents"]), report_builder.json.__name__)
+print("PARSE", elapsed, "%d events with the %s module" % (len(d["traceEvents"]), report_builder.json.__name__))
 "#;
 
 const AUSTIN_REFERENCE: &str = r#"import sys, time
@@ -63,7 +63,7 @@ with AustinFileReader(sys.argv[1]) as f:
         except InvalidSample:
             bad += 1
 elapsed = time.perf_counter() - t
-print("PARSE", elapsed, n, "invalid=%d" % bad)
+print("PARSE", elapsed, "%d samples, %d invalid" % (n, bad))
 "#;
 
 fn repo_root() -> PathBuf {

@@ -18,11 +18,17 @@ import time
 
 try:
     import truth
-except ImportError:  # truth.py lives in the repository's workloads/ folder
-    sys.path.insert(
-        0,
-        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "workloads"),
-    )
+except ImportError:
+    # truth.py lives in the repository's workloads/ folder, two levels up from this script.
+    # Some profilers run the script in their own globals (yappi: __file__ is yappi.py), so
+    # sys.argv[0] and sys.path[0] (the script's folder) are tried too.
+    for _start in (globals().get("__file__"), sys.argv[0], sys.path[0] + "/x"):
+        if not _start:
+            continue
+        _dir = os.path.join(os.path.dirname(os.path.abspath(_start)), "..", "..", "workloads")
+        if os.path.exists(os.path.join(_dir, "truth.py")):
+            sys.path.insert(0, os.path.normpath(_dir))
+            break
     import truth
 
 COMPUTE_ITERATIONS = 1_000_000
