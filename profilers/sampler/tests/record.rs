@@ -106,8 +106,11 @@ fn records_a_real_python_program() {
             .filter_map(|s| s.cpu)
             .sum::<f64>()
     };
+    // The first sample inside the sleep also carries the end of the loop's CPU (a sample's
+    // span is charged to the stack seen at its end), more of it when the machine is loaded:
+    // compare with the loop's CPU rather than with a fixed number of milliseconds.
     assert!(
-        cpu("busy_function") > 0.01 && cpu("sleepy_function") < 0.01,
+        cpu("busy_function") > 0.01 && cpu("sleepy_function") < 0.1 * cpu("busy_function"),
         "{} {}",
         cpu("busy_function"),
         cpu("sleepy_function")
