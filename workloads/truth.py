@@ -49,6 +49,13 @@ def _code_info(func):
     """(qualname, absolute file, first line) of a Python function, or Nones."""
     if func is None:
         return None, None, None
+    # Profilers that wrap functions (line_profiler's autoprofile) keep the original on
+    # __wrapped__; the wrapper's code lives in the profiler's own files.
+    for _ in range(16):
+        inner = getattr(func, "__wrapped__", None)
+        if inner is None:
+            break
+        func = inner
     code = getattr(func, "__code__", None)
     name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
     if code is None:
