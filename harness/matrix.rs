@@ -481,6 +481,25 @@ pub fn run_cell(
             let run = cell.run_once(kind, i, warmup)?;
             let failure = cell.failure_of(&cell.runs[run]);
             if let Some((category, error)) = failure {
+                // An intermittent failure reads differently from one that never worked.
+                let worked = cell
+                    .runs
+                    .iter()
+                    .filter(|r| r.kind == kind && cell.failure_of(r).is_none())
+                    .count();
+                let error = if worked > 0 {
+                    let side = if kind == RunKind::Profiled {
+                        "profiled"
+                    } else {
+                        "baseline"
+                    };
+                    format!(
+                        "{side} run {} failed after {worked} that worked: {error}",
+                        worked + 1
+                    )
+                } else {
+                    error
+                };
                 let mut record = record;
                 record.runs = std::mem::take(&mut cell.runs);
                 return fail(record, category, error);
