@@ -88,3 +88,66 @@ pub fn parse_pstats(bytes: &[u8]) -> Result<Profile, ParseError> {
     }
     Ok(profile)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/cprofile/line.pstats"
+    );
+
+    fn stat<'p>(p: &'p Profile, function: &str) -> &'p FunctionStat {
+        p.functions
+            .iter()
+            .find(|s| p.frames[s.frame as usize].function == function)
+            .unwrap_or_else(|| panic!("{function} not in the profile"))
+    }
+
+    #[test]
+    fn a_real_pstats_file_gives_calls_and_times() {
+        let p = parse_pstats(&std::fs::read(LINE).unwrap()).unwrap();
+        assert_eq!(p.clock, Clock::Wall);
+        let mixed = stat(&p, "mixed_lines");
+        assert!(p.frames[mixed.frame as usize]
+            .file
+            .ends_with("workloads/line.py"));
+        assert_eq!(mixed.calls, 3, "line.py calls mixed_lines three times");
+        // The heavy line's builtin holds nearly all of mixed_lines' time.
+        let sum = stat(&p, "<built-in method builtins.sum>");
+        assert!(
+            sum.inclusive / mixed.inclusive > 0.95,
+            "{} of {}",
+            sum.inclusive,
+            mixed.inclusive
+        );
+        assert!(mixed.exclusive < mixed.inclusive);
+        assert!(stat(&p, "light_loop").inclusive > 0.1);
+    }
+
+    #[test]
+    fn truncated_or_garbled_pstats_are_unparseable() {
+        let bytes = std::fs::read(LINE).unwrap();
+        for cut in [1, 10, bytes.len() / 2, bytes.len() - 1] {
+            assert!(
+                matches!(parse_pstats(&bytes[..cut]), Err(ParseError::Unparseable(_))),
+                "cut at {cut}"
+            );
+        }
+        assert!(matches!(
+            parse_pstats(b"not a pstats file\n"),
+            Err(ParseError::Unparseable(_))
+        ));
+        assert!(matches!(parse_pstats(b""), Err(ParseError::Unparseable(_))));
+    }
+
+    #[test]
+    fn a_missing_file_is_no_output() {
+        let dir = std::env::temp_dir().join(format!("pb-cprofile-{}", std::process::id()));
+        assert!(matches!(
+            CProfile.parse(&dir, ""),
+            Some(Err(ParseError::NoOutput(_)))
+        ));
+    }
+}
