@@ -176,3 +176,60 @@ fn a_malformed_backend_file_is_one_line_naming_it() {
         "{err}"
     );
 }
+
+/// Ray's raylet, GCS and workers outlive a driver that exits without `ray.shutdown()`: the
+/// harness must find them (they re-parent to it), end them and name them.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_ray_cluster_left_running_is_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    Command::cargo_bin("profbench")
+        .unwrap()
+        .current_dir(repo())
+        .args(["matrix", "--runs", "1", "--warmup", "0", "--timeout", "240"])
+        .args([
+            "--backend-file",
+            "tests/faults/ray-backends.json",
+            "--backends",
+            "fault-ray-left-running",
+            "--workloads",
+            "line",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let c = cell(&out, "direct__line__fault-ray-left-running.json");
+    let ended: Vec<String> = c["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            r["measured"]["ended_leftovers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap().to_string())
+        })
+        .collect();
+    // Which of Ray's processes outlive the driver varies (raylet and GCS notice their driver
+    // died; the dashboard and idle workers do not): some Ray process must have been ended.
+    assert!(
+        ended
+            .iter()
+            .any(|p| p.contains("ray::") || p.contains("raylet") || p.contains("gcs_server")),
+        "{ended:?}"
+    );
+    let raylets = std::process::Command::new("pgrep")
+        .args(["-f", "raylet"])
+        .output()
+        .unwrap();
+    let pids = String::from_utf8_lossy(&raylets.stdout).to_string();
+    // Only raylets started by this test's run would carry its folder; none may be left.
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "left running: {:?} (raylets: {pids})",
+        leftovers(dir.path())
+    );
+}
