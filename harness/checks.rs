@@ -1159,14 +1159,20 @@ pub fn timeline(inputs: &Inputs) -> Decided {
             ),
         );
     }
+    // Workers are the processes the remote tasks ran in, by their own truth lines; Ray's
+    // other Python processes (dashboard, agents) are not a per-worker timeline.
+    let task_pids: BTreeSet<u32> = inputs
+        .truth
+        .map(|t| t.tasks.iter().map(|k| k.pid).collect())
+        .unwrap_or_default();
     let workers: BTreeSet<u32> = pids
         .keys()
         .copied()
-        .filter(|&pid| Some(pid) != driver)
+        .filter(|&pid| Some(pid) != driver && (task_pids.is_empty() || task_pids.contains(&pid)))
         .collect();
     let driver_s = driver.map_or("unknown".to_string(), |d| d.to_string());
     let ev = format!(
-        "{spans} spans and {} timed samples in {} worker pid(s) [{}] and the driver ({driver_s}: {})",
+        "{spans} spans and {} timed samples in {} worker pid(s) of the tasks [{}] and the driver ({driver_s}: {})",
         timed - spans,
         workers.len(),
         pid_list(&workers),
@@ -1699,7 +1705,7 @@ mod tests {
     fn axis9_driver_only_timestamps_are_partial() {
         let (p, t) = ray_viztracer_driver();
         let c = Cell::new("ray", &p, &t).axis(9);
-        expect(&c, Verdict::Partial, "in 0 worker pid(s)");
+        expect(&c, Verdict::Partial, "in 0 worker pid(s) of the tasks");
     }
 
     #[test]
