@@ -44,6 +44,10 @@ pub struct ReportArgs {
     /// that folder's own reports are rewritten in place.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Re-decide the ten checks of each folder's cells with the current rules first (from the
+    /// profiles and truth the cells kept), rewriting their records.
+    #[arg(long)]
+    pub recheck: bool,
 }
 
 #[derive(Args, Debug, Clone)]

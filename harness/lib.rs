@@ -13,6 +13,7 @@ pub mod platform;
 pub mod plot;
 pub mod pyenv;
 pub mod reaper;
+pub mod recheck;
 pub mod report;
 pub mod results;
 pub mod runner;

@@ -28,6 +28,12 @@ fn main() {
 
 /// `profbench report`: one folder without --out is re-rendered in place; otherwise merged.
 fn report(args: &profbench::cli::ReportArgs) -> anyhow::Result<i32> {
+    if args.recheck {
+        for dir in &args.dirs {
+            let n = profbench::recheck::recheck(dir)?;
+            println!("re-decided the checks of {n} cell(s) in {}", dir.display());
+        }
+    }
     let written = match (&args.dirs[..], &args.out) {
         ([one], None) => profbench::merge::rerender(one)?,
         (dirs, out) => {
