@@ -53,9 +53,13 @@ pub fn recheck(dir: &Path) -> Result<usize> {
         .filter(|c| c.key.backend != "none" && c.status == Status::Ok)
     {
         let raw = run.raw_dir(&cell.key);
-        let profile: Option<Profile> = fs::read(raw.join("profile.json"))
+        // Without its kept profile (dropped over the size cap) a cell keeps the checks it had.
+        let Some(profile) = fs::read(raw.join("profile.json"))
             .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
+            .and_then(|b| serde_json::from_slice::<Profile>(&b).ok())
+        else {
+            continue;
+        };
         let truth = last_profiled_truth(&raw);
         let is_sampler =
             profbench_profilers::backend(&cell.key.backend).is_some_and(|b| b.is_sampler());
@@ -63,7 +67,7 @@ pub fn recheck(dir: &Path) -> Result<usize> {
         let key = (cell.key.launcher.clone(), cell.key.workload.clone());
         cell.checks = checks::evaluate(&Inputs {
             workload: &cell.key.workload,
-            profile: profile.as_ref(),
+            profile: Some(&profile),
             truth: truth.as_ref(),
             memory_truth: memory.get(&key),
             wall_ratio: wall.as_ref(),
