@@ -215,7 +215,10 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     }
     let total: u64 = todo
         .iter()
-        .map(|k| matrix::planned_runs(&settings, &k.backend))
+        .map(|k| {
+            let w = workloads.iter().find(|w| w.name == k.workload).unwrap();
+            matrix::planned_runs(&settings, &k.backend, w)
+        })
         .sum();
     let progress = ProgressBar::new(total);
     progress.set_style(

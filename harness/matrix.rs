@@ -48,11 +48,12 @@ pub struct Context<'a> {
 #[derive(Debug)]
 pub struct Interrupted;
 
-/// Runs planned for one cell, for the progress bar.
-pub fn planned_runs(settings: &Settings, backend: &str) -> u64 {
+/// Runs planned for one cell, for the progress bar: the baseline row adds the workload's
+/// memory truth run when it asks for one.
+pub fn planned_runs(settings: &Settings, backend: &str, workload: &Workload) -> u64 {
     let per_side = (settings.warmup + settings.runs) as u64;
     if backend == "none" {
-        per_side
+        per_side + u64::from(workload.memory_truth)
     } else {
         2 * per_side
     }
@@ -412,7 +413,8 @@ pub fn run_cell(
     };
     let fail = |mut record: CellRecord, category: Failure, error: String| {
         ctx.progress.inc(
-            planned_runs(ctx.settings, backend.name()).saturating_sub(record.runs.len() as u64),
+            planned_runs(ctx.settings, backend.name(), workload)
+                .saturating_sub(record.runs.len() as u64),
         );
         record.status = Status::Failed { category, error };
         let profilers_fault = !matches!(category, Failure::WorkloadFailed | Failure::Interrupted);

@@ -144,8 +144,7 @@ pub fn outliers(values: &[f64]) -> usize {
         .count()
 }
 
-/// The warnings that apply to a set of pair ratios; `first_runs` are the warm-up-free first
-/// baseline and the median of the others, to spot a cold start.
+/// The warnings that apply to a cell's ratios (`ratios` summarises `values`).
 pub fn warnings(ratios: &Estimate, values: &[f64]) -> Vec<Warning> {
     let mut w = Vec::new();
     if ratios.interval.coverage < 0.95 {
