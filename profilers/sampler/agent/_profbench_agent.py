@@ -69,6 +69,7 @@ class Agent:
         self.lock = _thread.allocate_lock()  # one writer at a time on the socket
         self.buf = []
         self.codes = {}  # id(code) -> see code_id
+        self.natives = {}  # C function name -> "id:0"
         self.tids = {}  # thread ident -> native tid string
         self.last = {}  # thread ident -> (cpu text, tid, stack text) of its last sample
         self.on = False
@@ -161,12 +162,35 @@ class Agent:
     # -- sampling ---------------------------------------------------------------------------
 
     def code_id(self, co):
-        """Interns a code object: (id string, the code itself so its id() stays unique, {lasti: "id:line"})."""
+        """Interns a code object: (id string, the code itself so its id() stays unique,
+        {lasti: "id:line"}, {lasti: "id:0" of the C function called there, or ""})."""
         cid = str(len(self.codes))
-        e = self.codes[id(co)] = (cid, co, {})
+        e = self.codes[id(co)] = (cid, co, {}, {})
         name = getattr(co, "co_qualname", None) or co.co_name
         self.buf.append("C\t%s\t%s\t%s\t%d\n" % (cid, _esc(co.co_filename), _esc(name), co.co_firstlineno))
         return e
+
+    def native_callee(self, frame, lasti):
+        """The "id:0" item of the C function a frame is calling at `lasti`, or "".
+
+        A Python-stack sampler sees a thread inside `np.dot(a, a)` or `time.sleep(1)` only as
+        the caller's line; the callee is named here from the bytecode (see _callee), once per
+        call site, so its time shows as a leaf frame `numpy.dot` / `time.sleep` (file
+        <native>), as py-spy --native shows it from the machine stack."""
+        try:
+            name = _callee(frame, lasti)
+        except Exception:
+            name = None
+        if not name:
+            return ""
+        item = self.natives.get(name)
+        if item is None:
+            # Ids share code_id's counter; the key is one no code object's id() can equal.
+            cid = str(len(self.codes))
+            self.codes[("native", name)] = (cid, None, {}, {})
+            item = self.natives[name] = "%s:0" % cid
+            self.buf.append("C\t%s\t<native>\t%s\t0\n" % (cid, _esc(name)))
+        return item
 
     def native_tid(self, ident):
         tid = self.tids.get(ident)
@@ -226,6 +250,13 @@ class Agent:
                 item = by_lasti.get(lasti)
                 if item is None:
                     item = by_lasti[lasti] = "%s:%d" % (e[0], f.f_lineno or 0)
+                if not parts:
+                    # The leaf: if it stands on a call, name the C function being called.
+                    native = e[3].get(lasti)
+                    if native is None:
+                        native = e[3][lasti] = self.native_callee(f, lasti)
+                    if native:
+                        parts.append(native)
                 parts.append(item)
                 f = f.f_back
             del f
@@ -295,6 +326,7 @@ class Agent:
                 pass
         self.buf = []
         self.codes = {}
+        self.natives = {}
         self.tids = {}
         self.last = {}
         self.ticks = self.missed = self.samples = 0
@@ -316,6 +348,161 @@ class Agent:
         if self.on:
             self.buf.append("K\t%d\t%d\t%d\t%s\t%s\n" % (
                 _thread.get_native_id(), start, end, category, _esc(name)))
+
+
+# -- naming the C function a frame is calling ----------------------------------------------
+#
+# The leaf Python frame of a thread that runs C code stands on the call instruction. Walking
+# the bytecode back from it with the stack effects of `opcode` finds the instruction that
+# loaded the callable; a global (`sum`, `np`) or a chain of module attributes (`np.random.rand`)
+# is then looked up statically: dict lookups only, no attribute access that could run the
+# target's Python code. Callables held in local variables or returned by calls stay unnamed.
+# `opcode` is used only if the target has loaded it (numpy, inspect, dataclasses, ray all do):
+# importing it here would change the target's modules.
+
+_CALL_EXTRA = {"CALL": 0, "CALL_FUNCTION": 0, "CALL_METHOD": 0, "CALL_FUNCTION_KW": 1, "CALL_KW": 1}
+_NATIVE_TYPE_NAMES = {"builtin_function_or_method", "method_descriptor", "wrapper_descriptor",
+                      "classmethod_descriptor", "method-wrapper", "ufunc", "type",
+                      "cython_function_or_method", "fused_cython_function",
+                      "_ArrayFunctionDispatcher"}
+_ModuleType = type(sys)
+_instructions_cache = {}  # id(code) -> (code, [(offset, op, arg)])
+
+
+def _instructions(co, opcode):
+    hit = _instructions_cache.get(id(co))
+    if hit is not None and hit[0] is co:
+        return hit[1]
+    raw = co.co_code
+    cache_op = opcode.opmap.get("CACHE", -1)
+    ext_op = opcode.EXTENDED_ARG
+    out = []
+    ext = 0
+    for i in range(0, len(raw) - 1, 2):
+        op, arg = raw[i], raw[i + 1] | ext
+        if op == ext_op:
+            ext = arg << 8
+            continue
+        ext = 0
+        if op != cache_op:
+            out.append((i, op, arg))
+    if len(_instructions_cache) > 4096:
+        _instructions_cache.clear()
+    _instructions_cache[id(co)] = (co, out)
+    return out
+
+
+def _callee(frame, lasti):
+    opcode = sys.modules.get("opcode")
+    if opcode is None or lasti < 0:
+        return None
+    co = frame.f_code
+    ins = _instructions(co, opcode)
+    at = next((k for k, x in enumerate(ins) if x[0] == lasti), None)
+    if at is None:
+        return None
+    names = opcode.opname
+    call = names[ins[at][1]]
+    if call == "CALL_FUNCTION_EX":
+        above = 1 + (ins[at][2] & 1)
+    elif call in _CALL_EXTRA:
+        above = ins[at][2] + _CALL_EXTRA[call]
+    else:
+        return None
+    # Walk back to the instruction that wrote the callable's slot, `above` items below the
+    # top: an instruction pushing `push` items wrote the slot if it is among them, else the
+    # slot was `pops` deeper before it (pops = push - net effect).
+    k = at - 1
+    if k >= 0 and names[ins[k][1]] == "PRECALL":
+        k -= 1  # 3.11 splits a call's stack effect over PRECALL and CALL
+    slot = above
+    have_arg = opcode.HAVE_ARGUMENT
+    while k >= 0 and at - k < 64:
+        _, op, arg = ins[k]
+        name = names[op]
+        if "JUMP" in name or name in ("FOR_ITER", "RETURN_VALUE", "SEND"):
+            return None  # control flow inside the arguments: give up rather than guess
+        net = opcode.stack_effect(op, arg if op >= have_arg else None)
+        push = _pushes(name, arg, net)
+        if slot < push:
+            return _native_name(_static_value(frame, ins, k, names, 0))
+        slot += (push - net) - push
+        k -= 1
+    return None
+
+
+def _pushes(name, arg, net):
+    """Items an instruction pushes (stack_effect only gives the net change)."""
+    if name == "LOAD_METHOD" or (name == "LOAD_GLOBAL" and sys.version_info >= (3, 11) and arg & 1) \
+            or (name == "LOAD_ATTR" and sys.version_info >= (3, 12) and arg & 1):
+        return 2  # the callable and NULL/self
+    if name in _NO_PUSH or name.startswith(("STORE_", "DELETE_", "POP_")):
+        return 0
+    return 1 if net >= 0 or name.startswith(("CALL", "BINARY", "BUILD", "COMPARE", "CONTAINS",
+                                             "IS_OP", "LIST", "FORMAT", "UNPACK")) else 0
+
+
+_NO_PUSH = {"PRECALL", "KW_NAMES", "NOP", "RESUME", "CACHE", "PRINT_EXPR"}
+
+
+_MISSING = object()
+
+
+def _static_value(frame, ins, k, names, depth):
+    """The object instruction k loads, found by dict lookups only; None if unknown."""
+    if depth > 4 or k < 0:
+        return None
+    _, op, arg = ins[k]
+    name = names[op]
+    co_names = frame.f_code.co_names
+    new_layout = sys.version_info >= (3, 11)
+    if name in ("LOAD_GLOBAL", "LOAD_NAME"):
+        index = arg >> 1 if name == "LOAD_GLOBAL" and new_layout else arg
+        if index >= len(co_names):
+            return None
+        key = co_names[index]
+        value = frame.f_globals.get(key, _MISSING)
+        if value is _MISSING:
+            builtins = frame.f_builtins
+            value = builtins.get(key) if type(builtins) is dict else None
+        return value
+    if name in ("LOAD_ATTR", "LOAD_METHOD"):
+        index = arg >> 1 if name == "LOAD_ATTR" and sys.version_info >= (3, 12) else arg
+        if index >= len(co_names):
+            return None
+        owner = _static_value(frame, ins, k - 1, names, depth + 1)
+        if type(owner) is _ModuleType:
+            return owner.__dict__.get(co_names[index])
+        if type(owner) is type:
+            for klass in owner.__mro__:
+                value = klass.__dict__.get(co_names[index], _MISSING)
+                if value is not _MISSING:
+                    return value
+        return None
+    return None
+
+
+def _native_name(c):
+    """`module.qualname` of a C-implemented callable; None for Python code or the unknown."""
+    if type(c).__name__ == "method":  # bound: Cython methods are wrapped like Python ones
+        c = getattr(c, "__func__", None)
+    if c is None or type(c).__name__ not in _NATIVE_TYPE_NAMES:
+        return None
+    name = getattr(c, "__qualname__", None)
+    if not isinstance(name, str) or name == type(c).__qualname__ and type(c) is not type:
+        name = getattr(c, "__name__", None)  # an instance showing its type's qualname
+    if not isinstance(name, str):
+        return None
+    module = getattr(c, "__module__", None)
+    if not isinstance(module, str):
+        owner = getattr(c, "__self__", None)
+        if type(owner) is _ModuleType:
+            module = owner.__name__
+        elif owner is not None:
+            module = type(owner).__module__
+        else:
+            module = getattr(getattr(c, "__objclass__", None), "__module__", None)
+    return "%s.%s" % (module, name) if isinstance(module, str) and module else name
 
 
 def _timed(agent, fn, category, name):

@@ -213,3 +213,47 @@ fn a_command_that_is_not_python_still_runs() {
         "no Python, no profile (the harness reports no output)"
     );
 }
+
+/// A thread inside a C function shows it as a leaf frame (file `<native>`), named from the
+/// bytecode of the call: `time.sleep` below the caller, `builtins.sum` below its line.
+#[test]
+fn c_functions_being_called_are_named() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("native_calls.py");
+    // The agent names callees only when the target has loaded `opcode` itself (as numpy,
+    // inspect and ray do); importing it from the agent would change the target's modules.
+    std::fs::write(
+        &script,
+        "import dis, time\n\
+         def sleepy():\n    time.sleep(0.3)\n\
+         def summing():\n    return sum(range(3 * 10**7))\n\
+         sleepy()\nsumming()\n",
+    )
+    .unwrap();
+    let out = dir.path().join("profile.json");
+    record(&args(&out, Format::Json, vec![py, script.into()])).unwrap();
+    let profile: Profile = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let below = |parent: &str, leaf: &str| -> f64 {
+        profile
+            .samples
+            .iter()
+            .filter(|s| {
+                let names: Vec<&str> = s
+                    .stack
+                    .iter()
+                    .map(|&i| profile.frames[i as usize].function.as_str())
+                    .collect();
+                names.ends_with(&[parent, leaf])
+            })
+            .map(|s| s.weight)
+            .sum()
+    };
+    assert!(below("sleepy", "time.sleep") > 0.2, "{:?}", profile.frames);
+    assert!(below("summing", "builtins.sum") > 0.0, "{:?}", profile.frames);
+    assert!(profile
+        .frames
+        .iter()
+        .filter(|f| f.function == "time.sleep")
+        .all(|f| f.file == "<native>" && f.line == 0));
+}
