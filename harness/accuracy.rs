@@ -31,7 +31,19 @@ pub struct Accuracy {
     /// count alone implies for a share near the worst phase's.
     pub samples: Option<u64>,
     pub sampling_error_pp: Option<f64>,
+    /// Samplers: samples per second the backend took in CPU-bound phases (where every sampler
+    /// mode samples, idle-dropping ones too), the rate it was asked for, and the samples it
+    /// says it missed. A sampler that falls behind is biased, not slow.
+    #[serde(default)]
+    pub rate_hz: Option<f64>,
+    #[serde(default)]
+    pub asked_hz: Option<f64>,
+    #[serde(default)]
+    pub missed_samples: Option<u64>,
 }
+
+/// A phase is CPU-bound when its thread was on a CPU for at least this share of its wall time.
+const CPU_BOUND: f64 = 0.9;
 
 /// Why accuracy could not be computed for a run.
 pub type NoAccuracy = String;
@@ -46,6 +58,7 @@ pub fn assess(profile: &Profile, truth: &Truth, is_sampler: bool) -> Result<Accu
     }
     let mut attributed = Vec::new();
     let mut truths = Vec::new();
+    let (mut bound_samples, mut bound_s) = (0u64, 0.0);
     for p in &truth.phases {
         let file = Path::new(&p.file)
             .file_name()
@@ -53,10 +66,15 @@ pub fn assess(profile: &Profile, truth: &Truth, is_sampler: bool) -> Result<Accu
         // The qualname's last part is what profilers print.
         let func = p.function.rsplit('.').next().unwrap_or(&p.function);
         attributed.push(profile.inclusive_seconds(func, file.as_deref()));
-        truths.push(match profile.clock {
+        let truth_s = match profile.clock {
             Clock::Cpu => p.cpu_thread_ns as f64 / 1e9,
             _ => p.wall_ns as f64 / 1e9,
-        });
+        };
+        truths.push(truth_s);
+        if p.wall_ns > 0 && p.cpu_thread_ns as f64 >= CPU_BOUND * p.wall_ns as f64 {
+            bound_samples += profile.inclusive_samples(func, file.as_deref());
+            bound_s += truth_s;
+        }
     }
     let total_attr: f64 = attributed.iter().sum();
     let total_truth: f64 = truths.iter().sum();
@@ -101,6 +119,7 @@ pub fn assess(profile: &Profile, truth: &Truth, is_sampler: bool) -> Result<Accu
     } else {
         (None, None)
     };
+    let sampled = is_sampler && profile.sample_count() > 0;
     Ok(Accuracy {
         clock: profile.clock,
         mae_pp,
@@ -109,6 +128,12 @@ pub fn assess(profile: &Profile, truth: &Truth, is_sampler: bool) -> Result<Accu
         phases,
         samples,
         sampling_error_pp,
+        rate_hz: (sampled && bound_s > 0.0).then(|| bound_samples as f64 / bound_s),
+        asked_hz: profile
+            .interval
+            .filter(|i| *i > 0.0 && sampled)
+            .map(|i| 1.0 / i),
+        missed_samples: profile.missed_samples.filter(|_| sampled),
     })
 }
 

@@ -86,6 +86,10 @@ pub struct MatrixArgs {
     /// Upper bound on pairs per cell with --until-ci.
     #[arg(long, default_value_t = 30)]
     pub max_runs: usize,
+    /// Workload lengths (work multipliers) for the fixed/running cost split, e.g. `1,3`:
+    /// workloads marked `# profbench: scalable` also run their pairs at each other length.
+    #[arg(long, value_delimiter = ',', default_value = "1", value_parser = parse_length)]
+    pub lengths: Vec<f64>,
     /// Unmeasured warm-up pairs per cell.
     #[arg(long, default_value_t = 1)]
     pub warmup: usize,
@@ -110,6 +114,14 @@ pub struct MatrixArgs {
     /// Folder holding run folders.
     #[arg(long, default_value = "results")]
     pub results_dir: PathBuf,
+}
+
+/// A positive work multiplier.
+fn parse_length(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("'{s}' is not a length: use positive multipliers such as 1,3")),
+    }
 }
 
 /// Accepts `5` or `5%`.

@@ -203,6 +203,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
         output_cap_bytes: args.output_cap_mb << 20,
         platform_id: platform.id.clone(),
         profbench_exe: std::env::current_exe().context("locating the profbench executable")?,
+        lengths: args.lengths.clone(),
     };
     let todo: Vec<&CellKey> = plan.iter().filter(|k| !run_dir.is_finished(k)).collect();
     let skipped = plan.len() - todo.len();

@@ -2,11 +2,14 @@
 //! accuracy, the matrix, results and reports. The CLI in main.rs is a thin layer over this.
 
 pub mod accuracy;
+pub mod actionability;
 pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod compare;
+pub mod cost_split;
 pub mod launcher;
+pub mod machine_load;
 pub mod matrix;
 pub mod merge;
 pub mod platform;

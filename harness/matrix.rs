@@ -2,7 +2,10 @@
 //! interleaved after a warm-up, measured, parsed, compared with truth, and written at once.
 
 use crate::accuracy::{self, Accuracy, PhaseAccuracy};
+use crate::actionability::{self, Actionability};
 use crate::checks;
+use crate::cost_split::{self, CostSplit, LengthPoint};
+use crate::machine_load;
 use crate::launcher::Launcher;
 use crate::pyenv::{Install, PythonEnv};
 use crate::results::{CellKey, CellRecord, Overhead, RunDir, RunKind, RunRecord, Status, SCHEMA};
@@ -32,6 +35,18 @@ pub struct Settings {
     pub output_cap_bytes: u64,
     pub platform_id: String,
     pub profbench_exe: PathBuf,
+    /// Work multipliers for the cost split (`--lengths`); 1 is the main pairs themselves.
+    pub lengths: Vec<f64>,
+}
+
+impl Settings {
+    /// The lengths run besides the main pairs, for workloads that can scale.
+    fn other_lengths(&self, workload: &Workload) -> Vec<f64> {
+        if !workload.scalable {
+            return vec![];
+        }
+        self.lengths.iter().copied().filter(|&l| l != 1.0).collect()
+    }
 }
 
 /// Everything a cell needs that is shared across cells.
@@ -55,7 +70,8 @@ pub fn planned_runs(settings: &Settings, backend: &str, workload: &Workload) -> 
     if backend == "none" {
         per_side + u64::from(workload.memory_truth)
     } else {
-        2 * per_side
+        let lengths = 1 + settings.other_lengths(workload).len() as u64;
+        2 * per_side * lengths + u64::from(workload.perturb.is_some())
     }
 }
 
@@ -96,8 +112,23 @@ impl Cell<'_> {
         index: usize,
         warmup: bool,
     ) -> Result<usize, Interrupted> {
+        self.run_variant(kind, index, warmup, None)
+    }
+
+    /// A run of the main pairs (`variant` None) or of a variant: `scale=3` runs the workload
+    /// with $PROFBENCH_SCALE=3, `perturb=P:S` with $PROFBENCH_PERTURB=P:S.
+    fn run_variant(
+        &mut self,
+        kind: RunKind,
+        index: usize,
+        warmup: bool,
+        variant: Option<&str>,
+    ) -> Result<usize, Interrupted> {
         let label = format!(
-            "{}-{index}{}",
+            "{}{}-{index}{}",
+            variant
+                .map(|v| format!("{}-", v.replace(['=', ':'], "")))
+                .unwrap_or_default(),
             if kind == RunKind::Baseline {
                 "baseline"
             } else {
@@ -105,7 +136,67 @@ impl Cell<'_> {
             },
             if warmup { "-warmup" } else { "" }
         );
-        self.run_labelled(kind, &label, warmup, vec![])
+        let env: Vec<(OsString, OsString)> = match variant.and_then(|v| v.split_once('=')) {
+            Some(("scale", l)) => vec![("PROFBENCH_SCALE".into(), l.into())],
+            Some(("perturb", p)) => vec![("PROFBENCH_PERTURB".into(), p.into())],
+            _ => vec![],
+        };
+        let i = self.run_labelled(kind, &label, warmup, env)?;
+        self.runs[i].variant = variant.map(str::to_string);
+        Ok(i)
+    }
+
+    /// Pairs at each other length (`--lengths`), then the cost split through all lengths.
+    fn cost_split(&mut self, main_point: Option<LengthPoint>, rate_hz: Option<f64>) -> Result<Result<Option<CostSplit>, String>, Interrupted> {
+        let lengths = self.ctx.settings.other_lengths(self.workload);
+        if lengths.is_empty() {
+            return Ok(Ok(None));
+        }
+        let mut points: Vec<LengthPoint> = main_point.into_iter().collect();
+        for scale in lengths {
+            let variant = cost_split::variant(scale);
+            let first = self.runs.len();
+            for i in 0..self.ctx.settings.warmup + self.ctx.settings.runs {
+                let warmup = i < self.ctx.settings.warmup;
+                for kind in [RunKind::Baseline, RunKind::Profiled] {
+                    let run = self.run_variant(kind, i, warmup, Some(&variant))?;
+                    if let Some((category, error)) = self.failure_of(&self.runs[run]) {
+                        return Ok(Err(format!(
+                            "cost split: a run at length {scale} failed ({category}): {}",
+                            error.lines().next().unwrap_or_default()
+                        )));
+                    }
+                }
+            }
+            let runs: Vec<&RunRecord> = self.runs[first..].iter().collect();
+            points.extend(cost_split::point(scale, &runs));
+        }
+        Ok(Ok(cost_split::split(points, rate_hz)))
+    }
+
+    /// One more profiled run with known work added to one phase (the workload's `perturb=`).
+    fn actionability(&mut self, base: Option<&Accuracy>) -> Result<Result<Option<Actionability>, String>, Interrupted> {
+        let (Some(spec), Some(base)) = (self.workload.perturb.clone(), base) else {
+            return Ok(Ok(None));
+        };
+        let variant = format!("perturb={spec}");
+        let run = self.run_variant(RunKind::Profiled, 0, false, Some(&variant))?;
+        let r = &self.runs[run];
+        if let Some((category, error)) = self.failure_of(r) {
+            return Ok(Err(format!(
+                "actionability: the perturbed run failed ({category}): {}",
+                error.lines().next().unwrap_or_default()
+            )));
+        }
+        let Some(perturbed) = r.accuracy.as_ref() else {
+            return Ok(Err(format!(
+                "actionability: no accuracy for the perturbed run ({})",
+                r.note.clone().unwrap_or_default()
+            )));
+        };
+        Ok(actionability::assess(&spec, base, perturbed)
+            .map(Some)
+            .map_err(|e| format!("actionability: {e}")))
     }
 
     /// A separate baseline run with tracemalloc and per-phase peak RSS on: memory truth that
@@ -204,6 +295,7 @@ impl Cell<'_> {
             accuracy: None,
             note: None,
             parse_error: None,
+            variant: None,
             measured,
         };
         if record.measured.succeeded() {
@@ -407,6 +499,9 @@ pub fn run_cell(
         memory_truth: None,
         profile_warnings: vec![],
         checks: vec![],
+        cost_split: None,
+        actionability: None,
+        notes: vec![],
         runs: vec![],
         started,
         finished: String::new(),
@@ -471,6 +566,7 @@ pub fn run_cell(
         last_truth: None,
     };
     let baseline_only = backend.name() == "none";
+    let load_at_start = machine_load::Snapshot::take();
     let mut i = 0;
     while cell.wants_more(i, baseline_only) {
         let warmup = i < ctx.settings.warmup;
@@ -516,8 +612,36 @@ pub fn run_cell(
         ));
         record.memory_truth = cell.memory_truth()?;
     }
+    // The main pairs are summarised before the variants run: the checks, and the profile
+    // kept, are those of the main pairs.
+    let main_runs = cell.runs.len();
+    let main: Vec<&RunRecord> = cell.runs.iter().collect();
+    let main_point = cost_split::point(1.0, &main);
+    summarise(&mut record, &cell.runs, baseline_only);
+    if !baseline_only {
+        let rate = record.accuracy.as_ref().and_then(|a| a.rate_hz);
+        match cell.cost_split(main_point, rate)? {
+            Ok(split) => record.cost_split = split,
+            Err(note) => record.notes.push(note),
+        }
+        match cell.actionability(record.accuracy.as_ref())? {
+            Ok(a) => record.actionability = a,
+            Err(note) => record.notes.push(note),
+        }
+    }
+    if let (Some(o), Some(cores)) = (
+        record.overhead.as_mut(),
+        load_at_start.and_then(|s| s.others_cores()),
+    ) {
+        o.other_load_cores = Some(cores);
+        if cores > stats::OTHER_LOAD_CORES {
+            let w = stats::Warning::OtherLoad { cores };
+            o.warning_text.push(w.to_string());
+            o.warnings.push(w);
+        }
+    }
+    debug_assert!(cell.runs[..main_runs].iter().all(|r| r.variant.is_none()));
     record.runs = std::mem::take(&mut cell.runs);
-    summarise(&mut record, baseline_only);
     if !baseline_only {
         let wall_ratio = record.overhead.as_ref().and_then(|o| o.wall);
         record.checks = checks::evaluate(&checks::Inputs {
@@ -543,9 +667,12 @@ pub fn run_cell(
     Ok(record)
 }
 
-/// Computes the cell's overhead and accuracy from its measured (non-warm-up) runs.
-fn summarise(record: &mut CellRecord, baseline_only: bool) {
-    let measured: Vec<&RunRecord> = record.runs.iter().filter(|r| !r.warmup).collect();
+/// Computes the cell's overhead and accuracy from its measured (non-warm-up) main runs.
+fn summarise(record: &mut CellRecord, runs: &[RunRecord], baseline_only: bool) {
+    let measured: Vec<&RunRecord> = runs
+        .iter()
+        .filter(|r| !r.warmup && r.variant.is_none())
+        .collect();
     let base: Vec<&RunRecord> = measured
         .iter()
         .copied()
@@ -565,6 +692,7 @@ fn summarise(record: &mut CellRecord, baseline_only: bool) {
         };
         if let Some(w) = &o.wall {
             o.warnings = stats::warnings(w, &walls);
+            o.warnings.extend(stats::slow_first_run(&walls));
             o.warning_text = o.warnings.iter().map(|w| w.to_string()).collect();
         }
         record.overhead = Some(o);
@@ -597,6 +725,10 @@ fn summarise(record: &mut CellRecord, baseline_only: bool) {
     }
     if let Some(w) = &o.wall {
         o.warnings = stats::warnings(w, &wall);
+        let walls = |side: &[&RunRecord]| side.iter().map(|r| r.measured.wall_s).collect::<Vec<_>>();
+        o.warnings.extend(
+            stats::slow_first_run(&walls(&base)).or_else(|| stats::slow_first_run(&walls(&prof))),
+        );
         o.warning_text = o.warnings.iter().map(|w| w.to_string()).collect();
     }
     record.overhead = Some(o);
@@ -657,6 +789,14 @@ fn combine_accuracy(runs: &[&Accuracy]) -> Option<Accuracy> {
         mae_pp,
         samples: first.samples,
         sampling_error_pp: first.sampling_error_pp,
+        rate_hz: median_of(runs.iter().filter_map(|a| a.rate_hz)),
+        asked_hz: first.asked_hz,
+        missed_samples: median_of(runs.iter().filter_map(|a| a.missed_samples.map(|m| m as f64)))
+            .map(|m| m.round() as u64),
         phases,
     })
+}
+
+fn median_of(values: impl Iterator<Item = f64>) -> Option<f64> {
+    Estimate::of(&values.collect::<Vec<_>>()).map(|e| e.median)
 }

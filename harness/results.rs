@@ -69,6 +69,10 @@ pub struct RunRecord {
     /// Set when the profiler's output was missing or could not be parsed.
     #[serde(default)]
     pub parse_error: Option<(Failure, String)>,
+    /// Runs outside the cell's main pairs: `scale=3` (the cost split's other lengths) or
+    /// `perturb=PHASE:SECONDS` (the actionability run). None for the main pairs.
+    #[serde(default)]
+    pub variant: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -80,6 +84,9 @@ pub struct Overhead {
     pub warnings: Vec<Warning>,
     /// Warning sentences as printed.
     pub warning_text: Vec<String>,
+    /// CPU cores other programs kept busy on average while the cell ran (Linux).
+    #[serde(default)]
+    pub other_load_cores: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,6 +113,15 @@ pub struct CellRecord {
     /// The ten capability checks decided from this cell's own output.
     #[serde(default)]
     pub checks: Vec<crate::checks::Check>,
+    /// Fixed and running cost from runs at several lengths (`--lengths`, scalable workloads).
+    #[serde(default)]
+    pub cost_split: Option<crate::cost_split::CostSplit>,
+    /// The perturbed run's verdict (workloads with a `perturb=` header).
+    #[serde(default)]
+    pub actionability: Option<crate::actionability::Actionability>,
+    /// Why an optional part (cost split, actionability) is missing.
+    #[serde(default)]
+    pub notes: Vec<String>,
     pub runs: Vec<RunRecord>,
     pub started: String,
     pub finished: String,

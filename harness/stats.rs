@@ -110,7 +110,7 @@ pub enum Warning {
     Noisy { width_pct: f64 },
     SlowFirstRun { ratio: f64 },
     Outliers { count: usize },
-    LoadHigh { load: f64, cores: usize },
+    OtherLoad { cores: f64 },
 }
 
 impl fmt::Display for Warning {
@@ -118,9 +118,9 @@ impl fmt::Display for Warning {
         match self {
             Warning::TooFewPairs { n, coverage } => write!(f, "only {n} pairs: the interval covers {:.0}%, not 95%; use --runs 6 or more", coverage * 100.0),
             Warning::Noisy { width_pct } => write!(f, "noisy: the 95% interval is {width_pct:.0}% of the median; close other programs or use more --runs"),
-            Warning::SlowFirstRun { ratio } => write!(f, "the first run was {ratio:.1}x slower than the rest (cold caches); use more warm-up runs"),
+            Warning::SlowFirstRun { ratio } => write!(f, "the first measured run was {ratio:.2}x the median of the rest (cold caches?); use more --warmup"),
             Warning::Outliers { count } => write!(f, "{count} statistical outlier(s) among the pairs: other load on the machine? rerun on a quiet machine"),
-            Warning::LoadHigh { load, cores } => write!(f, "load average {load:.1} on {cores} cores during the cell: other programs were running; rerun on a quiet machine"),
+            Warning::OtherLoad { cores } => write!(f, "other programs kept {cores:.1} CPU cores busy during the cell; rerun on a quiet machine"),
         }
     }
 }
@@ -163,6 +163,18 @@ pub fn warnings(ratios: &Estimate, values: &[f64]) -> Vec<Warning> {
         w.push(Warning::Outliers { count: o });
     }
     w
+}
+
+/// Other programs using more than this many cores on average make a cell's timings suspect.
+pub const OTHER_LOAD_CORES: f64 = 0.25;
+
+/// hyperfine's check: the first measured run much slower than the rest (by 20% or more over
+/// their median) points at cold caches that the warm-up did not fill.
+pub fn slow_first_run(walls: &[f64]) -> Option<Warning> {
+    let (first, rest) = walls.split_first()?;
+    let rest = Estimate::of(rest).filter(|e| e.n >= 2)?;
+    let ratio = first / rest.median;
+    (ratio >= 1.2).then_some(Warning::SlowFirstRun { ratio })
 }
 
 /// Least-squares line y = a + b x (fixed cost a, running cost b per unit of x).
@@ -245,5 +257,15 @@ mod tests {
         let (a, b) = fit_line(&[(1.0, 3.0), (2.0, 5.0), (4.0, 9.0)]).unwrap();
         assert!((a - 1.0).abs() < 1e-9 && (b - 2.0).abs() < 1e-9);
         assert!(fit_line(&[(1.0, 1.0)]).is_none());
+    }
+
+    #[test]
+    fn a_slow_first_run_is_named() {
+        assert_eq!(
+            slow_first_run(&[2.6, 2.0, 2.1, 1.9]),
+            Some(Warning::SlowFirstRun { ratio: 1.3 })
+        );
+        assert_eq!(slow_first_run(&[2.1, 2.0, 2.1, 1.9]), None);
+        assert_eq!(slow_first_run(&[5.0, 2.0]), None, "one other run is no median");
     }
 }

@@ -15,6 +15,14 @@ pub struct Workload {
     /// Whether the `none` cell also makes a memory truth run (tracemalloc is slow: only
     /// workloads with a memory question ask for it).
     pub memory_truth: bool,
+    /// `# profbench: scalable`: the script multiplies its work by $PROFBENCH_SCALE, so the
+    /// matrix can run it at several lengths and split a profiler's cost (`--lengths`).
+    #[serde(default)]
+    pub scalable: bool,
+    /// `# profbench: perturb=PHASE:SECONDS`: the script adds that much work to that phase
+    /// when $PROFBENCH_PERTURB says so, for the actionability run.
+    #[serde(default)]
+    pub perturb: Option<String>,
     /// sha256 of the script, stored with results.
     pub sha256: String,
 }
@@ -48,6 +56,8 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
     let mut uses_ray = false;
     let mut name = None;
     let mut memory_truth = false;
+    let mut scalable = false;
+    let mut perturb = None;
     for line in text.lines().take(40) {
         let Some(rest) = line.trim().strip_prefix("# profbench:") else {
             continue;
@@ -66,6 +76,10 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
             memory_truth = true;
         } else if rest == "uses-ray" {
             uses_ray = true;
+        } else if rest == "scalable" {
+            scalable = true;
+        } else if let Some(p) = rest.strip_prefix("perturb=") {
+            perturb = Some(p.trim().to_string());
         }
     }
     use sha2::Digest;
@@ -75,6 +89,8 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
         phases: phases?,
         uses_ray,
         memory_truth,
+        scalable,
+        perturb,
         sha256: format!("{:x}", sha2::Sha256::digest(text.as_bytes())),
     })
 }

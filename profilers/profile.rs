@@ -171,18 +171,31 @@ impl Profile {
                 .is_some_and(|rest| rest.ends_with('.') || rest.ends_with(':'))
     }
 
-    /// Inclusive seconds this profile attributes to a function, from call records when there
-    /// are any for it, else from samples (a sample counts once even if the function recurses).
-    /// `file_suffix` narrows the match to frames whose file ends with it (e.g. "single.py").
-    pub fn inclusive_seconds(&self, function: &str, file_suffix: Option<&str>) -> f64 {
-        let matching: Vec<bool> = self
-            .frames
+    /// Which frames are `function` (see `function_matches`), in a file ending with `file_suffix`.
+    fn frames_of(&self, function: &str, file_suffix: Option<&str>) -> Vec<bool> {
+        self.frames
             .iter()
             .map(|f| {
                 Self::function_matches(&f.function, function)
                     && file_suffix.is_none_or(|s| f.file.ends_with(s))
             })
-            .collect();
+            .collect()
+    }
+
+    /// Samples with the function anywhere on their stack (recursion counted once).
+    fn samples_in<'a>(&'a self, matching: &'a [bool]) -> impl Iterator<Item = &'a Sample> + 'a {
+        self.samples.iter().filter(move |s| {
+            s.stack
+                .iter()
+                .any(|&i| matching.get(i as usize).copied().unwrap_or(false))
+        })
+    }
+
+    /// Inclusive seconds this profile attributes to a function, from call records when there
+    /// are any for it, else from samples (a sample counts once even if the function recurses).
+    /// `file_suffix` narrows the match to frames whose file ends with it (e.g. "single.py").
+    pub fn inclusive_seconds(&self, function: &str, file_suffix: Option<&str>) -> f64 {
+        let matching = self.frames_of(function, file_suffix);
         let from_calls: Vec<&FunctionStat> = self
             .functions
             .iter()
@@ -191,15 +204,13 @@ impl Profile {
         if !from_calls.is_empty() {
             return from_calls.iter().map(|s| s.inclusive).sum();
         }
-        self.samples
-            .iter()
-            .filter(|s| {
-                s.stack
-                    .iter()
-                    .any(|&i| matching.get(i as usize).copied().unwrap_or(false))
-            })
-            .map(|s| s.weight)
-            .sum()
+        self.samples_in(&matching).map(|s| s.weight).sum()
+    }
+
+    /// Raw samples taken with the function on the stack (0 for call records).
+    pub fn inclusive_samples(&self, function: &str, file_suffix: Option<&str>) -> u64 {
+        let matching = self.frames_of(function, file_suffix);
+        self.samples_in(&matching).map(|s| s.count).sum()
     }
 
     /// Interns a frame, returning its index.
@@ -271,5 +282,7 @@ mod tests {
         assert!((p.inclusive_seconds("fib", None) - 0.01).abs() < 1e-12);
         assert!((p.inclusive_seconds("main", Some("single.py")) - 0.02).abs() < 1e-12);
         assert_eq!(p.inclusive_seconds("main", Some("other.py")), 0.0);
+        assert_eq!(p.inclusive_samples("fib", None), 1);
+        assert_eq!(p.inclusive_samples("main", None), 2);
     }
 }

@@ -26,8 +26,12 @@ Environment (all optional; unset for ordinary runs):
                                         the value used is printed.
     PROFBENCH_PERTURB=calibrated_c:0.4  actionability: add that many seconds of loop iterations
                                         (at the calibrated cost) to that phase only.
+    PROFBENCH_SCALE=3                   multiply every phase's iterations (the matrix's
+                                        --lengths: a profiler's fixed and running cost).
 """
 # profbench: phases=calibrated_a,calibrated_b,calibrated_c,inline_work,many_calls
+# profbench: scalable
+# profbench: perturb=calibrated_c:0.4
 import os
 import sys
 import time
@@ -133,12 +137,25 @@ def perturbation(names):
     return name, seconds
 
 
+def scale():
+    """The work multiplier from PROFBENCH_SCALE (default 1)."""
+    spec = os.environ.get("PROFBENCH_SCALE", "1")
+    try:
+        value = float(spec)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        sys.exit(f"PROFBENCH_SCALE={spec!r}: expected a positive number such as 3")
+    return value
+
+
 def main():
     print("--- Start Calibrated Test ---")
     ns_per_iteration, how = calibrate()
     per_second = 1e9 / ns_per_iteration
-    iterations = {name: round(TOTAL_S * share * per_second) for name, share in SPLIT}
-    iterations["inline_work"] = iterations["many_calls"] = round(BIAS_S * per_second)
+    work = per_second * scale()
+    iterations = {name: round(TOTAL_S * share * work) for name, share in SPLIT}
+    iterations["inline_work"] = iterations["many_calls"] = round(BIAS_S * work)
     extra_phase, extra_s = perturbation(list(iterations))
     if extra_phase:
         iterations[extra_phase] += round(extra_s * per_second)

@@ -402,6 +402,9 @@ pub(crate) mod testdata {
             worst_pp: m,
             samples: None,
             sampling_error_pp: None,
+            rate_hz: None,
+            asked_hz: None,
+            missed_samples: None,
         });
         serde_json::from_value(serde_json::json!({
             "schema": crate::results::SCHEMA,

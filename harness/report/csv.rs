@@ -7,7 +7,7 @@ use crate::stats::Estimate;
 
 pub struct Csv;
 
-pub const COLUMNS: [&str; 38] = [
+pub const COLUMNS: [&str; 50] = [
     "platform_id",
     "workload",
     "backend",
@@ -46,6 +46,18 @@ pub const COLUMNS: [&str; 38] = [
     "started",
     "finished",
     "checks",
+    "rate_hz",
+    "asked_hz",
+    "missed_samples",
+    "other_load_cores",
+    "fixed_cost_s",
+    "running_cost",
+    "per_sample_us",
+    "lengths",
+    "actionability_phase",
+    "actionability_error_pct",
+    "actionability_other_drift_s",
+    "notes",
 ];
 
 fn num(v: Option<f64>) -> String {
@@ -138,6 +150,34 @@ pub fn record(c: &CellRecord) -> Vec<String> {
     r.push(c.started.clone());
     r.push(c.finished.clone());
     r.push(checks);
+    r.push(num(a.and_then(|a| a.rate_hz)));
+    r.push(num(a.and_then(|a| a.asked_hz)));
+    r.push(
+        a.and_then(|a| a.missed_samples)
+            .map(|m| m.to_string())
+            .unwrap_or_default(),
+    );
+    r.push(num(o.and_then(|o| o.other_load_cores)));
+    let split = c.cost_split.as_ref();
+    r.push(num(split.map(|s| s.fixed_s)));
+    r.push(num(split.map(|s| s.running)));
+    r.push(num(split.and_then(|s| s.per_sample_us)));
+    r.push(
+        split
+            .map(|s| {
+                s.points
+                    .iter()
+                    .map(|p| p.scale.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default(),
+    );
+    let act = c.actionability.as_ref();
+    r.push(act.map(|a| a.phase.clone()).unwrap_or_default());
+    r.push(num(act.map(|a| a.error_pct)));
+    r.push(num(act.map(|a| a.other_drift_s)));
+    r.push(c.notes.join("; "));
     r
 }
 

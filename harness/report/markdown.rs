@@ -55,11 +55,16 @@ pub fn row(c: &CellRecord) -> [String; 9] {
         .unwrap_or_else(|| "–".into());
     let accuracy = match (&c.accuracy, &c.accuracy_note) {
         (Some(a), _) => format!(
-            "{:.1} pp (worst {} {:.1} pp, {} clock)",
+            "{:.1} pp (worst {} {:.1} pp, {} clock{})",
             a.mae_pp,
             a.worst_phase,
             a.worst_pp,
-            format!("{:?}", a.clock).to_lowercase()
+            format!("{:?}", a.clock).to_lowercase(),
+            match (a.rate_hz, a.asked_hz) {
+                (Some(r), Some(asked)) => format!("; {r:.0} of {asked:.0} Hz"),
+                (Some(r), None) => format!("; {r:.0} Hz"),
+                _ => String::new(),
+            }
         ),
         (None, Some(n)) if c.key.backend != "none" && c.status == Status::Ok => {
             format!("n/a: {}", one_line(n))
@@ -133,6 +138,60 @@ fn capability_table(cells: &[CellRecord]) -> String {
     out
 }
 
+/// Cells with a cost split (`--lengths`) or an actionability run: what a profile costs at
+/// other lengths, and whether added work lands where it was added.
+fn cost_and_actionability(sorted: &[&CellRecord]) -> String {
+    let rows: Vec<String> = sorted
+        .iter()
+        .filter(|c| c.cost_split.is_some() || c.actionability.is_some())
+        .map(|c| {
+            let split = c
+                .cost_split
+                .as_ref()
+                .map(|s| {
+                    let lengths: Vec<String> =
+                        s.points.iter().map(|p| format!("{}", p.scale)).collect();
+                    format!(
+                        "{:.2} s + {:.1}% of run time{} (lengths {})",
+                        s.fixed_s,
+                        s.running * 100.0,
+                        s.per_sample_us
+                            .map(|u| format!(", {u:.0} µs per sample"))
+                            .unwrap_or_default(),
+                        lengths.join(", ")
+                    )
+                })
+                .unwrap_or_else(|| "–".into());
+            let act = c
+                .actionability
+                .as_ref()
+                .map(|a| {
+                    format!(
+                        "{}: +{:.2} s true, +{:.2} s attributed ({:+.0}%); {} moved {:.2} s",
+                        a.phase,
+                        a.truth_growth_s,
+                        a.attributed_growth_s,
+                        a.error_pct,
+                        a.other_phase.as_deref().unwrap_or("no other phase"),
+                        a.other_drift_s
+                    )
+                })
+                .unwrap_or_else(|| "–".into());
+            format!(
+                "| {} | {} | {} | {split} | {act} |",
+                c.key.workload, c.key.backend, c.key.launcher
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\n## Cost split and actionability\n\nCost: extra seconds per run = fixed + running × the workload's own seconds, a line through the median extra seconds at each length (`--lengths`). Actionability: one more profiled run with known work added to one phase; the growth the profiler attributes to that phase (in truth's units) against the truth's growth, and the other phase that moved most.\n\n| workload | backend | launcher | cost: fixed + running | actionability |\n|---|---|---|---|---|\n{}\n",
+        rows.join("\n")
+    )
+}
+
 /// The ten checks as one symbol each, axis 1 to 10: ✔ pass, ◐ partial, ✘ fail, · n/a.
 pub fn checks(c: &CellRecord) -> String {
     use crate::checks::Verdict;
@@ -199,6 +258,7 @@ impl Exporter for Markdown {
             let _ = writeln!(out, "| {} |", row(c).join(" | "));
         }
         out.push_str(&capability_table(cells));
+        out.push_str(&cost_and_actionability(&sorted));
         let notes: Vec<String> = sorted
             .iter()
             .filter_map(|c| {
@@ -206,6 +266,7 @@ impl Exporter for Markdown {
                 if let Some(o) = &c.overhead {
                     said.extend(o.warning_text.iter().cloned());
                 }
+                said.extend(c.notes.iter().cloned());
                 (!said.is_empty()).then(|| {
                     let k = &c.key;
                     format!(
