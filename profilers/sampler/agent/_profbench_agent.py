@@ -66,6 +66,7 @@ class Agent:
     def __init__(self, path):
         self.path = path
         self.sock = None
+        self.sock_id = None
         self.lock = _thread.allocate_lock()  # one writer at a time on the socket
         self.buf = []
         self.codes = {}  # id(code) -> see code_id
@@ -110,8 +111,30 @@ class Agent:
         self.stop_at = int(fields[2]) if len(fields) > 2 else 0
         # Sends release the GIL; a collector that stops reading for 2 s switches sampling off.
         sock.settimeout(2.0)
+        st = os.fstat(sock.fileno())
+        self.sock_id = (st.st_dev, st.st_ino)
         self.sock = sock
         return True
+
+    def sock_is_ours(self):
+        """Whether our descriptor still is our socket. A target that closes every descriptor
+        (daemons do) may reuse the number for its own file: writing or closing it then would
+        corrupt the target's file."""
+        try:
+            st = os.fstat(self.sock.fileno())
+        except (OSError, ValueError):
+            return False
+        return (st.st_dev, st.st_ino) == self.sock_id
+
+    def drop_sock(self):
+        """Forget the socket without touching its descriptor number (see sock_is_ours)."""
+        try:
+            self.sock.detach()
+        except (OSError, AttributeError):
+            pass
+        self.sock = None
+        self.on = False
+        self.stop = True
 
     def send(self, final=False):
         if self.sock is None:
@@ -123,6 +146,9 @@ class Agent:
             return
         try:
             if self.sock is None:
+                return
+            if not self.sock_is_ours():
+                self.drop_sock()
                 return
             buf, self.buf = self.buf, []
             buf.append("Z\t%d\t%d\t%d\n" % (self.ticks, self.missed, self.samples))

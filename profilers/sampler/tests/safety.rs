@@ -36,11 +36,14 @@ def work(n):
 
 first = work(400_000)
 os.closerange(3, 4096)          # the agent's channel goes too
-second = work(400_000)
+# The lowest free number: most likely the agent's old one. The agent must neither write its
+# samples into this file nor close it (it flushes every 100 ms while `work` runs).
+out = open(sys.argv[1], "w")
+second = work(2_000_000)
 child = subprocess.run([sys.executable, "-c", "import sys; print('_profbench_agent' in sys.modules)"],
                        env={}, capture_output=True, text=True).stdout.strip()
-with open(sys.argv[1], "w") as f:
-    json.dump({"first": first, "second": second, "outside_tree_has_agent": child}, f)
+json.dump({"first": first, "second": second, "outside_tree_has_agent": child}, out)
+out.close()
 sys.exit(7)
 "#;
 
