@@ -14,6 +14,10 @@ pub const AGENT: &str = include_str!("agent/_profbench_agent.py");
 /// Environment variable naming the collector's socket; the agent does nothing without it.
 pub const SOCK_ENV: &str = "PROFBENCH_SOCK";
 
+/// Ray reads this variable in ray.init to let a function edit the job's runtime env.
+pub const RAY_HOOK_ENV: &str = "RAY_RUNTIME_ENV_HOOK";
+const RAY_HOOK: &str = "_profbench_agent.ray_runtime_env_hook";
+
 /// The folder (0700, removed on drop) holding the agent files and the collector's socket.
 pub struct Bootstrap {
     dir: tempfile::TempDir,
@@ -47,18 +51,29 @@ impl Bootstrap {
         self.dir.path().join("collector.sock")
     }
 
-    /// The variables to set on the target: our folder first, the user's PYTHONPATH after it.
-    pub fn env(&self, existing_pythonpath: Option<OsString>) -> Vec<(OsString, OsString)> {
+    /// The variables to set on the target: our folder first, the user's PYTHONPATH after it;
+    /// Ray's runtime-env hook (see `ray_runtime_env_hook` in the agent), chaining to the
+    /// user's own hook, so workers of a cluster started elsewhere load the agent too.
+    pub fn env(
+        &self,
+        existing_pythonpath: Option<OsString>,
+        existing_ray_hook: Option<OsString>,
+    ) -> Vec<(OsString, OsString)> {
         let mut paths = vec![self.dir().to_path_buf()];
         if let Some(existing) = existing_pythonpath.filter(|p| !p.is_empty()) {
             paths.extend(std::env::split_paths(&existing));
         }
         let joined =
             std::env::join_paths(paths).unwrap_or_else(|_| self.dir().as_os_str().to_owned());
-        vec![
+        let mut env = vec![
             ("PYTHONPATH".into(), joined),
             (SOCK_ENV.into(), self.socket_path().into()),
-        ]
+            (RAY_HOOK_ENV.into(), RAY_HOOK.into()),
+        ];
+        if let Some(theirs) = existing_ray_hook.filter(|h| !h.is_empty() && h != RAY_HOOK) {
+            env.push(("PROFBENCH_RAY_HOOK_CHAIN".into(), theirs));
+        }
+        env
     }
 }
 
@@ -81,11 +96,21 @@ mod tests {
     #[test]
     fn users_pythonpath_is_kept_after_ours() {
         let b = Bootstrap::create().unwrap();
-        let env = b.env(Some("/a:/b".into()));
+        let env = b.env(Some("/a:/b".into()), None);
         let pp = &env.iter().find(|(k, _)| k == "PYTHONPATH").unwrap().1;
         let parts: Vec<PathBuf> = std::env::split_paths(pp).collect();
         assert_eq!(parts, vec![b.dir().to_path_buf(), "/a".into(), "/b".into()]);
-        let env = b.env(Some("".into()));
+        let env = b.env(Some("".into()), None);
         assert_eq!(env[0].1, b.dir().as_os_str());
+        assert!(!env.iter().any(|(k, _)| k == "PROFBENCH_RAY_HOOK_CHAIN"));
+    }
+
+    #[test]
+    fn a_users_ray_hook_is_chained_not_replaced() {
+        let b = Bootstrap::create().unwrap();
+        let env = b.env(None, Some("their.hook".into()));
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert_eq!(get(RAY_HOOK_ENV), Some(RAY_HOOK.into()));
+        assert_eq!(get("PROFBENCH_RAY_HOOK_CHAIN"), Some("their.hook".into()));
     }
 }

@@ -117,7 +117,10 @@ pub fn record(args: &RecordArgs) -> Result<i32> {
 
     let mut cmd = std::process::Command::new(program);
     cmd.args(rest)
-        .envs(boot.env(std::env::var_os("PYTHONPATH")));
+        .envs(boot.env(
+            std::env::var_os("PYTHONPATH"),
+            std::env::var_os(bootstrap::RAY_HOOK_ENV),
+        ));
     let mut child = cmd
         .spawn()
         .with_context(|| format!("could not start {}", program.to_string_lossy()))?;
