@@ -470,6 +470,17 @@ impl Cell<'_> {
     }
 }
 
+/// A distribution's installed version, names compared as PEP 503 normalises them
+/// (`line_profiler`, `Line-Profiler` and `line.profiler` are one distribution).
+fn installed_version(versions: &BTreeMap<String, String>, distribution: &str) -> Option<String> {
+    let normal = |n: &str| n.to_lowercase().replace(['_', '.'], "-");
+    let wanted = normal(distribution);
+    versions
+        .iter()
+        .find(|(name, _)| normal(name) == wanted)
+        .map(|(_, v)| v.clone())
+}
+
 /// Runs one cell to its record. Err only on Ctrl-C.
 pub fn run_cell(
     ctx: &Context,
@@ -483,7 +494,7 @@ pub fn run_cell(
     let started = now();
     let version = Some(backend.distribution())
         .filter(|d| !d.is_empty())
-        .and_then(|d| ctx.env.versions.get(&d.to_lowercase()).cloned());
+        .and_then(|d| installed_version(&ctx.env.versions, d));
     let mut record = CellRecord {
         schema: SCHEMA,
         key: key.clone(),
@@ -795,6 +806,18 @@ fn combine_accuracy(runs: &[&Accuracy]) -> Option<Accuracy> {
             .map(|m| m.round() as u64),
         phases,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_found_under_any_spelling_of_the_name() {
+        let versions = BTreeMap::from([("line_profiler".to_string(), "5.1.0".to_string())]);
+        assert_eq!(installed_version(&versions, "line-profiler").as_deref(), Some("5.1.0"));
+        assert_eq!(installed_version(&versions, "py-spy"), None);
+    }
 }
 
 fn median_of(values: impl Iterator<Item = f64>) -> Option<f64> {

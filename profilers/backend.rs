@@ -26,6 +26,29 @@ pub struct Launch<'a> {
     pub profbench_exe: &'a Path,
 }
 
+impl Launch<'_> {
+    /// `python -m <module> <options…> <script> <args…>`: an in-process profiler started as a
+    /// module, running the workload as its program.
+    pub fn python_module<I, S>(&self, module: &str, options: I) -> Vec<OsString>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let mut argv = self.python.to_vec();
+        argv.push("-m".into());
+        argv.push(module.into());
+        argv.extend(options.into_iter().map(Into::into));
+        argv.push(self.script.into());
+        argv.extend(self.args.iter().cloned());
+        argv
+    }
+
+    /// A file in the profiler's output folder, as an argument.
+    pub fn out(&self, name: &str) -> OsString {
+        self.out_dir.join(name).into()
+    }
+}
+
 /// Facts about the Python environment an adapter may check before running.
 #[derive(Debug, Clone)]
 pub struct PythonFacts {

@@ -24,12 +24,7 @@ impl Backend for CProfile {
         Clock::Wall
     }
     fn command(&self, launch: &Launch) -> Vec<OsString> {
-        let mut argv = launch.python.to_vec();
-        argv.extend(["-m", "cProfile", "-o"].map(OsString::from));
-        argv.push(launch.out_dir.join(OUTPUT).into());
-        argv.push(launch.script.into());
-        argv.extend(launch.args.iter().cloned());
-        argv
+        launch.python_module("cProfile", [OsString::from("-o"), launch.out(OUTPUT)])
     }
     fn parse(&self, out_dir: &Path, _stdout: &str) -> Option<Result<Profile, ParseError>> {
         let path = out_dir.join(OUTPUT);

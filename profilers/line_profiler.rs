@@ -59,14 +59,15 @@ impl Backend for LineProfiler {
         Clock::Wall
     }
     fn command(&self, launch: &Launch) -> Vec<OsString> {
-        let mut argv = launch.python.to_vec();
-        argv.extend(["-m", "kernprof", "-l", "-p"].map(OsString::from));
-        argv.push(launch.script.into());
-        argv.push("-o".into());
-        argv.push(launch.out_dir.join(OUTPUT).into());
-        argv.push(launch.script.into());
-        argv.extend(launch.args.iter().cloned());
-        argv
+        // -p: profile the script's own functions (no @profile decorators needed).
+        let options = [
+            "-l".into(),
+            "-p".into(),
+            launch.script.into(),
+            "-o".into(),
+            launch.out(OUTPUT),
+        ];
+        launch.python_module("kernprof", options)
     }
     fn postprocess(&self, launch: &Launch) -> Vec<Vec<OsString>> {
         let mut argv = launch.python.to_vec();

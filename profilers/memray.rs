@@ -35,13 +35,10 @@ impl Backend for Memray {
         Clock::None
     }
     fn command(&self, launch: &Launch) -> Vec<OsString> {
-        let mut argv = launch.python.to_vec();
         // -q: no "writing results to" banner; -f: overwrite a leftover capture.
-        argv.extend(["-m", "memray", "run", "-q", "-f", "-o"].map(OsString::from));
-        argv.push(launch.out_dir.join(CAPTURE).into());
-        argv.push(launch.script.into());
-        argv.extend(launch.args.iter().cloned());
-        argv
+        let mut options = ["run", "-q", "-f", "-o"].map(OsString::from).to_vec();
+        options.push(launch.out(CAPTURE));
+        launch.python_module("memray", options)
     }
     fn postprocess(&self, launch: &Launch) -> Vec<Vec<OsString>> {
         let mut argv = launch.python.to_vec();

@@ -47,12 +47,8 @@ impl Backend for Pyinstrument {
         true
     }
     fn command(&self, launch: &Launch) -> Vec<OsString> {
-        let mut argv = launch.python.to_vec();
-        argv.extend(["-m", "pyinstrument", "-r", "json", "-o"].map(OsString::from));
-        argv.push(launch.out_dir.join(OUTPUT).into());
-        argv.push(launch.script.into());
-        argv.extend(launch.args.iter().cloned());
-        argv
+        let options = ["-r".into(), "json".into(), "-o".into(), launch.out(OUTPUT)];
+        launch.python_module("pyinstrument", options)
     }
     fn parse(&self, out_dir: &Path, _stdout: &str) -> Option<Result<Profile, ParseError>> {
         let path = out_dir.join(OUTPUT);

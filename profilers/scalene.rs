@@ -75,18 +75,14 @@ impl Backend for Scalene {
         true
     }
     fn command(&self, launch: &Launch) -> Vec<OsString> {
-        let mut argv = launch.python.to_vec();
-        argv.extend(["-m", "scalene", "run", "-o"].map(OsString::from));
-        argv.push(launch.out_dir.join(OUTPUT).into());
+        let mut options = vec!["run".into(), "-o".into(), launch.out(OUTPUT)];
         if self.cpu_only {
-            argv.push("--cpu-only".into());
+            options.push(OsString::from("--cpu-only"));
         }
-        argv.push(launch.script.into());
         // Scalene 2.x hands what follows the script to the program (its `---` is a sink whose
         // arguments are dropped, not passed). Caveat, seen with 2.4.0: an argument that is a
         // prefix of one of Scalene's own options (`--n`) is still taken by Scalene's parser.
-        argv.extend(launch.args.iter().cloned());
-        argv
+        launch.python_module("scalene", options)
     }
     fn parse(&self, out_dir: &Path, _stdout: &str) -> Option<Result<Profile, ParseError>> {
         let path = out_dir.join(OUTPUT);

@@ -57,15 +57,15 @@ impl Backend for VizTracer {
         Clock::Wall
     }
     fn command(&self, launch: &Launch) -> Vec<OsString> {
-        let mut argv = launch.python.to_vec();
         // --quiet: no progress bar in stderr; `--` so workload arguments are never read as
         // VizTracer's own options.
-        argv.extend(["-m", "viztracer", "--quiet", "-o"].map(OsString::from));
-        argv.push(launch.out_dir.join(OUTPUT).into());
-        argv.push("--".into());
-        argv.push(launch.script.into());
-        argv.extend(launch.args.iter().cloned());
-        argv
+        let options = [
+            "--quiet".into(),
+            "-o".into(),
+            launch.out(OUTPUT),
+            "--".into(),
+        ];
+        launch.python_module("viztracer", options)
     }
     fn parse(&self, out_dir: &Path, _stdout: &str) -> Option<Result<Profile, ParseError>> {
         let path = out_dir.join(OUTPUT);

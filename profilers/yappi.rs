@@ -54,14 +54,9 @@ impl Backend for Yappi {
         self.clock
     }
     fn command(&self, launch: &Launch) -> Vec<OsString> {
-        let mut argv = launch.python.to_vec();
-        argv.extend(
-            ["-m", "yappi", "-c", self.clock_arg(), "-f", "pstat", "-o"].map(OsString::from),
-        );
-        argv.push(launch.out_dir.join(OUTPUT).into());
-        argv.push(launch.script.into());
-        argv.extend(launch.args.iter().cloned());
-        argv
+        let mut options = ["-c", self.clock_arg(), "-f", "pstat", "-o"].map(OsString::from).to_vec();
+        options.push(launch.out(OUTPUT));
+        launch.python_module("yappi", options)
     }
     fn parse(&self, out_dir: &Path, _stdout: &str) -> Option<Result<Profile, ParseError>> {
         let path = out_dir.join(OUTPUT);
