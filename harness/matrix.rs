@@ -808,6 +808,10 @@ fn combine_accuracy(runs: &[&Accuracy]) -> Option<Accuracy> {
     })
 }
 
+fn median_of(values: impl Iterator<Item = f64>) -> Option<f64> {
+    Estimate::of(&values.collect::<Vec<_>>()).map(|e| e.median)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -818,8 +822,4 @@ mod tests {
         assert_eq!(installed_version(&versions, "line-profiler").as_deref(), Some("5.1.0"));
         assert_eq!(installed_version(&versions, "py-spy"), None);
     }
-}
-
-fn median_of(values: impl Iterator<Item = f64>) -> Option<f64> {
-    Estimate::of(&values.collect::<Vec<_>>()).map(|e| e.median)
 }
