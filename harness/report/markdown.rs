@@ -148,34 +148,12 @@ fn cost_and_actionability(sorted: &[&CellRecord]) -> String {
             let split = c
                 .cost_split
                 .as_ref()
-                .map(|s| {
-                    let lengths: Vec<String> =
-                        s.points.iter().map(|p| format!("{}", p.scale)).collect();
-                    format!(
-                        "{:.2} s + {:.1}% of run time{} (lengths {})",
-                        s.fixed_s,
-                        s.running * 100.0,
-                        s.per_sample_us
-                            .map(|u| format!(", {u:.0} µs per sample"))
-                            .unwrap_or_default(),
-                        lengths.join(", ")
-                    )
-                })
+                .map(super::cost_split_text)
                 .unwrap_or_else(|| "–".into());
             let act = c
                 .actionability
                 .as_ref()
-                .map(|a| {
-                    format!(
-                        "{}: +{:.2} s true, +{:.2} s attributed ({:+.0}%); {} moved {:.2} s",
-                        a.phase,
-                        a.truth_growth_s,
-                        a.attributed_growth_s,
-                        a.error_pct,
-                        a.other_phase.as_deref().unwrap_or("no other phase"),
-                        a.other_drift_s
-                    )
-                })
+                .map(super::actionability_text)
                 .unwrap_or_else(|| "–".into());
             format!(
                 "| {} | {} | {} | {split} | {act} |",
@@ -262,11 +240,7 @@ impl Exporter for Markdown {
         let notes: Vec<String> = sorted
             .iter()
             .filter_map(|c| {
-                let mut said: Vec<String> = c.profile_warnings.clone();
-                if let Some(o) = &c.overhead {
-                    said.extend(o.warning_text.iter().cloned());
-                }
-                said.extend(c.notes.iter().cloned());
+                let said = super::cell_warnings(c);
                 (!said.is_empty()).then(|| {
                     let k = &c.key;
                     format!(

@@ -6,6 +6,8 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 
+use crate::actionability::Actionability;
+use crate::cost_split::CostSplit;
 use crate::plot::Chart;
 use crate::results::{CellRecord, RunInfo};
 use anyhow::Result;
@@ -53,6 +55,44 @@ pub fn table_order(cells: &[CellRecord]) -> Vec<&CellRecord> {
         k(a).cmp(&k(b))
     });
     sorted
+}
+
+/// A cost split in words: `0.02 s + 1.3% of run time, 130 µs per sample (lengths 1, 3)`.
+pub fn cost_split_text(s: &CostSplit) -> String {
+    let lengths: Vec<String> = s.points.iter().map(|p| p.scale.to_string()).collect();
+    format!(
+        "{:.2} s + {:.1}% of run time{} (lengths {})",
+        s.fixed_s,
+        s.running * 100.0,
+        s.per_sample_us
+            .map(|u| format!(", {u:.0} µs per sample"))
+            .unwrap_or_default(),
+        lengths.join(", ")
+    )
+}
+
+/// An actionability verdict in words.
+pub fn actionability_text(a: &Actionability) -> String {
+    format!(
+        "{}: +{:.2} s true, +{:.2} s attributed ({:+.0}%); {} moved {:.2} s",
+        a.phase,
+        a.truth_growth_s,
+        a.attributed_growth_s,
+        a.error_pct,
+        a.other_phase.as_deref().unwrap_or("no other phase"),
+        a.other_drift_s
+    )
+}
+
+/// Everything said about a cell's numbers: the profiler's own warnings, the statistics'
+/// warnings, and why an optional part is missing.
+pub fn cell_warnings(c: &CellRecord) -> Vec<String> {
+    let mut said = c.profile_warnings.clone();
+    if let Some(o) = &c.overhead {
+        said.extend(o.warning_text.iter().cloned());
+    }
+    said.extend(c.notes.iter().cloned());
+    said
 }
 
 /// Rewrites every report of a run folder from its finished cells, and its charts under
