@@ -853,7 +853,14 @@ pub fn memory(inputs: &Inputs) -> Decided {
 // ------------------------------------------------------------------------------ Ray axes
 
 fn ray_only(inputs: &Inputs) -> Option<Decided> {
-    let ray = inputs.workload == "ray" || inputs.truth.is_some_and(|t| !t.tasks.is_empty());
+    // Tasks of the seed's remote functions: `threads` and `multiproc` record tasks too, but
+    // of threads and pool processes, not Ray workers.
+    let ray = inputs.workload == "ray"
+        || inputs.truth.is_some_and(|t| {
+            t.tasks
+                .iter()
+                .any(|k| REMOTE_FUNCTIONS.iter().any(|f| k.function.ends_with(f)))
+        });
     (!ray).then(|| {
         na(format!(
             "single-process workload {}: no Ray workers (axes 6–10 run on ray)",

@@ -48,6 +48,9 @@ pub struct ReportArgs {
     /// profiles and truth the cells kept), rewriting their records.
     #[arg(long)]
     pub recheck: bool,
+    /// With --recheck: the workloads whose headers name the function-bias pairs.
+    #[arg(long, default_value = "workloads")]
+    pub workloads_dir: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod compare;
 pub mod cost_split;
+pub mod function_bias;
 pub mod launcher;
 pub mod machine_load;
 pub mod matrix;

@@ -30,7 +30,7 @@ fn main() {
 fn report(args: &profbench::cli::ReportArgs) -> anyhow::Result<i32> {
     if args.recheck {
         for dir in &args.dirs {
-            let n = profbench::recheck::recheck(dir)?;
+            let n = profbench::recheck::recheck(dir, &args.workloads_dir)?;
             println!("re-decided the checks of {n} cell(s) in {}", dir.display());
         }
     }

@@ -512,6 +512,7 @@ pub fn run_cell(
         checks: vec![],
         cost_split: None,
         actionability: None,
+        function_bias: None,
         notes: vec![],
         runs: vec![],
         started,
@@ -653,6 +654,9 @@ pub fn run_cell(
     }
     debug_assert!(cell.runs[..main_runs].iter().all(|r| r.variant.is_none()));
     record.runs = std::mem::take(&mut cell.runs);
+    if let (false, Some((inline, calls))) = (baseline_only, &workload.bias) {
+        record.function_bias = crate::function_bias::assess(&record, inline, calls);
+    }
     if !baseline_only {
         let wall_ratio = record.overhead.as_ref().and_then(|o| o.wall);
         record.checks = checks::evaluate(&checks::Inputs {

@@ -421,5 +421,11 @@ pub fn uv_run_env(env: &PythonEnv) -> Vec<(OsString, OsString)> {
         ("UV_CACHE_DIR".into(), env.cache.join("uv-cache").into()),
         ("UV_NO_SYNC".into(), "1".into()),
         ("UV_OFFLINE".into(), "1".into()),
+        // Under `uv run`, Ray (2.x) re-runs its workers through `uv run` too and demands the
+        // uv project inside the working directory; ours is in the cache while every run starts
+        // in its own output folder, so ray.init failed ("Your …/uv-project is not in the
+        // working_dir …") with no profiler at all. Workers then use the driver's interpreter,
+        // the same environment.
+        ("RAY_ENABLE_UV_RUN_RUNTIME_ENV".into(), "0".into()),
     ]
 }

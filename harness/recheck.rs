@@ -30,8 +30,14 @@ fn last_profiled_truth(raw: &Path) -> Option<Truth> {
         .find_map(|(_, _, p)| Truth::load(&p.join("truth.json")).ok())
 }
 
-/// Rewrites the checks of every finished profiled cell; returns how many were re-decided.
-pub fn recheck(dir: &Path) -> Result<usize> {
+/// Rewrites the checks (and the function bias, for workloads in `workloads_dir` that name a
+/// pair) of every finished profiled cell; returns how many were re-decided.
+pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<usize> {
+    let bias_pairs: BTreeMap<String, (String, String)> = crate::workload::discover(workloads_dir)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|w| Some((w.name, w.bias?)))
+        .collect();
     let run = RunDir {
         root: dir.to_path_buf(),
     };
@@ -52,6 +58,9 @@ pub fn recheck(dir: &Path) -> Result<usize> {
         .into_iter()
         .filter(|c| c.key.backend != "none" && c.status == Status::Ok)
     {
+        if let Some((inline, calls)) = bias_pairs.get(&cell.key.workload) {
+            cell.function_bias = crate::function_bias::assess(&cell, inline, calls);
+        }
         let raw = run.raw_dir(&cell.key);
         // Without its kept profile (dropped over the size cap) a cell keeps the checks it had.
         let Some(profile) = fs::read(raw.join("profile.json"))

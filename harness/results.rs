@@ -119,6 +119,9 @@ pub struct CellRecord {
     /// The perturbed run's verdict (workloads with a `perturb=` header).
     #[serde(default)]
     pub actionability: Option<crate::actionability::Actionability>,
+    /// The workload's function-bias pair as this profiler reports it (workloads with `bias=`).
+    #[serde(default)]
+    pub function_bias: Option<crate::function_bias::FunctionBias>,
     /// Why an optional part (cost split, actionability) is missing.
     #[serde(default)]
     pub notes: Vec<String>,

@@ -23,6 +23,10 @@ pub struct Workload {
     /// when $PROFBENCH_PERTURB says so, for the actionability run.
     #[serde(default)]
     pub perturb: Option<String>,
+    /// `# profbench: bias=INLINE,CALLS`: two phases doing the same work inline and as many
+    /// small calls (function bias).
+    #[serde(default)]
+    pub bias: Option<(String, String)>,
     /// sha256 of the script, stored with results.
     pub sha256: String,
 }
@@ -58,6 +62,7 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
     let mut memory_truth = false;
     let mut scalable = false;
     let mut perturb = None;
+    let mut bias = None;
     for line in text.lines().take(40) {
         let Some(rest) = line.trim().strip_prefix("# profbench:") else {
             continue;
@@ -80,6 +85,8 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
             scalable = true;
         } else if let Some(p) = rest.strip_prefix("perturb=") {
             perturb = Some(p.trim().to_string());
+        } else if let Some(p) = rest.strip_prefix("bias=") {
+            bias = crate::function_bias::parse_pair(p);
         }
     }
     use sha2::Digest;
@@ -91,6 +98,7 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
         memory_truth,
         scalable,
         perturb,
+        bias,
         sha256: format!("{:x}", sha2::Sha256::digest(text.as_bytes())),
     })
 }

@@ -32,6 +32,7 @@ Environment (all optional; unset for ordinary runs):
 # profbench: phases=calibrated_a,calibrated_b,calibrated_c,inline_work,many_calls
 # profbench: scalable
 # profbench: perturb=calibrated_c:0.4
+# profbench: bias=inline_work,many_calls
 import os
 import sys
 import time

@@ -7,7 +7,7 @@ use crate::stats::Estimate;
 
 pub struct Csv;
 
-pub const COLUMNS: [&str; 50] = [
+pub const COLUMNS: [&str; 51] = [
     "platform_id",
     "workload",
     "backend",
@@ -57,6 +57,7 @@ pub const COLUMNS: [&str; 50] = [
     "actionability_phase",
     "actionability_error_pct",
     "actionability_other_drift_s",
+    "function_bias_pct",
     "notes",
 ];
 
@@ -177,6 +178,7 @@ pub fn record(c: &CellRecord) -> Vec<String> {
     r.push(act.map(|a| a.phase.clone()).unwrap_or_default());
     r.push(num(act.map(|a| a.error_pct)));
     r.push(num(act.map(|a| a.other_drift_s)));
+    r.push(num(c.function_bias.as_ref().map(|b| b.bias_pct)));
     r.push(c.notes.join("; "));
     r
 }

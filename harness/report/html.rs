@@ -309,24 +309,18 @@ pub fn render_many(
             ch.svg.trim()
         );
     }
-    let extras: Vec<String> = ordered
+    let extras: Vec<String> = super::extras_rows(&ordered)
         .iter()
-        .filter(|c| c.cost_split.is_some() || c.actionability.is_some())
-        .map(|c| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&c.key.workload),
-                esc(&c.key.backend),
-                esc(&c.key.launcher),
-                esc(&c.cost_split.as_ref().map(super::cost_split_text).unwrap_or_else(|| "–".into())),
-                esc(&c.actionability.as_ref().map(super::actionability_text).unwrap_or_else(|| "–".into())),
-            )
+        .map(|r| {
+            let cells: Vec<String> = r.iter().map(|t| format!("<td>{}</td>", esc(t))).collect();
+            format!("<tr>{}</tr>", cells.join(""))
         })
         .collect();
     if !extras.is_empty() {
         let _ = writeln!(
             out,
-            "<h2 id=\"cost\">Cost split and actionability</h2>\n<p>Cost: extra seconds per run = fixed + running × the workload's own seconds, fitted through the median extra seconds at each length. Actionability: known work added to one phase in one more profiled run; the growth the profiler attributes to it (in truth's units) against the truth's growth.</p>\n<table><thead><tr><th>workload</th><th>backend</th><th>launcher</th><th>cost: fixed + running</th><th>actionability</th></tr></thead><tbody>\n{}\n</tbody></table>",
+            "<h2 id=\"cost\">Cost split, actionability and function bias</h2>\n<p>{}</p>\n<table><thead><tr><th>workload</th><th>backend</th><th>launcher</th><th>cost: fixed + running</th><th>actionability</th><th>function bias</th></tr></thead><tbody>\n{}\n</tbody></table>",
+            esc(super::EXTRAS_LEGEND),
             extras.join("\n")
         );
     }

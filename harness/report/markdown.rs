@@ -138,34 +138,18 @@ fn capability_table(cells: &[CellRecord]) -> String {
     out
 }
 
-/// Cells with a cost split (`--lengths`) or an actionability run: what a profile costs at
-/// other lengths, and whether added work lands where it was added.
+/// The cost split, actionability and function bias table (cells that have any of them).
 fn cost_and_actionability(sorted: &[&CellRecord]) -> String {
-    let rows: Vec<String> = sorted
+    let rows: Vec<String> = super::extras_rows(sorted)
         .iter()
-        .filter(|c| c.cost_split.is_some() || c.actionability.is_some())
-        .map(|c| {
-            let split = c
-                .cost_split
-                .as_ref()
-                .map(super::cost_split_text)
-                .unwrap_or_else(|| "–".into());
-            let act = c
-                .actionability
-                .as_ref()
-                .map(super::actionability_text)
-                .unwrap_or_else(|| "–".into());
-            format!(
-                "| {} | {} | {} | {split} | {act} |",
-                c.key.workload, c.key.backend, c.key.launcher
-            )
-        })
+        .map(|r| format!("| {} |", r.join(" | ")))
         .collect();
     if rows.is_empty() {
         return String::new();
     }
     format!(
-        "\n## Cost split and actionability\n\nCost: extra seconds per run = fixed + running × the workload's own seconds, a line through the median extra seconds at each length (`--lengths`). Actionability: one more profiled run with known work added to one phase; the growth the profiler attributes to that phase (in truth's units) against the truth's growth, and the other phase that moved most.\n\n| workload | backend | launcher | cost: fixed + running | actionability |\n|---|---|---|---|---|\n{}\n",
+        "\n## Cost split, actionability and function bias\n\n{}\n\n| workload | backend | launcher | cost: fixed + running | actionability | function bias |\n|---|---|---|---|---|---|\n{}\n",
+        super::EXTRAS_LEGEND,
         rows.join("\n")
     )
 }

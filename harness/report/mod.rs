@@ -84,6 +84,36 @@ pub fn actionability_text(a: &Actionability) -> String {
     )
 }
 
+/// A function bias in words: `many_calls/inline_work 3.50× vs 1.42× unprofiled (+147%)`.
+pub fn function_bias_text(b: &crate::function_bias::FunctionBias) -> String {
+    format!(
+        "{}/{} {:.2}× vs {:.2}× unprofiled ({:+.0}%)",
+        b.calls, b.inline, b.attributed_ratio, b.truth_ratio, b.bias_pct
+    )
+}
+
+pub const EXTRAS_LEGEND: &str = "Cost: extra seconds per run = fixed + running × the workload's own seconds, a line through the median extra seconds at each length (`--lengths`). Actionability: one more profiled run with known work added to one phase; the growth the profiler attributes to that phase (in truth's units) against the truth's growth, and the other phase that moved most. Function bias: the call-heavy phase's time over the inline one's (same work), as the profiler attributes it, against the same ratio in the baseline runs (the program without the profiler).";
+
+/// Workload, backend, launcher, cost split, actionability and function bias in words, for
+/// the cells that have any of the last three.
+pub fn extras_rows(cells: &[&CellRecord]) -> Vec<[String; 6]> {
+    let or_dash = |s: Option<String>| s.unwrap_or_else(|| "–".into());
+    cells
+        .iter()
+        .filter(|c| c.cost_split.is_some() || c.actionability.is_some() || c.function_bias.is_some())
+        .map(|c| {
+            [
+                c.key.workload.clone(),
+                c.key.backend.clone(),
+                c.key.launcher.clone(),
+                or_dash(c.cost_split.as_ref().map(cost_split_text)),
+                or_dash(c.actionability.as_ref().map(actionability_text)),
+                or_dash(c.function_bias.as_ref().map(function_bias_text)),
+            ]
+        })
+        .collect()
+}
+
 /// Everything said about a cell's numbers: the profiler's own warnings, the statistics'
 /// warnings, and why an optional part is missing.
 pub fn cell_warnings(c: &CellRecord) -> Vec<String> {

@@ -53,6 +53,9 @@ pub struct Recording {
     pub refused: u64,
 }
 
+const RAY_SERVICE: &str = "a Ray service process, not user code";
+const RAY_SERVICE_CHILD: &str = "a child of a Ray service process, not user code";
+
 /// Whether a process that said hello is sampled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
@@ -61,15 +64,26 @@ pub enum Admission {
 }
 
 /// The rule: Ray's own service processes are never sampled (they are not the user's code and
-/// would only add overhead); without `--subprocesses` only top-level Pythons are (no sampled
+/// would only add overhead), nor their children (the dashboard runs its modules as
+/// `multiprocessing` children: ten processes of Ray 2.60, 60% of all samples of the `ray`
+/// workload before this rule); without `--subprocesses` only top-level Pythons are (no sampled
 /// Python among their ancestors), so a launcher's interpreter probe and the real interpreter
 /// are both seen, but the target's children are not.
-pub fn admit(hello: &Hello, ancestors: &[u32], sampled: &[u32], subprocesses: bool) -> Admission {
+pub fn admit(
+    hello: &Hello,
+    ancestors: &[u32],
+    sampled: &[u32],
+    services: &[u32],
+    subprocesses: bool,
+) -> Admission {
     if hello.proto != PROTO {
         return Admission::Skip("agent protocol version differs from the collector's");
     }
     if ray::is_ray_service(&hello.argv) {
-        return Admission::Skip("a Ray service process, not user code");
+        return Admission::Skip(RAY_SERVICE);
+    }
+    if ancestors.iter().any(|a| services.contains(a)) {
+        return Admission::Skip(RAY_SERVICE_CHILD);
     }
     if !subprocesses && ancestors.iter().any(|a| sampled.contains(a)) {
         return Admission::Skip("a subprocess (use --subprocesses to sample it)");
@@ -264,8 +278,16 @@ fn serve(stream: UnixStream, order: u64, shared: Arc<Shared>, config: Config) {
     let pid = hello.pid;
     let admission = {
         let ancestors = procfs::ancestors(pid);
+        let services: Vec<u32> = shared
+            .skipped
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.reason == RAY_SERVICE || s.reason == RAY_SERVICE_CHILD)
+            .map(|s| s.hello.pid)
+            .collect();
         let sampled = shared.sampled.lock().unwrap();
-        admit(&hello, &ancestors, &sampled, config.subprocesses)
+        admit(&hello, &ancestors, &sampled, &services, config.subprocesses)
     };
     if let Admission::Skip(reason) = admission {
         let _ = writer.write_all(b"off\n");
@@ -347,13 +369,13 @@ mod tests {
     #[test]
     fn children_are_sampled_only_with_subprocesses() {
         let h = hello(&["child.py"]);
-        assert_eq!(admit(&h, &[10, 5], &[10], true), Admission::Sample);
+        assert_eq!(admit(&h, &[10, 5], &[10], &[], true), Admission::Sample);
         assert!(matches!(
-            admit(&h, &[10, 5], &[10], false),
+            admit(&h, &[10, 5], &[10], &[], false),
             Admission::Skip(_)
         ));
         // A top-level Python (e.g. the real interpreter after a launcher's probe) is sampled.
-        assert_eq!(admit(&h, &[7, 5], &[10], false), Admission::Sample);
+        assert_eq!(admit(&h, &[7, 5], &[10], &[], false), Admission::Sample);
     }
 
     #[test]
@@ -362,10 +384,18 @@ mod tests {
             "/venv/lib/python3.11/site-packages/ray/dashboard/dashboard.py",
             "--x",
         ]);
-        assert!(matches!(admit(&svc, &[], &[], true), Admission::Skip(_)));
+        assert!(matches!(admit(&svc, &[], &[], &[], true), Admission::Skip(_)));
         let w =
             hello(&["/venv/lib/python3.11/site-packages/ray/_private/workers/default_worker.py"]);
-        assert_eq!(admit(&w, &[], &[], true), Admission::Sample);
+        assert_eq!(admit(&w, &[], &[], &[], true), Admission::Sample);
+        // The dashboard's modules run as multiprocessing children of the skipped dashboard
+        // (pid 10); a user's multiprocessing child of a worker (pid 7) is sampled.
+        let spawned = hello(&["-c", "from multiprocessing.spawn import spawn_main; spawn_main()"]);
+        assert_eq!(
+            admit(&spawned, &[10, 5], &[], &[10], true),
+            Admission::Skip(RAY_SERVICE_CHILD)
+        );
+        assert_eq!(admit(&spawned, &[7, 5], &[7], &[10], true), Admission::Sample);
     }
 
     #[test]
