@@ -106,7 +106,8 @@ pub fn assess(profile: &Profile, truth: &Truth, is_sampler: bool) -> Result<Accu
         .iter()
         .max_by(|a, b| a.error_pp.total_cmp(&b.error_pp))
         .unwrap();
-    let (samples, sampling_error_pp) = if is_sampler && profile.sample_count() > 0 {
+    let sampled = is_sampler && profile.sample_count() > 0;
+    let (samples, sampling_error_pp) = if sampled {
         // Samples in phase functions, estimated from their time share of all sampled time.
         let n = (profile.sample_count() as f64
             * (total_attr / profile.sampled_seconds().max(f64::EPSILON)).min(1.0))
@@ -119,7 +120,6 @@ pub fn assess(profile: &Profile, truth: &Truth, is_sampler: bool) -> Result<Accu
     } else {
         (None, None)
     };
-    let sampled = is_sampler && profile.sample_count() > 0;
     Ok(Accuracy {
         clock: profile.clock,
         mae_pp,

@@ -5,8 +5,8 @@ use crate::accuracy::{self, Accuracy, PhaseAccuracy};
 use crate::actionability::{self, Actionability};
 use crate::checks;
 use crate::cost_split::{self, CostSplit, LengthPoint};
-use crate::machine_load;
 use crate::launcher::Launcher;
+use crate::machine_load;
 use crate::pyenv::{Install, PythonEnv};
 use crate::results::{CellKey, CellRecord, Overhead, RunDir, RunKind, RunRecord, Status, SCHEMA};
 use crate::runner::{self, Ending, Measured, Spec};
@@ -147,12 +147,17 @@ impl Cell<'_> {
     }
 
     /// Pairs at each other length (`--lengths`), then the cost split through all lengths.
-    fn cost_split(&mut self, main_point: Option<LengthPoint>, rate_hz: Option<f64>) -> Result<Result<Option<CostSplit>, String>, Interrupted> {
+    /// Called right after the main pairs, which are then all of `self.runs` (length 1).
+    fn cost_split(
+        &mut self,
+        rate_hz: Option<f64>,
+    ) -> Result<Result<Option<CostSplit>, String>, Interrupted> {
         let lengths = self.ctx.settings.other_lengths(self.workload);
         if lengths.is_empty() {
             return Ok(Ok(None));
         }
-        let mut points: Vec<LengthPoint> = main_point.into_iter().collect();
+        let main: Vec<&RunRecord> = self.runs.iter().collect();
+        let mut points: Vec<LengthPoint> = cost_split::point(1.0, &main).into_iter().collect();
         for scale in lengths {
             let variant = cost_split::variant(scale);
             let first = self.runs.len();
@@ -175,7 +180,10 @@ impl Cell<'_> {
     }
 
     /// One more profiled run with known work added to one phase (the workload's `perturb=`).
-    fn actionability(&mut self, base: Option<&Accuracy>) -> Result<Result<Option<Actionability>, String>, Interrupted> {
+    fn actionability(
+        &mut self,
+        base: Option<&Accuracy>,
+    ) -> Result<Result<Option<Actionability>, String>, Interrupted> {
         let (Some(spec), Some(base)) = (self.workload.perturb.clone(), base) else {
             return Ok(Ok(None));
         };
@@ -626,13 +634,10 @@ pub fn run_cell(
     }
     // The main pairs are summarised before the variants run: the checks, and the profile
     // kept, are those of the main pairs.
-    let main_runs = cell.runs.len();
-    let main: Vec<&RunRecord> = cell.runs.iter().collect();
-    let main_point = cost_split::point(1.0, &main);
     summarise(&mut record, &cell.runs, baseline_only);
     if !baseline_only {
         let rate = record.accuracy.as_ref().and_then(|a| a.rate_hz);
-        match cell.cost_split(main_point, rate)? {
+        match cell.cost_split(rate)? {
             Ok(split) => record.cost_split = split,
             Err(note) => record.notes.push(note),
         }
@@ -652,7 +657,6 @@ pub fn run_cell(
             o.warnings.push(w);
         }
     }
-    debug_assert!(cell.runs[..main_runs].iter().all(|r| r.variant.is_none()));
     record.runs = std::mem::take(&mut cell.runs);
     if let (false, Some((inline, calls))) = (baseline_only, &workload.bias) {
         record.function_bias = crate::function_bias::assess(&record, inline, calls);
@@ -740,7 +744,8 @@ fn summarise(record: &mut CellRecord, runs: &[RunRecord], baseline_only: bool) {
     }
     if let Some(w) = &o.wall {
         o.warnings = stats::warnings(w, &wall);
-        let walls = |side: &[&RunRecord]| side.iter().map(|r| r.measured.wall_s).collect::<Vec<_>>();
+        let walls =
+            |side: &[&RunRecord]| side.iter().map(|r| r.measured.wall_s).collect::<Vec<_>>();
         o.warnings.extend(
             stats::slow_first_run(&walls(&base)).or_else(|| stats::slow_first_run(&walls(&prof))),
         );
@@ -770,14 +775,7 @@ fn summarise(record: &mut CellRecord, runs: &[RunRecord], baseline_only: bool) {
 fn combine_accuracy(runs: &[&Accuracy]) -> Option<Accuracy> {
     let first = runs.first()?;
     let median = |f: &dyn Fn(&PhaseAccuracy) -> f64, i: usize| {
-        Estimate::of(
-            &runs
-                .iter()
-                .filter_map(|a| a.phases.get(i).map(f))
-                .collect::<Vec<_>>(),
-        )
-        .map(|e| e.median)
-        .unwrap_or(0.0)
+        median_of(runs.iter().filter_map(|a| a.phases.get(i).map(f))).unwrap_or(0.0)
     };
     let phases: Vec<PhaseAccuracy> = first
         .phases
@@ -806,8 +804,11 @@ fn combine_accuracy(runs: &[&Accuracy]) -> Option<Accuracy> {
         sampling_error_pp: first.sampling_error_pp,
         rate_hz: median_of(runs.iter().filter_map(|a| a.rate_hz)),
         asked_hz: first.asked_hz,
-        missed_samples: median_of(runs.iter().filter_map(|a| a.missed_samples.map(|m| m as f64)))
-            .map(|m| m.round() as u64),
+        missed_samples: median_of(
+            runs.iter()
+                .filter_map(|a| a.missed_samples.map(|m| m as f64)),
+        )
+        .map(|m| m.round() as u64),
         phases,
     })
 }
@@ -823,7 +824,10 @@ mod tests {
     #[test]
     fn versions_are_found_under_any_spelling_of_the_name() {
         let versions = BTreeMap::from([("line_profiler".to_string(), "5.1.0".to_string())]);
-        assert_eq!(installed_version(&versions, "line-profiler").as_deref(), Some("5.1.0"));
+        assert_eq!(
+            installed_version(&versions, "line-profiler").as_deref(),
+            Some("5.1.0")
+        );
         assert_eq!(installed_version(&versions, "py-spy"), None);
     }
 }
