@@ -46,15 +46,22 @@ pub fn assess(spec: &str, base: &Accuracy, perturbed: &Accuracy) -> Result<Actio
         let truly = p.truth_s - b.truth_s;
         if b.phase == phase {
             target = Some((grew, truly));
-        } else if other.as_ref().is_none_or(|o| (grew - truly).abs() > o.1.abs()) {
+        } else if other
+            .as_ref()
+            .is_none_or(|o| (grew - truly).abs() > o.1.abs())
+        {
             other = Some((b.phase.clone(), grew - truly));
         }
     }
     let Some((grew, truly)) = target else {
-        return Err(format!("the perturbed phase {phase} is not among the cell's phases"));
+        return Err(format!(
+            "the perturbed phase {phase} is not among the cell's phases"
+        ));
     };
     if truly <= 0.0 {
-        return Err(format!("the perturbation did not make {phase} longer in this clock"));
+        return Err(format!(
+            "the perturbation did not make {phase} longer in this clock"
+        ));
     }
     Ok(Actionability {
         phase,

@@ -123,7 +123,9 @@ pub struct MatrixArgs {
 fn parse_length(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!("'{s}' is not a length: use positive multipliers such as 1,3")),
+        _ => Err(format!(
+            "'{s}' is not a length: use positive multipliers such as 1,3"
+        )),
     }
 }
 

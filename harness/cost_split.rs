@@ -66,9 +66,7 @@ pub fn split(mut points: Vec<LengthPoint>, rate_hz: Option<f64>) -> Option<CostS
         points,
         fixed_s,
         running,
-        per_sample_us: rate_hz
-            .filter(|r| *r > 0.0)
-            .map(|r| running / r * 1e6),
+        per_sample_us: rate_hz.filter(|r| *r > 0.0).map(|r| running / r * 1e6),
     })
 }
 

@@ -33,7 +33,12 @@ pub fn assess(record: &CellRecord, inline: &str, calls: &str) -> Option<Function
         .collect();
     let truth_ratio = Estimate::of(&ratios)?.median;
     let phases = &record.accuracy.as_ref()?.phases;
-    let attributed = |name: &str| phases.iter().find(|p| p.phase == name).map(|p| p.attributed_s);
+    let attributed = |name: &str| {
+        phases
+            .iter()
+            .find(|p| p.phase == name)
+            .map(|p| p.attributed_s)
+    };
     let (a_inline, a_calls) = (attributed(inline)?, attributed(calls)?);
     if a_inline <= 0.0 || truth_ratio <= 0.0 {
         return None;

@@ -43,7 +43,11 @@ fn parse_stat(text: &str) -> Option<Proc> {
 fn processes() -> Option<HashMap<u32, Proc>> {
     let mut all = HashMap::new();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         // A process may end between the listing and the read: skip it.
@@ -72,7 +76,9 @@ fn not_descended(all: HashMap<u32, Proc>, me: u32) -> HashMap<u32, Proc> {
             break;
         }
     }
-    all.into_iter().filter(|(pid, _)| !ours.contains(pid)).collect()
+    all.into_iter()
+        .filter(|(pid, _)| !ours.contains(pid))
+        .collect()
 }
 
 fn ticks_per_second() -> f64 {
@@ -145,11 +151,49 @@ mod tests {
 
     #[test]
     fn growth_counts_and_a_reused_pid_is_a_new_process() {
-        let before = HashMap::from([(1, Proc { ppid: 0, start: 5, cpu: 100 }), (2, Proc { ppid: 0, start: 5, cpu: 50 })]);
+        let before = HashMap::from([
+            (
+                1,
+                Proc {
+                    ppid: 0,
+                    start: 5,
+                    cpu: 100,
+                },
+            ),
+            (
+                2,
+                Proc {
+                    ppid: 0,
+                    start: 5,
+                    cpu: 50,
+                },
+            ),
+        ]);
         let after = HashMap::from([
-            (1, Proc { ppid: 0, start: 5, cpu: 130 }),  // +30
-            (2, Proc { ppid: 0, start: 9, cpu: 20 }),   // reused pid: all 20
-            (3, Proc { ppid: 0, start: 9, cpu: 7 }),    // new: all 7
+            (
+                1,
+                Proc {
+                    ppid: 0,
+                    start: 5,
+                    cpu: 130,
+                },
+            ), // +30
+            (
+                2,
+                Proc {
+                    ppid: 0,
+                    start: 9,
+                    cpu: 20,
+                },
+            ), // reused pid: all 20
+            (
+                3,
+                Proc {
+                    ppid: 0,
+                    start: 9,
+                    cpu: 7,
+                },
+            ), // new: all 7
         ]);
         assert_eq!(others_ticks(&before, &after), 57);
     }

@@ -266,6 +266,10 @@ mod tests {
             Some(Warning::SlowFirstRun { ratio: 1.3 })
         );
         assert_eq!(slow_first_run(&[2.1, 2.0, 2.1, 1.9]), None);
-        assert_eq!(slow_first_run(&[5.0, 2.0]), None, "one other run is no median");
+        assert_eq!(
+            slow_first_run(&[5.0, 2.0]),
+            None,
+            "one other run is no median"
+        );
     }
 }

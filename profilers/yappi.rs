@@ -54,7 +54,9 @@ impl Backend for Yappi {
         self.clock
     }
     fn command(&self, launch: &Launch) -> Vec<OsString> {
-        let mut options = ["-c", self.clock_arg(), "-f", "pstat", "-o"].map(OsString::from).to_vec();
+        let mut options = ["-c", self.clock_arg(), "-f", "pstat", "-o"]
+            .map(OsString::from)
+            .to_vec();
         options.push(launch.out(OUTPUT));
         launch.python_module("yappi", options)
     }

@@ -100,7 +100,9 @@ pub fn extras_rows(cells: &[&CellRecord]) -> Vec<[String; 6]> {
     let or_dash = |s: Option<String>| s.unwrap_or_else(|| "–".into());
     cells
         .iter()
-        .filter(|c| c.cost_split.is_some() || c.actionability.is_some() || c.function_bias.is_some())
+        .filter(|c| {
+            c.cost_split.is_some() || c.actionability.is_some() || c.function_bias.is_some()
+        })
         .map(|c| {
             [
                 c.key.workload.clone(),

@@ -384,18 +384,27 @@ mod tests {
             "/venv/lib/python3.11/site-packages/ray/dashboard/dashboard.py",
             "--x",
         ]);
-        assert!(matches!(admit(&svc, &[], &[], &[], true), Admission::Skip(_)));
+        assert!(matches!(
+            admit(&svc, &[], &[], &[], true),
+            Admission::Skip(_)
+        ));
         let w =
             hello(&["/venv/lib/python3.11/site-packages/ray/_private/workers/default_worker.py"]);
         assert_eq!(admit(&w, &[], &[], &[], true), Admission::Sample);
         // The dashboard's modules run as multiprocessing children of the skipped dashboard
         // (pid 10); a user's multiprocessing child of a worker (pid 7) is sampled.
-        let spawned = hello(&["-c", "from multiprocessing.spawn import spawn_main; spawn_main()"]);
+        let spawned = hello(&[
+            "-c",
+            "from multiprocessing.spawn import spawn_main; spawn_main()",
+        ]);
         assert_eq!(
             admit(&spawned, &[10, 5], &[], &[10], true),
             Admission::Skip(RAY_SERVICE_CHILD)
         );
-        assert_eq!(admit(&spawned, &[7, 5], &[7], &[10], true), Admission::Sample);
+        assert_eq!(
+            admit(&spawned, &[7, 5], &[7], &[10], true),
+            Admission::Sample
+        );
     }
 
     #[test]

@@ -116,11 +116,10 @@ pub fn record(args: &RecordArgs) -> Result<i32> {
         .with_context(|| format!("listening on {}", boot.socket_path().display()))?;
 
     let mut cmd = std::process::Command::new(program);
-    cmd.args(rest)
-        .envs(boot.env(
-            std::env::var_os("PYTHONPATH"),
-            std::env::var_os(bootstrap::RAY_HOOK_ENV),
-        ));
+    cmd.args(rest).envs(boot.env(
+        std::env::var_os("PYTHONPATH"),
+        std::env::var_os(bootstrap::RAY_HOOK_ENV),
+    ));
     let mut child = cmd
         .spawn()
         .with_context(|| format!("could not start {}", program.to_string_lossy()))?;

@@ -55,7 +55,15 @@ fn workers_of_an_existing_two_node_cluster_are_profiled() {
     ));
     let ray = python.with_file_name("ray");
     let _cluster = Cluster { ray: ray.clone() };
-    ray_start(&ray, &["--head", "--port=6391", "--num-cpus=1", "--include-dashboard=false"]);
+    ray_start(
+        &ray,
+        &[
+            "--head",
+            "--port=6391",
+            "--num-cpus=1",
+            "--include-dashboard=false",
+        ],
+    );
     ray_start(&ray, &["--address=127.0.0.1:6391", "--num-cpus=1"]);
 
     let dir = tempfile::tempdir().unwrap();

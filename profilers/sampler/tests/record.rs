@@ -250,7 +250,11 @@ fn c_functions_being_called_are_named() {
             .sum()
     };
     assert!(below("sleepy", "time.sleep") > 0.2, "{:?}", profile.frames);
-    assert!(below("summing", "builtins.sum") > 0.0, "{:?}", profile.frames);
+    assert!(
+        below("summing", "builtins.sum") > 0.0,
+        "{:?}",
+        profile.frames
+    );
     assert!(profile
         .frames
         .iter()
