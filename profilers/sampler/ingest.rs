@@ -56,6 +56,7 @@ pub struct ProcessData {
     pub spans: Vec<RawSpan>,
     pub ticks: u64,
     pub missed: u64,
+    pub rereads: u64,
     pub agent_error: Option<String>,
     /// Lines the collector could not read (kept as a count plus the first error).
     pub bad_lines: u64,
@@ -142,10 +143,16 @@ impl ProcessData {
                     name,
                 });
             }
-            Record::Stats { ticks, missed, .. } => {
+            Record::Stats {
+                ticks,
+                missed,
+                rereads,
+                ..
+            } => {
                 // Cumulative: the last one received wins (a crash loses at most one flush).
                 self.ticks = ticks;
                 self.missed = missed;
+                self.rereads = rereads;
             }
             Record::Error(msg) => self.agent_error = Some(msg),
             Record::Hello(h) => self.hello = Some(h),

@@ -186,7 +186,7 @@ fn report(out: &normalise::Output, args: &RecordArgs, output: &Path) {
         .and_then(|p| p.achieved_hz)
         .map_or("n/a".into(), |hz| format!("{hz:.1} Hz"));
     eprintln!(
-        "profbench: {} samples from {} process(es), {} thread(s) over {:.2} s; rate {} achieved (asked {} Hz), {} ticks missed{}",
+        "profbench: {} samples from {} process(es), {} thread(s) over {:.2} s; rate {} achieved (asked {} Hz), {} ticks missed, {} rounds read again{}",
         out.profile.samples.len(),
         out.processes.len(),
         threads,
@@ -194,6 +194,7 @@ fn report(out: &normalise::Output, args: &RecordArgs, output: &Path) {
         achieved,
         args.rate,
         out.profile.missed_samples.unwrap_or(0),
+        out.processes.iter().map(|p| p.rereads).sum::<u64>(),
         if out.profile.samples.is_empty() { String::new() } else { format!("; writing {}", output.display()) },
     );
     for rf in out.remote_functions.iter().take(10) {

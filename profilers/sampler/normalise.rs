@@ -23,6 +23,8 @@ pub struct ProcessInfo {
     /// Sampling rounds the agent made, and rounds it missed because it was late.
     pub ticks: u64,
     pub missed: u64,
+    /// Rounds read a second time because the sampler lost the GIL half-way through them.
+    pub rereads: u64,
     /// Sampling rounds per second over the span the process was sampled.
     pub achieved_hz: Option<f64>,
     pub agent_error: Option<String>,
@@ -150,6 +152,7 @@ pub fn build(rec: &Recording) -> Output {
             threads: threads.len(),
             ticks: p.ticks,
             missed: p.missed,
+            rereads: p.rereads,
             achieved_hz: span
                 .filter(|_| p.ticks > 1)
                 .map(|d| (p.ticks - 1) as f64 / d),

@@ -62,6 +62,8 @@ pub enum Record {
         ticks: u64,
         missed: u64,
         samples: u64,
+        /// Rounds read again because they lost the GIL half-way (absent from older agents).
+        rereads: u64,
     },
     Error(String),
 }
@@ -163,6 +165,10 @@ pub fn parse_line(line: &str) -> Result<Record, ProtocolError> {
             ticks: num(f.next(), "ticks", line)?,
             missed: num(f.next(), "missed", line)?,
             samples: num(f.next(), "samples", line)?,
+            rereads: match f.next() {
+                Some(v) => num(Some(v), "rereads", line)?,
+                None => 0,
+            },
         },
         "E" => Record::Error(unescape(f.next().unwrap_or("unknown agent error"))),
         "H" => Record::Hello(Hello {
@@ -223,6 +229,18 @@ mod tests {
         let Record::Hello(h) = r else { panic!() };
         assert_eq!(h.argv, vec!["script.py", "--flag"]);
         assert_eq!((h.pid, h.ppid), (10, 9));
+    }
+
+    #[test]
+    fn stats_carry_rereads_when_the_agent_sends_them() {
+        let four = parse_line("Z\t10\t2\t30\t4").unwrap();
+        let three = parse_line("Z\t10\t2\t30").unwrap();
+        let rereads = |r| match r {
+            Record::Stats { rereads, .. } => rereads,
+            _ => panic!(),
+        };
+        assert_eq!((rereads(four), rereads(three)), (4, 0));
+        assert!(parse_line("Z\t10\t2\t30\tx").is_err());
     }
 
     #[test]

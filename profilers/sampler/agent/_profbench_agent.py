@@ -15,7 +15,7 @@
 #   N <tid> <thread name>                                                       thread name
 #   S <tid> <monotonic_ns> <thread cpu ns | -> <code id>:<line> ... (leaf first) sample
 #   K <tid> <start_ns> <end_ns> <category> <name>                               span
-#   Z <ticks> <missed ticks> <samples>                                          stats so far
+#   Z <ticks> <missed ticks> <samples> <rounds read again>                      stats so far
 #   E <message>                                                                 sampling off
 # The collector answers the hello with `ok <rate Hz> <stop_at monotonic_ns or 0>` or `off`.
 
@@ -26,6 +26,10 @@ import _thread
 
 PROTO = "1"
 _FLUSH_NS = 100_000_000  # send at most every 100 ms: few syscalls, little lost on a crash
+_FORCED_FLUSH_NS = 1_000_000_000  # ...and at least every second, even when never idle
+_STALL_NS = 2_000_000_000  # a collector that reads nothing for 2 s switches sampling off
+# A round that took this long lost the GIL half-way (see run): it is taken again at once.
+_PREEMPTED_NS = 1_000_000
 
 _mono = time.monotonic_ns
 _current_frames = sys._current_frames
@@ -69,6 +73,8 @@ class Agent:
         self.sock_id = None
         self.lock = _thread.allocate_lock()  # one writer at a time on the socket
         self.buf = []
+        self.unsent = b""  # what the non-blocking socket did not take yet
+        self.stalled_since = 0
         self.codes = {}  # id(code) -> see code_id
         self.natives = {}  # C function name -> "id:0"
         self.tids = {}  # thread ident -> native tid string
@@ -80,6 +86,7 @@ class Agent:
         self.ticks = 0
         self.missed = 0
         self.samples = 0
+        self.rereads = 0  # extra rounds because the GIL was lost (see regained, round)
         self.last_flush = 0
         self.ray_patched = False
         self.ident = None
@@ -109,8 +116,9 @@ class Agent:
             return False
         self.rate = float(fields[1])
         self.stop_at = int(fields[2]) if len(fields) > 2 else 0
-        # Sends release the GIL; a collector that stops reading for 2 s switches sampling off.
-        sock.settimeout(2.0)
+        # Non-blocking from here: a send is one syscall, so it lets go of the GIL once (sendall
+        # with a timeout polls and then sends, twice), and never waits for the collector.
+        sock.settimeout(0.0)
         st = os.fstat(sock.fileno())
         self.sock_id = (st.st_dev, st.st_ino)
         self.sock = sock
@@ -147,14 +155,23 @@ class Agent:
         try:
             if self.sock is None:
                 return
+            since = _mono()
             if not self.sock_is_ours():
                 self.drop_sock()
                 return
+            self.regained(since)
             buf, self.buf = self.buf, []
-            buf.append("Z\t%d\t%d\t%d\n" % (self.ticks, self.missed, self.samples))
-            data = "".join(buf).encode("utf-8", "surrogateescape")
+            buf.append("Z\t%d\t%d\t%d\t%d\n" % (self.ticks, self.missed, self.samples, self.rereads))
+            data = self.unsent + "".join(buf).encode("utf-8", "surrogateescape")
+            self.unsent = b""
             try:
-                self.sock.sendall(data)
+                if final:
+                    self.sock.settimeout(2.0)  # bounded: a stuck collector must not hang exit
+                    self.sock.sendall(data)
+                else:
+                    since = _mono()
+                    self.send_some(data)
+                    self.regained(since)
             except OSError:
                 # The collector is gone: stop quietly, the target must go on.
                 self.on = False
@@ -167,6 +184,22 @@ class Agent:
                 self.sock = None
         finally:
             self.lock.release()
+
+    def send_some(self, data):
+        """One non-blocking send; what the socket did not take waits for the next one."""
+        try:
+            sent = self.sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(data):
+            self.unsent = data[sent:]
+            now = _mono()
+            if not self.stalled_since:
+                self.stalled_since = now
+            elif now - self.stalled_since > _STALL_NS:
+                raise OSError("the collector stopped reading")
+        else:
+            self.stalled_since = 0
 
     def fail(self, exc):
         self.on = False
@@ -308,8 +341,7 @@ class Agent:
                     if self.stop:
                         break
                 if self.on:
-                    self.sample()
-                    self.ticks += 1
+                    self.round()
                     if not self.ray_patched and "ray._private.function_manager" in sys.modules:
                         self.ray_patched = _patch_ray(self)
                 # Jittered (uniform 0.5..1.5 × interval) so samples cannot lock step with a
@@ -318,9 +350,9 @@ class Agent:
                 now = _mono()
                 if now > next_t:
                     # Behind (a long C call held the GIL): those ticks are missed, not queued.
-                    # Their time is not lost: the next sample's weight is the time since the last.
+                    # Their time is not lost: the late sample's weight is the time since the last.
                     self.missed += (now - next_t) // interval
-                    next_t = now
+                    next_t = now + int(interval * (0.5 + rng.uniform()))
                 if now - self.last_flush >= _FLUSH_NS:
                     self.last_flush = now
                     self.send()
@@ -330,6 +362,30 @@ class Agent:
                     break
         except BaseException as exc:  # noqa: B902 - anything at all switches sampling off
             self.fail(exc)
+
+    def regained(self, since):
+        """After a syscall, which lets go of the GIL: if it came back late, the target took the
+        GIL meanwhile and now stands where it let go of it: read the stacks before anything
+        else can let go of it again (see round)."""
+        if _mono() - since > _PREEMPTED_NS and self.on and _thread.get_ident() == self.ident:
+            self.sample()
+            self.rereads += 1
+
+    def round(self):
+        """One sample of every thread, taken again if the GIL was lost half-way.
+
+        The GIL comes back to the sampler where the target lets go of it: right after a long C
+        call, before the next line. Reading the stacks then is the whole trick (see README,
+        "Safepoint bias"), so nothing may let go of the GIL between getting it and reading. If
+        the round itself lost it (the switch interval or the OS took it half-way), the target
+        ran on and may now stand at the end of another long call: read once more, at once, so
+        that time is charged there and not to wherever the next tick finds the target."""
+        started = _mono()
+        self.sample()
+        self.ticks += 1
+        if _mono() - started > _PREEMPTED_NS:
+            self.sample()
+            self.rereads += 1
 
     def finish(self):
         """atexit / os._exit: stop sampling and send what is left."""
@@ -351,6 +407,8 @@ class Agent:
             except OSError:
                 pass
         self.buf = []
+        self.unsent = b""
+        self.stalled_since = 0
         self.codes = {}
         self.natives = {}
         self.tids = {}
