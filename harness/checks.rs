@@ -102,6 +102,95 @@ pub fn evaluate(inputs: &Inputs) -> Vec<Check> {
         .collect()
 }
 
+/// Axis 7 (overhead) is a property of the whole cell (its pairs), not of one run's output.
+const WHOLE_CELL_AXIS: u8 = 7;
+
+impl Verdict {
+    /// Fail < partial < pass; not-applicable has no rank.
+    fn rank(self) -> Option<u8> {
+        match self {
+            Verdict::Fail => Some(0),
+            Verdict::Partial => Some(1),
+            Verdict::Pass => Some(2),
+            Verdict::NotApplicable => None,
+        }
+    }
+}
+
+/// The cell's checks from those of each of its measured runs (`per_run`, each from `evaluate`)
+/// and those decided on the whole cell (`whole_cell`, which alone decides axis 7 and every
+/// axis when no run has checks).
+///
+/// Per axis, the verdict is the best one that more than half of the runs reached (their lower
+/// median): one lucky run among six does not make a pass, one unlucky run does not make a fail,
+/// and rerunning the cell gives the same verdict far more often than one run's would. The
+/// evidence is that of the last run with that verdict, followed by the tally when runs
+/// disagree ("pass in 2 of 6 runs, partial in 4").
+pub fn combine(per_run: &[&[Check]], whole_cell: Vec<Check>) -> Vec<Check> {
+    whole_cell
+        .into_iter()
+        .map(|cell_check| {
+            let axis = cell_check.axis;
+            let runs: Vec<&Check> = per_run
+                .iter()
+                .filter_map(|checks| checks.iter().find(|c| c.axis == axis))
+                .collect();
+            if axis == WHOLE_CELL_AXIS || runs.is_empty() {
+                return cell_check;
+            }
+            let mut ranks: Vec<u8> = runs.iter().filter_map(|c| c.verdict.rank()).collect();
+            if ranks.is_empty() {
+                return runs[runs.len() - 1].clone();
+            }
+            ranks.sort_unstable();
+            let median = ranks[(ranks.len() - 1) / 2];
+            let chosen = runs
+                .iter()
+                .rev()
+                .find(|c| c.verdict.rank() == Some(median))
+                .expect("the median is one of the runs' ranks");
+            let mut check = (*chosen).clone();
+            let tally: Vec<String> = [
+                Verdict::Pass,
+                Verdict::Partial,
+                Verdict::Fail,
+                Verdict::NotApplicable,
+            ]
+            .into_iter()
+            .filter_map(|v| {
+                let n = runs.iter().filter(|c| c.verdict == v).count();
+                (n > 0).then(|| format!("{} in {n}", verdict_word(v)))
+            })
+            .collect();
+            if tally.len() > 1 {
+                check.evidence = format!(
+                    "{} ({} of {} runs)",
+                    check.evidence,
+                    tally.join(", "),
+                    runs.len()
+                );
+            }
+            check
+        })
+        .collect()
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Partial => "partial",
+        Verdict::Fail => "fail",
+        Verdict::NotApplicable => "not applicable",
+    }
+}
+
+/// The checks one profiled run's output decides: all but axis 7, which needs the whole cell.
+pub fn evaluate_run(inputs: &Inputs) -> Vec<Check> {
+    let mut checks = evaluate(inputs);
+    checks.retain(|c| c.axis != WHOLE_CELL_AXIS);
+    checks
+}
+
 /// A verdict and its evidence, as each axis decides it.
 pub type Decided = (Verdict, String);
 
@@ -1381,6 +1470,73 @@ mod tests {
             "evidence {:?} lacks {evidence:?}",
             c.evidence
         );
+    }
+
+    // -------------------------------------------------------------------- combining runs
+
+    fn check(axis: u8, verdict: Verdict, evidence: &str) -> Check {
+        Check {
+            axis,
+            name: AXES[axis as usize - 1].to_string(),
+            verdict,
+            evidence: evidence.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_cell_passes_an_axis_when_most_of_its_runs_do() {
+        let run = |v: Verdict, deepest: &str| vec![check(1, v, deepest)];
+        let cell = vec![check(1, Verdict::Fail, "whole cell")];
+        let lucky = [
+            run(Verdict::Pass, "deepest 21"),
+            run(Verdict::Partial, "deepest 18"),
+            run(Verdict::Partial, "deepest 17"),
+        ];
+        let slices: Vec<&[Check]> = lucky.iter().map(Vec::as_slice).collect();
+        let c = &combine(&slices, cell.clone())[0];
+        expect(
+            c,
+            Verdict::Partial,
+            "deepest 17 (pass in 1, partial in 2 of 3 runs)",
+        );
+
+        let mostly = [
+            run(Verdict::Pass, "deepest 21"),
+            run(Verdict::Fail, "absent"),
+            run(Verdict::Pass, "deepest 22"),
+        ];
+        let slices: Vec<&[Check]> = mostly.iter().map(Vec::as_slice).collect();
+        expect(
+            &combine(&slices, cell.clone())[0],
+            Verdict::Pass,
+            "deepest 22 (pass in 2, fail in 1 of 3 runs)",
+        );
+
+        // Half is not more than half: two runs that disagree give the lower verdict.
+        let split = [run(Verdict::Pass, "a"), run(Verdict::Fail, "b")];
+        let slices: Vec<&[Check]> = split.iter().map(Vec::as_slice).collect();
+        expect(
+            &combine(&slices, cell)[0],
+            Verdict::Fail,
+            "b (pass in 1, fail in 1 of 2 runs)",
+        );
+    }
+
+    #[test]
+    fn overhead_and_runless_cells_keep_the_whole_cell_verdict() {
+        let cell = vec![
+            check(1, Verdict::Fail, "cell's own"),
+            check(7, Verdict::Pass, "1.01x"),
+        ];
+        let runs = [vec![
+            check(1, Verdict::Pass, "run"),
+            check(7, Verdict::Fail, "no ratio"),
+        ]];
+        let slices: Vec<&[Check]> = runs.iter().map(Vec::as_slice).collect();
+        let c = combine(&slices, cell.clone());
+        expect(&c[0], Verdict::Pass, "run");
+        expect(&c[1], Verdict::Pass, "1.01x");
+        assert_eq!(combine(&[], cell.clone()), cell);
     }
 
     // -------------------------------------------------------------------- axis 1

@@ -98,6 +98,8 @@ struct Cell<'a> {
     last_profile: Option<Profile>,
     /// The truth of the run that produced `last_profile`.
     last_truth: Option<Truth>,
+    /// The workload's memory truth (from its baseline cell), for each run's checks.
+    memory_truth: Option<&'a Truth>,
 }
 
 impl Cell<'_> {
@@ -304,6 +306,7 @@ impl Cell<'_> {
             note: None,
             parse_error: None,
             variant: None,
+            checks: vec![],
             measured,
         };
         if record.measured.succeeded() {
@@ -371,6 +374,22 @@ impl Cell<'_> {
                         Err(why) => record.note = Some(why),
                     },
                     Err(e) => record.note = Some(format!("{e:#}")),
+                }
+                record.checks = checks::evaluate_run(&checks::Inputs {
+                    workload: &self.key.workload,
+                    profile: Some(&profile),
+                    truth: truth.as_ref().ok(),
+                    memory_truth: self.memory_truth,
+                    wall_ratio: None,
+                    is_sampler: self.backend.is_sampler(),
+                });
+                // Each run's parsed profile is kept beside its raw output, so that
+                // `report --recheck` can re-decide every run's checks under new rules.
+                if let (Some(run_dir), Ok(bytes)) = (out_dir.parent(), serde_json::to_vec(&profile))
+                {
+                    if (bytes.len() as u64) < RAW_CAP_BYTES {
+                        let _ = crate::results::write_atomic(&run_dir.join("profile.json"), &bytes);
+                    }
                 }
                 self.last_profile = Some(profile);
                 self.last_truth = truth.ok();
@@ -584,6 +603,7 @@ pub fn run_cell(
         runs: vec![],
         last_profile: None,
         last_truth: None,
+        memory_truth,
     };
     let baseline_only = backend.name() == "none";
     let load_at_start = machine_load::Snapshot::take();
@@ -635,6 +655,8 @@ pub fn run_cell(
     // The main pairs are summarised before the variants run: the checks, and the profile
     // kept, are those of the main pairs.
     summarise(&mut record, &cell.runs, baseline_only);
+    let main_profile = cell.last_profile.take();
+    let main_truth = cell.last_truth.take();
     if !baseline_only {
         let rate = record.accuracy.as_ref().and_then(|a| a.rate_hz);
         match cell.cost_split(rate)? {
@@ -663,16 +685,17 @@ pub fn run_cell(
     }
     if !baseline_only {
         let wall_ratio = record.overhead.as_ref().and_then(|o| o.wall);
-        record.checks = checks::evaluate(&checks::Inputs {
+        let whole_cell = checks::evaluate(&checks::Inputs {
             workload: &record.key.workload,
-            profile: cell.last_profile.as_ref(),
-            truth: cell.last_truth.as_ref(),
+            profile: main_profile.as_ref(),
+            truth: main_truth.as_ref(),
             memory_truth,
             wall_ratio: wall_ratio.as_ref(),
             is_sampler: backend.is_sampler(),
         });
+        record.checks = checks::combine(&record.main_run_checks(), whole_cell);
     }
-    if let Some(profile) = &cell.last_profile {
+    if let Some(profile) = &main_profile {
         record.profile_warnings = profile.warnings.clone();
         // The last parsed profile, for checks and re-reading; small enough to keep.
         let path = ctx.run_dir.raw_dir(&record.key).join("profile.json");

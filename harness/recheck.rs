@@ -1,9 +1,9 @@
-//! Re-decides the ten checks of finished cells from what each kept (its last parsed profile,
-//! that run's truth, the workload's memory truth), so that a published folder follows the
-//! current rules without rerunning anything.
+//! Re-decides the ten checks of finished cells from what each kept (each measured run's parsed
+//! profile and truth, the cell's last profile, the workload's memory truth), so that a
+//! published folder follows the current rules without rerunning anything.
 
 use crate::checks::{self, Inputs};
-use crate::results::{RunDir, Status};
+use crate::results::{RunDir, RunKind, Status};
 use crate::workload::Truth;
 use anyhow::Result;
 use profbench_profilers::Profile;
@@ -11,10 +11,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The truth of the last measured profiled run kept under a cell's raw folder.
-fn last_profiled_truth(raw: &Path) -> Option<Truth> {
+/// A cell's profiled runs of the main pairs kept under its raw folder, as (measured, index,
+/// folder), in the order they ran (`profiled-0-warmup`, `profiled-1`, ...).
+fn profiled_runs(raw: &Path) -> Vec<(bool, usize, PathBuf)> {
     let mut runs: Vec<(bool, usize, PathBuf)> = fs::read_dir(raw)
-        .ok()?
+        .into_iter()
+        .flatten()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter_map(|p| {
             let name = p.file_name()?.to_str()?.to_string();
@@ -24,10 +26,21 @@ fn last_profiled_truth(raw: &Path) -> Option<Truth> {
             Some((measured, index, p))
         })
         .collect();
+    runs.sort_by_key(|(_, index, _)| *index);
+    runs
+}
+
+/// The truth of the last measured profiled run kept under a cell's raw folder.
+fn last_profiled_truth(raw: &Path) -> Option<Truth> {
+    let mut runs = profiled_runs(raw);
     runs.sort();
     runs.into_iter()
         .rev()
         .find_map(|(_, _, p)| Truth::load(&p.join("truth.json")).ok())
+}
+
+fn read_profile(path: &Path) -> Option<Profile> {
+    serde_json::from_slice(&fs::read(path).ok()?).ok()
 }
 
 /// Rewrites the checks (and the function bias, for workloads in `workloads_dir` that name a
@@ -63,10 +76,7 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<usize> {
         }
         let raw = run.raw_dir(&cell.key);
         // Without its kept profile (dropped over the size cap) a cell keeps the checks it had.
-        let Some(profile) = fs::read(raw.join("profile.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Profile>(&b).ok())
-        else {
+        let Some(profile) = read_profile(&raw.join("profile.json")) else {
             continue;
         };
         let truth = last_profiled_truth(&raw);
@@ -74,14 +84,36 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<usize> {
             profbench_profilers::backend(&cell.key.backend).is_some_and(|b| b.is_sampler());
         let wall = cell.overhead.as_ref().and_then(|o| o.wall);
         let key = (cell.key.launcher.clone(), cell.key.workload.clone());
-        cell.checks = checks::evaluate(&Inputs {
+        let memory_truth = memory.get(&key);
+        // Each measured run with its profile kept (folders written before profiles were kept
+        // per run have none: their cells are decided on the last profile alone).
+        let measured = cell
+            .runs
+            .iter_mut()
+            .filter(|r| r.kind == RunKind::Profiled && !r.warmup && r.variant.is_none());
+        let folders = profiled_runs(&raw).into_iter().filter(|(m, _, _)| *m);
+        for (record, (_, _, folder)) in measured.zip(folders) {
+            if let Some(p) = read_profile(&folder.join("profile.json")) {
+                let t = Truth::load(&folder.join("truth.json")).ok();
+                record.checks = checks::evaluate_run(&Inputs {
+                    workload: &cell.key.workload,
+                    profile: Some(&p),
+                    truth: t.as_ref(),
+                    memory_truth,
+                    wall_ratio: None,
+                    is_sampler,
+                });
+            }
+        }
+        let whole_cell = checks::evaluate(&Inputs {
             workload: &cell.key.workload,
             profile: Some(&profile),
             truth: truth.as_ref(),
-            memory_truth: memory.get(&key),
+            memory_truth,
             wall_ratio: wall.as_ref(),
             is_sampler,
         });
+        cell.checks = checks::combine(&cell.main_run_checks(), whole_cell);
         run.write_cell(&cell)?;
         count += 1;
     }

@@ -73,6 +73,10 @@ pub struct RunRecord {
     /// `perturb=PHASE:SECONDS` (the actionability run). None for the main pairs.
     #[serde(default)]
     pub variant: Option<String>,
+    /// The ten checks decided on this profiled run's own output (axis 7 aside, which needs the
+    /// whole cell); the cell's checks combine those of its main runs (`checks::combine`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::checks::Check>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -128,6 +132,18 @@ pub struct CellRecord {
     pub runs: Vec<RunRecord>,
     pub started: String,
     pub finished: String,
+}
+
+impl CellRecord {
+    /// The checks of each measured profiled run of the main pairs that has them, in order.
+    pub fn main_run_checks(&self) -> Vec<&[crate::checks::Check]> {
+        self.runs
+            .iter()
+            .filter(|r| r.kind == RunKind::Profiled && !r.warmup && r.variant.is_none())
+            .filter(|r| !r.checks.is_empty())
+            .map(|r| r.checks.as_slice())
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
