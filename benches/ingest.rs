@@ -11,6 +11,7 @@
 //!    - an Austin 3 sample file (`austin -i 100 -o austin.txt python single.py`, austin-dist
 //!      3.7.0 from the tool environment the matrix uses), read by
 //!      `profbench_profilers::austin::parse_text`.
+//!
 //!    Beside each, the same file read by the profiler's own Python tooling (VizTracer's
 //!    `report_builder.get_json`, the loader behind `viztracer --combine` and `vizviewer`;
 //!    austin-python's `AustinFileReader` + `Sample.parse`, the reader behind

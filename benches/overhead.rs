@@ -339,7 +339,7 @@ fn main() {
         eprintln!("overhead bench: criterion's charts are off ({why}); its numbers are still in target/criterion/");
         criterion = criterion.without_plots();
     }
-    let mut summary: Vec<(Workload, Vec<Row>, Vec<(String, String)>)> = Vec::new();
+    let mut summary: Vec<Summary> = Vec::new();
     for w in &workloads {
         let group_name = format!("overhead-{}", w.name);
         let mut rows = Vec::new();
@@ -432,7 +432,10 @@ fn main() {
     print_summary(&summary, started.elapsed());
 }
 
-fn print_summary(summary: &[(Workload, Vec<Row>, Vec<(String, String)>)], took: Duration) {
+/// Per workload: its rows and the backends skipped there, with why.
+type Summary = (Workload, Vec<Row>, Vec<(String, String)>);
+
+fn print_summary(summary: &[Summary], took: Duration) {
     println!();
     println!("== overhead summary: each backend's median wall / none's median wall ==");
     for (w, rows, skipped) in summary {
@@ -448,8 +451,8 @@ fn print_summary(summary: &[(Workload, Vec<Row>, Vec<(String, String)>)], took: 
             .find(|r| r.backend == "none")
             .and_then(|r| r.median);
         println!(
-            "  {:<20} {:>10} {:>22} {:>8}  {}",
-            "backend", "median s", "95% CI of median (s)", "ratio", "runs"
+            "  {:<20} {:>10} {:>22} {:>8}  runs",
+            "backend", "median s", "95% CI of median (s)", "ratio"
         );
         for r in rows {
             let (m, ci, ratio) = match r.median {

@@ -72,6 +72,9 @@ fn core_requirements(workloads_dir: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Per backend with isolated requirements, its tool environment's bin folder (or why not).
+pub type ToolBins = BTreeMap<String, Result<PathBuf, String>>;
+
 /// Creates or reuses the Python environment for these backends, and their tool environments.
 /// Public so that the criterion benches (`benches/overhead.rs`, `benches/ingest.rs`) run in the
 /// very environment the matrix uses. Returns the env, the base interpreter, each backend's
@@ -79,12 +82,7 @@ fn core_requirements(workloads_dir: &Path) -> Result<Vec<String>> {
 pub fn prepare_env(
     common: &CommonArgs,
     backends: &[Box<dyn Backend>],
-) -> Result<(
-    PythonEnv,
-    PathBuf,
-    BTreeMap<String, Install>,
-    BTreeMap<String, Result<PathBuf, String>>,
-)> {
+) -> Result<(PythonEnv, PathBuf, BTreeMap<String, Install>, ToolBins)> {
     let base = pyenv::find_base_python(common.python.as_deref())?;
     let core = core_requirements(&common.workloads_dir)?;
     let wanted: Vec<(String, Vec<String>)> = backends

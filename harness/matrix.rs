@@ -53,7 +53,7 @@ impl Settings {
 pub struct Context<'a> {
     pub env: &'a PythonEnv,
     pub installs: &'a BTreeMap<String, Install>,
-    pub tool_bins: &'a BTreeMap<String, Result<PathBuf, String>>,
+    pub tool_bins: &'a crate::commands::ToolBins,
     pub settings: &'a Settings,
     pub run_dir: &'a RunDir,
     pub progress: &'a ProgressBar,
@@ -383,12 +383,13 @@ impl Cell<'_> {
                     wall_ratio: None,
                     is_sampler: self.backend.is_sampler(),
                 });
-                // Each run's parsed profile is kept beside its raw output, so that
+                // Each measured run's parsed profile is kept beside its raw output, so that
                 // `report --recheck` can re-decide every run's checks under new rules.
-                if let (Some(run_dir), Ok(bytes)) = (out_dir.parent(), serde_json::to_vec(&profile))
-                {
+                let run_dir = out_dir.parent().filter(|_| !record.warmup);
+                if let (Some(run_dir), Ok(bytes)) = (run_dir, serde_json::to_vec(&profile)) {
                     if (bytes.len() as u64) < RAW_CAP_BYTES {
-                        let _ = crate::results::write_atomic(&run_dir.join("profile.json"), &bytes);
+                        let path = run_dir.join("profile.json");
+                        let _ = crate::results::write_atomic(&path, &bytes);
                     }
                 }
                 self.last_profile = Some(profile);

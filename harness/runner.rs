@@ -127,7 +127,7 @@ pub fn run(spec: &Spec) -> Result<Measured> {
                         ending = Some(Ending::Interrupted);
                     } else if start.elapsed() > spec.timeout {
                         ending = Some(Ending::TimedOut);
-                    } else if ticks % 20 == 0 {
+                    } else if ticks.is_multiple_of(20) {
                         // Once a second: a profiler writing without end must not fill the disk.
                         let written =
                             file_len(&out_path) + file_len(&err_path) + dir_size(&spec.cwd);

@@ -44,7 +44,7 @@ impl Sample {
         let v = self.sorted();
         let n = v.len();
         let mut k = 1;
-        while k + 1 <= n.div_ceil(2) && coverage(n, k + 1) >= level {
+        while k < n.div_ceil(2) && coverage(n, k + 1) >= level {
             k += 1;
         }
         Interval {

@@ -199,7 +199,11 @@ impl Draw for ChecksGrid {
             Verdict::NotApplicable,
         ]
         .iter()
-        .map(|v| (v.style().0, v.style().1.to_string()))
+        .map(|v| match v {
+            // Axes are decided on the workload built for them: n/a means it was not run.
+            Verdict::NotApplicable => (v.style().0, "n/a: its workload not run".to_string()),
+            _ => (v.style().0, v.style().1.to_string()),
+        })
         .chain([(WHITE, "not decided".to_string())])
         .collect();
         legend(area, &items, (16, 40), 900)?;

@@ -77,6 +77,7 @@ class Agent:
         self.stalled_since = 0
         self.codes = {}  # id(code) -> see code_id
         self.natives = {}  # C function name -> "id:0"
+        self.next_code_id = 0  # code objects and C functions share one numbering
         self.tids = {}  # thread ident -> native tid string
         self.last = {}  # thread ident -> (cpu text, tid, stack text) of its last sample
         self.on = False
@@ -223,11 +224,16 @@ class Agent:
     def code_id(self, co):
         """Interns a code object: (id string, the code itself so its id() stays unique,
         {lasti: "id:line"}, {lasti: "id:0" of the C function called there, or ""})."""
-        cid = str(len(self.codes))
+        cid = self.new_code_id()
         e = self.codes[id(co)] = (cid, co, {}, {})
         name = getattr(co, "co_qualname", None) or co.co_name
         self.buf.append("C\t%s\t%s\t%s\t%d\n" % (cid, _esc(co.co_filename), _esc(name), co.co_firstlineno))
         return e
+
+    def new_code_id(self):
+        cid = self.next_code_id
+        self.next_code_id += 1
+        return str(cid)
 
     def native_callee(self, frame, lasti):
         """The "id:0" item of the C function a frame is calling at `lasti`, or "".
@@ -244,9 +250,7 @@ class Agent:
             return ""
         item = self.natives.get(name)
         if item is None:
-            # Ids share code_id's counter; the key is one no code object's id() can equal.
-            cid = str(len(self.codes))
-            self.codes[("native", name)] = (cid, None, {}, {})
+            cid = self.new_code_id()
             item = self.natives[name] = "%s:0" % cid
             self.buf.append("C\t%s\t<native>\t%s\t0\n" % (cid, _esc(name)))
         return item
@@ -411,6 +415,7 @@ class Agent:
         self.stalled_since = 0
         self.codes = {}
         self.natives = {}
+        self.next_code_id = 0
         self.tids = {}
         self.last = {}
         self.ticks = self.missed = self.samples = 0
