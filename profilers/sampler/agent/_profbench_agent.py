@@ -26,9 +26,8 @@ import _thread
 
 PROTO = "1"
 _FLUSH_NS = 100_000_000  # send at most every 100 ms: few syscalls, little lost on a crash
-_FORCED_FLUSH_NS = 1_000_000_000  # ...and at least every second, even when never idle
 _STALL_NS = 2_000_000_000  # a collector that reads nothing for 2 s switches sampling off
-# A round that took this long lost the GIL half-way (see run): it is taken again at once.
+# A round or syscall that took this long lost the GIL meanwhile: read again at once (see round).
 _PREEMPTED_NS = 1_000_000
 
 _mono = time.monotonic_ns
@@ -418,7 +417,7 @@ class Agent:
         self.next_code_id = 0
         self.tids = {}
         self.last = {}
-        self.ticks = self.missed = self.samples = 0
+        self.ticks = self.missed = self.samples = self.rereads = 0
         self.main_ident = _thread.get_ident()
         self.on = False
         self.stop = False
