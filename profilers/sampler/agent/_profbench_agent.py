@@ -27,8 +27,6 @@ import _thread
 PROTO = "1"
 _FLUSH_NS = 100_000_000  # send at most every 100 ms: few syscalls, little lost on a crash
 _STALL_NS = 2_000_000_000  # a collector that reads nothing for 2 s switches sampling off
-# A round or syscall that took this long lost the GIL meanwhile: read again at once (see round).
-_PREEMPTED_NS = 1_000_000
 
 _mono = time.monotonic_ns
 _current_frames = sys._current_frames
@@ -87,6 +85,7 @@ class Agent:
         self.missed = 0
         self.samples = 0
         self.rereads = 0  # extra rounds because the GIL was lost (see regained, round)
+        self.interval = 10_000_000  # ns between ticks, set from the rate in run
         self.last_flush = 0
         self.ray_patched = False
         self.ident = None
@@ -334,7 +333,7 @@ class Agent:
         self.ident = _thread.get_ident()
         try:
             rng = _Rng(_mono() ^ os.getpid())
-            interval = int(1e9 / self.rate)
+            interval = self.interval = int(1e9 / self.rate)
             next_t = _mono()  # a first round at once: the main thread may soon hold the GIL
             self.last_flush = _mono()
             while not self.stop:
@@ -369,8 +368,10 @@ class Agent:
     def regained(self, since):
         """After a syscall, which lets go of the GIL: if it came back late, the target took the
         GIL meanwhile and now stands where it let go of it: read the stacks before anything
-        else can let go of it again (see round)."""
-        if _mono() - since > _PREEMPTED_NS and self.on and _thread.get_ident() == self.ident:
+        else can let go of it again (see round). "Late" is longer than a sampling interval:
+        a shorter loss (a switch interval of pure Python) is left to the next tick, so the
+        asked rate stays the rate; a long C call is not."""
+        if _mono() - since > self.interval and self.on and _thread.get_ident() == self.ident:
             self.sample()
             self.rereads += 1
 
@@ -386,7 +387,7 @@ class Agent:
         started = _mono()
         self.sample()
         self.ticks += 1
-        if _mono() - started > _PREEMPTED_NS:
+        if _mono() - started > self.interval:
             self.sample()
             self.rereads += 1
 
