@@ -107,7 +107,7 @@ const WHOLE_CELL_AXIS: u8 = 7;
 
 impl Verdict {
     /// Fail < partial < pass; not-applicable has no rank.
-    fn rank(self) -> Option<u8> {
+    pub fn rank(self) -> Option<u8> {
         match self {
             Verdict::Fail => Some(0),
             Verdict::Partial => Some(1),

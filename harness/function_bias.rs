@@ -27,7 +27,7 @@ pub fn assess(record: &CellRecord, inline: &str, calls: &str) -> Option<Function
     let ratios: Vec<f64> = record
         .runs
         .iter()
-        .filter(|r| r.kind == RunKind::Baseline && !r.warmup && r.variant.is_none())
+        .filter(|r| r.kind == RunKind::Baseline && r.is_main())
         .filter_map(|r| Some(r.phase_wall_s.get(calls)? / r.phase_wall_s.get(inline)?))
         .filter(|r| r.is_finite())
         .collect();

@@ -375,21 +375,24 @@ impl Cell<'_> {
                     },
                     Err(e) => record.note = Some(format!("{e:#}")),
                 }
-                record.checks = checks::evaluate_run(&checks::Inputs {
-                    workload: &self.key.workload,
-                    profile: Some(&profile),
-                    truth: truth.as_ref().ok(),
-                    memory_truth: self.memory_truth,
-                    wall_ratio: None,
-                    is_sampler: self.backend.is_sampler(),
-                });
-                // Each measured run's parsed profile is kept beside its raw output, so that
-                // `report --recheck` can re-decide every run's checks under new rules.
-                let run_dir = out_dir.parent().filter(|_| !record.warmup);
-                if let (Some(run_dir), Ok(bytes)) = (run_dir, serde_json::to_vec(&profile)) {
-                    if (bytes.len() as u64) < RAW_CAP_BYTES {
-                        let path = run_dir.join("profile.json");
-                        let _ = crate::results::write_atomic(&path, &bytes);
+                if !record.warmup {
+                    record.checks = checks::evaluate_run(&checks::Inputs {
+                        workload: &self.key.workload,
+                        profile: Some(&profile),
+                        truth: truth.as_ref().ok(),
+                        memory_truth: self.memory_truth,
+                        wall_ratio: None,
+                        is_sampler: self.backend.is_sampler(),
+                    });
+                    // Each measured run's parsed profile is kept beside its raw output, so
+                    // that `report --recheck` can re-decide every run's checks under new rules.
+                    if let (Some(run_dir), Ok(bytes)) =
+                        (out_dir.parent(), serde_json::to_vec(&profile))
+                    {
+                        if (bytes.len() as u64) < RAW_CAP_BYTES {
+                            let path = run_dir.join("profile.json");
+                            let _ = crate::results::write_atomic(&path, &bytes);
+                        }
                     }
                 }
                 self.last_profile = Some(profile);
@@ -712,10 +715,7 @@ pub fn run_cell(
 
 /// Computes the cell's overhead and accuracy from its measured (non-warm-up) main runs.
 fn summarise(record: &mut CellRecord, runs: &[RunRecord], baseline_only: bool) {
-    let measured: Vec<&RunRecord> = runs
-        .iter()
-        .filter(|r| !r.warmup && r.variant.is_none())
-        .collect();
+    let measured: Vec<&RunRecord> = runs.iter().filter(|r| r.is_main()).collect();
     let base: Vec<&RunRecord> = measured
         .iter()
         .copied()

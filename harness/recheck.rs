@@ -90,7 +90,7 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<usize> {
         let measured = cell
             .runs
             .iter_mut()
-            .filter(|r| r.kind == RunKind::Profiled && !r.warmup && r.variant.is_none());
+            .filter(|r| r.kind == RunKind::Profiled && r.is_main());
         let folders = profiled_runs(&raw).into_iter().filter(|(m, _, _)| *m);
         for (record, (_, _, folder)) in measured.zip(folders) {
             if let Some(p) = read_profile(&folder.join("profile.json")) {

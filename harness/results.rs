@@ -134,13 +134,20 @@ pub struct CellRecord {
     pub finished: String,
 }
 
+impl RunRecord {
+    /// Whether this run is one of the cell's measured main pairs (not a warm-up, not a
+    /// variant at another length or with added work).
+    pub fn is_main(&self) -> bool {
+        !self.warmup && self.variant.is_none()
+    }
+}
+
 impl CellRecord {
     /// The checks of each measured profiled run of the main pairs that has them, in order.
     pub fn main_run_checks(&self) -> Vec<&[crate::checks::Check]> {
         self.runs
             .iter()
-            .filter(|r| r.kind == RunKind::Profiled && !r.warmup && r.variant.is_none())
-            .filter(|r| !r.checks.is_empty())
+            .filter(|r| r.kind == RunKind::Profiled && r.is_main() && !r.checks.is_empty())
             .map(|r| r.checks.as_slice())
             .collect()
     }

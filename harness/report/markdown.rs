@@ -96,12 +96,6 @@ pub fn row(c: &CellRecord) -> [String; 9] {
 fn capability_table(cells: &[CellRecord]) -> String {
     use crate::checks::Verdict;
     use std::collections::BTreeMap;
-    let rank = |v: Verdict| match v {
-        Verdict::Pass => 3,
-        Verdict::Partial => 2,
-        Verdict::Fail => 1,
-        Verdict::NotApplicable => 0,
-    };
     let mut best: BTreeMap<(String, String), [Option<Verdict>; 10]> = BTreeMap::new();
     for c in cells.iter().filter(|c| !c.checks.is_empty()) {
         let slot = best
@@ -110,7 +104,7 @@ fn capability_table(cells: &[CellRecord]) -> String {
         for k in &c.checks {
             let i = (k.axis as usize).saturating_sub(1).min(9);
             if k.verdict != Verdict::NotApplicable
-                && slot[i].is_none_or(|v| rank(k.verdict) > rank(v))
+                && slot[i].is_none_or(|v| k.verdict.rank() > v.rank())
             {
                 slot[i] = Some(k.verdict);
             }

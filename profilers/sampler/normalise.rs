@@ -23,7 +23,7 @@ pub struct ProcessInfo {
     /// Sampling rounds the agent made, and rounds it missed because it was late.
     pub ticks: u64,
     pub missed: u64,
-    /// Rounds read a second time because the sampler lost the GIL half-way through them.
+    /// Extra rounds taken because the sampler lost the GIL for longer than an interval.
     pub rereads: u64,
     /// Sampling rounds per second over the span the process was sampled.
     pub achieved_hz: Option<f64>,

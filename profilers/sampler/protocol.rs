@@ -62,7 +62,8 @@ pub enum Record {
         ticks: u64,
         missed: u64,
         samples: u64,
-        /// Rounds read again because they lost the GIL half-way (absent from older agents).
+        /// Extra rounds taken because the sampler lost the GIL for longer than an interval,
+        /// during a round or a syscall (absent from older agents).
         rereads: u64,
     },
     Error(String),

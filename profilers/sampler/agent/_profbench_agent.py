@@ -366,9 +366,9 @@ class Agent:
             self.fail(exc)
 
     def regained(self, since):
-        """After a syscall, which lets go of the GIL: if it came back late, the target took the
-        GIL meanwhile and now stands where it let go of it: read the stacks before anything
-        else can let go of it again (see round). "Late" is longer than a sampling interval:
+        """After a syscall or a round (both can lose the GIL): if it came back late, the target
+        took the GIL meanwhile and now stands where it let go of it: read the stacks before
+        anything else can let go of it again (see round). "Late" is longer than an interval:
         a shorter loss (a switch interval of pure Python) is left to the next tick, so the
         asked rate stays the rate; a long C call is not."""
         if _mono() - since > self.interval and self.on and _thread.get_ident() == self.ident:
@@ -387,9 +387,7 @@ class Agent:
         started = _mono()
         self.sample()
         self.ticks += 1
-        if _mono() - started > self.interval:
-            self.sample()
-            self.rereads += 1
+        self.regained(started)
 
     def finish(self):
         """atexit / os._exit: stop sampling and send what is left."""
