@@ -10,9 +10,16 @@ use std::path::{Path, PathBuf};
 
 pub const SITECUSTOMIZE: &str = include_str!("agent/sitecustomize.py");
 pub const AGENT: &str = include_str!("agent/_profbench_agent.py");
+/// The stack reader the agent loads (native/reader.rs, built by build.rs).
+pub const READER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/profbench_reader.so"));
+/// Its file name in the folder; the agent looks for it next to itself.
+pub const READER_FILE: &str = "_profbench_reader.so";
 
 /// Environment variable naming the collector's socket; the agent does nothing without it.
 pub const SOCK_ENV: &str = "PROFBENCH_SOCK";
+
+/// `off` makes the agent read stacks from Python rather than with the native reader.
+pub const READER_ENV: &str = "PROFBENCH_READER";
 
 /// Ray reads this variable in ray.init to let a function edit the job's runtime env.
 pub const RAY_HOOK_ENV: &str = "RAY_RUNTIME_ENV_HOOK";
@@ -33,8 +40,9 @@ impl Bootstrap {
             .tempdir()
             .context("creating the sampler's private temporary folder")?;
         for (name, text) in [
-            ("sitecustomize.py", SITECUSTOMIZE),
-            ("_profbench_agent.py", AGENT),
+            ("sitecustomize.py", SITECUSTOMIZE.as_bytes()),
+            ("_profbench_agent.py", AGENT.as_bytes()),
+            (READER_FILE, READER),
         ] {
             let path = dir.path().join(name);
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;

@@ -57,6 +57,8 @@ pub struct ProcessData {
     pub ticks: u64,
     pub missed: u64,
     pub rereads: u64,
+    /// The agent's M record: ("native" | "gil", why), absent from older agents.
+    pub mode: Option<(String, String)>,
     pub agent_error: Option<String>,
     /// Lines the collector could not read (kept as a count plus the first error).
     pub bad_lines: u64,
@@ -154,6 +156,7 @@ impl ProcessData {
                 self.missed = missed;
                 self.rereads = rereads;
             }
+            Record::Mode { mode, detail } => self.mode = Some((mode, detail)),
             Record::Error(msg) => self.agent_error = Some(msg),
             Record::Hello(h) => self.hello = Some(h),
         }

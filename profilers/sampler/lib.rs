@@ -74,6 +74,10 @@ pub struct RecordArgs {
     /// Print nothing but warnings.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Read stacks from a Python thread (which must wait for the GIL) instead of the native
+    /// reader; what the agent does anyway on Pythons the reader does not know.
+    #[arg(long)]
+    pub no_native_reader: bool,
     /// The command that starts Python, e.g. `python script.py`, `uv run python x.py`, `./run.sh`.
     #[arg(
         required = true,
@@ -120,6 +124,9 @@ pub fn record(args: &RecordArgs) -> Result<i32> {
         std::env::var_os("PYTHONPATH"),
         std::env::var_os(bootstrap::RAY_HOOK_ENV),
     ));
+    if args.no_native_reader {
+        cmd.env(bootstrap::READER_ENV, "off");
+    }
     let mut child = cmd
         .spawn()
         .with_context(|| format!("could not start {}", program.to_string_lossy()))?;
@@ -196,6 +203,26 @@ fn report(out: &normalise::Output, args: &RecordArgs, output: &Path) {
         out.profile.missed_samples.unwrap_or(0),
         out.processes.iter().map(|p| p.rereads).sum::<u64>(),
         if out.profile.samples.is_empty() { String::new() } else { format!("; writing {}", output.display()) },
+    );
+    let native = out
+        .processes
+        .iter()
+        .filter(|p| p.mode.as_deref() == Some("native"))
+        .count();
+    let mut why: Vec<&str> = out
+        .processes
+        .iter()
+        .filter_map(|p| p.mode_detail.as_deref())
+        .collect();
+    why.dedup();
+    eprintln!(
+        "profbench: stacks read by the native reader in {native} of {} process(es){}",
+        out.processes.len(),
+        if why.is_empty() {
+            String::new()
+        } else {
+            format!("; from Python (GIL-bound) elsewhere: {}", why.join("; "))
+        },
     );
     for rf in out.remote_functions.iter().take(10) {
         eprintln!(

@@ -25,6 +25,10 @@ pub struct ProcessInfo {
     pub missed: u64,
     /// Extra rounds taken because the sampler lost the GIL for longer than an interval.
     pub rereads: u64,
+    /// "native" (the stack reader read the frames) or "gil" (the agent did, from Python).
+    pub mode: Option<String>,
+    /// Why the stack reader was not used, when it was not.
+    pub mode_detail: Option<String>,
     /// Sampling rounds per second over the span the process was sampled.
     pub achieved_hz: Option<f64>,
     pub agent_error: Option<String>,
@@ -153,6 +157,12 @@ pub fn build(rec: &Recording) -> Output {
             ticks: p.ticks,
             missed: p.missed,
             rereads: p.rereads,
+            mode: p.mode.as_ref().map(|m| m.0.clone()),
+            mode_detail: p
+                .mode
+                .as_ref()
+                .map(|m| m.1.clone())
+                .filter(|d| !d.is_empty()),
             achieved_hz: span
                 .filter(|_| p.ticks > 1)
                 .map(|d| (p.ticks - 1) as f64 / d),

@@ -66,6 +66,11 @@ pub enum Record {
         /// during a round or a syscall (absent from older agents).
         rereads: u64,
     },
+    /// How the agent samples: `native` (the stack reader) or `gil` (from Python), and why.
+    Mode {
+        mode: String,
+        detail: String,
+    },
     Error(String),
 }
 
@@ -171,6 +176,10 @@ pub fn parse_line(line: &str) -> Result<Record, ProtocolError> {
                 None => 0,
             },
         },
+        "M" => Record::Mode {
+            mode: unescape(f.next().ok_or_else(|| bad("mode", line))?),
+            detail: unescape(f.next().unwrap_or("")),
+        },
         "E" => Record::Error(unescape(f.next().unwrap_or("unknown agent error"))),
         "H" => Record::Hello(Hello {
             proto: f.next().unwrap_or("").to_string(),
@@ -230,6 +239,24 @@ mod tests {
         let Record::Hello(h) = r else { panic!() };
         assert_eq!(h.argv, vec!["script.py", "--flag"]);
         assert_eq!((h.pid, h.ppid), (10, 9));
+    }
+
+    #[test]
+    fn mode_names_the_sampler_and_why() {
+        assert_eq!(
+            parse_line("M\tgil\tframe layout of cpython 3.13 not known").unwrap(),
+            Record::Mode {
+                mode: "gil".into(),
+                detail: "frame layout of cpython 3.13 not known".into()
+            }
+        );
+        assert_eq!(
+            parse_line("M\tnative\t").unwrap(),
+            Record::Mode {
+                mode: "native".into(),
+                detail: String::new()
+            }
+        );
     }
 
     #[test]

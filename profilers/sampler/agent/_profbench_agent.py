@@ -4,7 +4,8 @@
 # Rules this file lives by (the target must never notice it):
 #   * stdlib only, CPython 3.8+, and only modules CPython has already loaded or that load no
 #     other module (`_socket`, `_thread`): importing `random`, `json` or `threading` here would
-#     change the target's import order and global state.
+#     change the target's import order and global state. The native reader needs `ctypes`:
+#     it is imported privately (taken out of sys.modules again, see _Reader).
 #   * never print; any exception switches sampling off and is reported to the collector.
 #   * the sampler thread is a raw `_thread` thread, so `threading.enumerate()`,
 #     `threading.active_count()` and non-daemon joins at exit do not see it.
@@ -16,6 +17,7 @@
 #   S <tid> <monotonic_ns> <thread cpu ns | -> <code id>:<line> ... (leaf first) sample
 #   K <tid> <start_ns> <end_ns> <category> <name>                               span
 #   Z <ticks> <missed ticks> <samples> <rounds read again>                      stats so far
+#   M <native|gil> <detail>                                                     how it samples
 #   E <message>                                                                 sampling off
 # The collector answers the hello with `ok <rate Hz> <stop_at monotonic_ns or 0>` or `off`.
 
@@ -26,6 +28,7 @@ import _thread
 
 PROTO = "1"
 _FLUSH_NS = 100_000_000  # send at most every 100 ms: few syscalls, little lost on a crash
+_DRAIN_NS = 20_000_000  # with the native reader: collect its samples, look for new threads
 _STALL_NS = 2_000_000_000  # a collector that reads nothing for 2 s switches sampling off
 
 _mono = time.monotonic_ns
@@ -90,6 +93,7 @@ class Agent:
         self.ray_patched = False
         self.ident = None
         self.main_ident = None
+        self.reader = None  # the native reader (_Reader), or None: sampling from Python
 
     # -- connection -------------------------------------------------------------------------
 
@@ -159,6 +163,9 @@ class Agent:
                 self.drop_sock()
                 return
             self.regained(since)
+            if self.reader is not None:
+                self.ticks, missed, self.samples, dropped, _ = self.reader.stats()
+                self.missed = missed + dropped
             buf, self.buf = self.buf, []
             buf.append("Z\t%d\t%d\t%d\t%d\n" % (self.ticks, self.missed, self.samples, self.rereads))
             data = self.unsent + "".join(buf).encode("utf-8", "surrogateescape")
@@ -331,6 +338,8 @@ class Agent:
 
     def run(self):
         self.ident = _thread.get_ident()
+        if self.reader is not None:
+            return self.run_reader()
         try:
             rng = _Rng(_mono() ^ os.getpid())
             interval = self.interval = int(1e9 / self.rate)
@@ -365,13 +374,41 @@ class Agent:
         except BaseException as exc:  # noqa: B902 - anything at all switches sampling off
             self.fail(exc)
 
+    def run_reader(self):
+        """The agent's loop when the native reader samples: every few ms, tell it which
+        threads exist, turn what it read into records, and send them now and then."""
+        reader = self.reader
+        try:
+            reader.exclude_me()
+            while not self.stop:
+                time.sleep(_DRAIN_NS / 1e9)
+                if self.stop:
+                    break
+                reader.drain()
+                if not self.ray_patched and "ray._private.function_manager" in sys.modules:
+                    self.ray_patched = _patch_ray(self)
+                now = _mono()
+                if now - self.last_flush >= _FLUSH_NS:
+                    self.last_flush = now
+                    self.send()
+                if self.stop_at and now >= self.stop_at:
+                    self.on = False
+                    reader.stop()
+                    reader.drain()
+                    self.send()
+                    break
+        except BaseException as exc:  # noqa: B902 - anything at all switches sampling off
+            reader.stop()
+            self.fail(exc)
+
     def regained(self, since):
         """After a syscall or a round (both can lose the GIL): if it came back late, the target
         took the GIL meanwhile and now stands where it let go of it: read the stacks before
         anything else can let go of it again (see round). "Late" is longer than an interval:
         a shorter loss (a switch interval of pure Python) is left to the next tick, so the
         asked rate stays the rate; a long C call is not."""
-        if _mono() - since > self.interval and self.on and _thread.get_ident() == self.ident:
+        if _mono() - since > self.interval and self.on and _thread.get_ident() == self.ident \
+                and self.reader is None:
             self.sample()
             self.rereads += 1
 
@@ -395,6 +432,12 @@ class Agent:
             return
         self.stop = True
         self.on = False
+        if self.reader is not None:
+            self.reader.stop()
+            try:
+                self.reader.drain()
+            except Exception:
+                pass
         self.send(final=True)
 
     def after_fork_in_child(self):
@@ -403,6 +446,9 @@ class Agent:
         sock = self.sock
         self.sock = None
         self.lock = _thread.allocate_lock()
+        if self.reader is not None:
+            self.reader.lib.pbr_after_fork()  # its thread did not survive the fork either
+            self.reader = None
         if sock is not None:
             try:
                 sock.close()
@@ -427,6 +473,15 @@ class Agent:
         if not self.connect():
             return
         self.on = True
+        try:
+            reader = _Reader(self)
+            reader.start(int(1e9 / self.rate), _mono() ^ os.getpid())
+            self.reader = reader
+            self.buf.append("M\tnative\t\n")
+        except _ReaderOff as exc:
+            self.buf.append("M\tgil\t%s\n" % _esc(exc))
+        except Exception as exc:  # a bug of ours: sample from Python, and say so
+            self.buf.append("M\tgil\treader failed: %s\n" % _esc(repr(exc)))
         _thread.start_new_thread(self.run, ())
 
     # -- spans ------------------------------------------------------------------------------
@@ -435,6 +490,358 @@ class Agent:
         if self.on:
             self.buf.append("K\t%d\t%d\t%d\t%s\t%s\n" % (
                 _thread.get_native_id(), start, end, category, _esc(name)))
+
+
+# -- the native reader ---------------------------------------------------------------------
+#
+# A thread sampling Python stacks from Python needs the GIL, and a CPU-bound thread hands it
+# over at most once per switch interval (5 ms): short calls are seen by luck and long C calls
+# are seen only when they end. The reader (native/reader.rs, loaded with ctypes) is a native
+# thread that reads the frame chains without the GIL, at the asked rate. This side finds the
+# layout of CPython's structures by looking at live objects, checks it by reading its own
+# stack, gives the reader the thread states to read, and turns what it read into records.
+# When anything here fails (no ctypes, another Python, a check that does not hold), the agent
+# samples from Python as before and says why in its `M` record.
+
+_READER_VERSIONS = ((3, 11), (3, 12))
+
+
+class _ReaderOff(Exception):
+    """Why the native reader cannot run in this process (sent in the M record)."""
+
+
+def _words(data):
+    return memoryview(data).cast("B").cast("Q").tolist()
+
+
+class _Reader:
+    def __init__(self, agent):
+        if sys.implementation.name != "cpython" or sys.version_info[:2] not in _READER_VERSIONS:
+            raise _ReaderOff("frame layout of %s %d.%d not known to the reader" % (
+                sys.implementation.name, sys.version_info[0], sys.version_info[1]))
+        if os.environ.get("PROFBENCH_READER") == "off":
+            raise _ReaderOff("switched off (PROFBENCH_READER=off)")
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_profbench_reader.so")
+        before = set(sys.modules)
+        try:
+            import ctypes
+        except ImportError as exc:
+            raise _ReaderOff("no ctypes: %s" % exc)
+        finally:
+            # Ours, not the target's: a target importing ctypes (numpy does) gets its own
+            # fresh module, and sys.modules and import order stay as without the profiler.
+            for name in set(sys.modules) - before:
+                del sys.modules[name]
+        self.agent = agent
+        self.ctypes = ctypes
+        try:
+            lib = ctypes.PyDLL(path)  # PyDLL: calls keep the GIL (and so cannot lose it)
+        except OSError as exc:
+            raise _ReaderOff("cannot load %s: %s" % (os.path.basename(path), exc))
+        u64, vp = ctypes.c_uint64, ctypes.c_void_p
+        lib.pbr_read.argtypes = [u64, ctypes.c_char_p, ctypes.c_size_t]
+        lib.pbr_start.argtypes = [ctypes.POINTER(u64), ctypes.c_size_t, u64, u64, u64]
+        lib.pbr_exclude.argtypes = [u64]
+        lib.pbr_drain.argtypes = [ctypes.POINTER(u64), ctypes.c_size_t]
+        lib.pbr_drain.restype = ctypes.c_size_t
+        lib.pbr_forget.argtypes = [u64]
+        lib.pbr_stats.argtypes = [ctypes.POINTER(u64)]
+        lib.pbr_claim_code.argtypes = [u64, u64, u64, u64]
+        lib.pbr_claim_code.restype = ctypes.py_object  # takes over the reference it made
+        api = ctypes.pythonapi
+        api.PyThreadState_Get.restype = vp
+        api.PyInterpreterState_Get.restype = vp
+        api.PyInterpreterState_ThreadHead.argtypes = [vp]
+        api.PyInterpreterState_ThreadHead.restype = vp
+        api.PyThreadState_Next.argtypes = [vp]
+        api.PyThreadState_Next.restype = vp
+        self.lib = lib
+        self.api = api
+        self.cap = 1 << 16
+        self.buf = (u64 * self.cap)()
+        try:
+            self.layout = _probe_layout(ctypes, lib, api)
+        except _ReaderOff:
+            raise
+        except Exception as exc:
+            raise _ReaderOff("layout not found: %s" % exc)
+        self.by_ptr = {}  # code address -> entry of agent.codes, or None (could not name it)
+        self.globals = {}  # id(module dict) -> the dict, for naming C callees
+        self.globals_misses = 0
+        self.last = {}  # tid -> (frames words, globals, stack text)
+        self.named = set()  # tids given a name (an N record, or none to give)
+        self.agent_code = id(Agent.run.__code__)  # the bottom frame of the agent's thread
+        self.lock = _thread.allocate_lock()  # the agent's loop and atexit may both drain
+        self.unnamed = 0
+        self.lost = None
+
+    def start(self, interval_ns, seed):
+        words = (self.ctypes.c_uint64 * len(self.layout))(*self.layout)
+        if self.lib.pbr_start(words, len(self.layout), interval_ns, seed, 0) != 0:
+            raise _ReaderOff("the reader thread did not start")
+
+    def mem(self, addr, n):
+        b = self.ctypes.create_string_buffer(n)
+        return b.raw if self.lib.pbr_read(addr, b, n) == 0 else None
+
+    def exclude_me(self):
+        """Called by the agent's thread: the reader skips it, and the thread list layout
+        (found while this process had one thread) is checked now that it has two."""
+        api = self.api
+        me = api.PyThreadState_Get()
+        head = api.PyInterpreterState_ThreadHead(api.PyInterpreterState_Get())
+        nxt = api.PyThreadState_Next(head)
+        got = self.mem(head + self.layout[12], 8)
+        if got is None or _words(got)[0] != (nxt or 0):
+            raise _ReaderOff("the thread list is not laid out as probed")
+        self.lib.pbr_exclude(me)
+
+    def name_thread(self, tid):
+        self.named.add(tid)
+        if tid == os.getpid():
+            name = "MainThread"
+        else:
+            threading = sys.modules.get("threading")
+            active = getattr(threading, "_active", None) if threading is not None else None
+            name = next((t.name for t in list((active or {}).values())
+                         if getattr(t, "native_id", None) == tid), None)
+        if name is not None:
+            self.agent.buf.append("N\t%d\t%s\n" % (tid, _esc(name)))
+
+    def drain(self):
+        """Turns the reader's records into C and S lines; returns how many samples."""
+        if not self.lock.acquire(True, 2.0):
+            return 0
+        try:
+            return self.drain_locked()
+        finally:
+            self.lock.release()
+
+    def drain_locked(self):
+        n = self.lib.pbr_drain(self.buf, self.cap)
+        if not n:
+            return 0
+        w = _words(self.buf)[:n] if n < self.cap else _words(self.buf)
+        count = 0
+        i = 0
+        while i < n:
+            head = w[i]
+            if head & 0xFF == 2:
+                self.announce(w[i + 1], w[i + 2], w[i + 3])
+                i += 4
+                continue
+            k = 2 * (head >> 8)
+            tid, t, cpu, g = w[i + 1], w[i + 2], w[i + 3], w[i + 4]
+            frames = w[i + 5:i + 5 + k]
+            i += 5 + k
+            if frames[-2] == self.agent_code:
+                continue  # the agent's own thread, before it asked the reader to skip it
+            if tid not in self.named:
+                self.name_thread(tid)
+            prev = self.last.get(tid)
+            if prev is not None and prev[0] == frames and prev[1] == g:
+                stack = prev[2]
+            else:
+                stack = self.stack_text(frames, g)
+                self.last[tid] = (frames, g, stack)
+            self.agent.buf.append("S\t%d\t%d\t%d\t%s\n" % (tid, t, cpu, stack))
+            count += 1
+        return count
+
+    def announce(self, ptr, name, file):
+        e = self.agent.codes.get(ptr)
+        if e is not None:
+            self.by_ptr[ptr] = e  # ours already: we hold it, so the address is still it
+            return
+        co = self.lib.pbr_claim_code(ptr, name, file, id(None))
+        if co is None:  # freed (or reused) before we could name it
+            self.by_ptr[ptr] = None
+            self.lib.pbr_forget(ptr)  # if the address comes back as another code, say so
+            return
+        self.by_ptr[ptr] = self.agent.code_id(co)
+
+    def stack_text(self, frames, g):
+        agent = self.agent
+        parts = []
+        for j in range(0, len(frames), 2):
+            ptr, lasti = frames[j], frames[j + 1]
+            e = self.by_ptr.get(ptr)
+            if e is None:
+                parts.append(self.unknown())
+                continue
+            by_lasti = e[2]
+            item = by_lasti.get(lasti)
+            if item is None:
+                item = by_lasti[lasti] = "%s:%d" % (e[0], _line_at(e[1], lasti))
+            if j == 0:
+                native = e[3].get(lasti)
+                if native is None:
+                    view = self.frame_view(e[1], g)
+                    native = agent.native_callee(view, lasti) if view is not None else ""
+                    if view is not None:
+                        e[3][lasti] = native
+                if native:
+                    parts.append(native)
+            parts.append(item)
+        return " ".join(parts)
+
+    def unknown(self):
+        """The frame of a code object that was gone before the agent could name it."""
+        self.unnamed += 1
+        if self.lost is None:
+            cid = self.agent.new_code_id()
+            self.lost = "%s:0" % cid
+            self.agent.buf.append("C\t%s\t<unknown>\t<code freed before it was named>\t0\n" % cid)
+        return self.lost
+
+    def frame_view(self, co, g):
+        d = self.globals.get(g)
+        if d is None and self.globals_misses < 64:
+            self.globals_misses += 1  # a module imported since: look again, a few times
+            for m in list(sys.modules.values()):
+                md = getattr(m, "__dict__", None)
+                if type(md) is dict:
+                    self.globals[id(md)] = md
+            d = self.globals.get(g)
+        if d is None:
+            return None
+        return _FrameView(co, d)
+
+    def stats(self):
+        v = (self.ctypes.c_uint64 * 5)()
+        self.lib.pbr_stats(v)
+        return list(v)
+
+    def stop(self):
+        self.lib.pbr_stop()
+
+
+class _FrameView:
+    """What _callee reads of a frame, for a frame the reader saw."""
+
+    __slots__ = ("f_code", "f_globals", "f_builtins")
+
+    def __init__(self, co, g):
+        self.f_code = co
+        self.f_globals = g
+        b = g.get("__builtins__")
+        self.f_builtins = b if type(b) is dict else getattr(b, "__dict__", {})
+
+
+def _line_at(co, lasti):
+    """The line of the instruction at byte offset `lasti` (what frame.f_lineno gives)."""
+    for start, end, line in co.co_lines():
+        if start <= lasti < end:
+            return line or 0
+    return 0
+
+
+def _read_words(ctypes, lib, addr, n):
+    """n words at addr, or None if unmapped: a wrong guess must not crash the target."""
+    raw = ctypes.create_string_buffer(8 * n)
+    return _words(raw.raw) if addr and lib.pbr_read(addr, raw, 8 * n) == 0 else None
+
+
+def _interp_frame(ctypes, lib, f):
+    """Address of the interpreter frame behind frame object `f` (PyFrameObject.f_frame)."""
+    code = id(f.f_code)
+    for p in _read_words(ctypes, lib, id(f), 8)[2:]:
+        if p and p % 8 == 0 and code in (_read_words(ctypes, lib, p, 12) or ()):
+            return p
+    raise _ReaderOff("no interpreter frame found in a frame object")
+
+
+def _probe_layout(ctypes, lib, api):
+    """The reader's layout words, found on live objects and checked on our own stack."""
+    return _probe_inner(ctypes, lib, api, 3)
+
+
+def _probe_inner(ctypes, lib, api, depth):
+    if depth:
+        return _probe_inner(ctypes, lib, api, depth - 1)  # a few frames to check the walk on
+    f = sys._getframe()
+    caller = f.f_back
+    here = _interp_frame(ctypes, lib, f)
+    up = _interp_frame(ctypes, lib, caller)
+    co = caller.f_code
+    block = _read_words(ctypes, lib, up, 12)
+    frame_code = block.index(id(co)) * 8
+    frame_globals = block.index(id(caller.f_globals)) * 8
+    frame_previous = block.index(_interp_frame(ctypes, lib, caller.f_back)) * 8
+    bytecode = type(co).__basicsize__  # tp_basicsize is offsetof(co_code_adaptive)
+    instr = [k for k, v in enumerate(block) if v == id(co) + bytecode + caller.f_lasti]
+    if not instr:
+        raise _ReaderOff("no instruction pointer found in a frame")
+    frame_instr = instr[0] * 8
+    cw = _read_words(ctypes, lib, id(co), bytecode // 8)
+    code_name = cw.index(id(co.co_name)) * 8
+    code_file = cw.index(id(co.co_filename)) * 8
+    # The thread state points at the current frame, or at a _PyCFrame that does. (Read from
+    # this function: lib calls push no Python frame, so the current frame is `here`.)
+    # Every read below is a direct lib call for that reason (a helper would be the frame).
+    tstate = api.PyThreadState_Get()
+    raw = ctypes.create_string_buffer(512)
+    if lib.pbr_read(tstate, raw, 512) != 0:
+        raise _ReaderOff("the thread state could not be read")
+    tw = _words(raw.raw)
+    tstate_frame = cframe_frame = None
+    small = ctypes.create_string_buffer(32)
+    for k, p in enumerate(tw):
+        if p == here:
+            tstate_frame, cframe_frame = 8 * k, (1 << 64) - 1
+            break
+        if k > 1 and p and p % 8 == 0 and lib.pbr_read(p, small, 32) == 0:
+            cw4 = _words(small.raw)
+            if here in cw4:
+                tstate_frame, cframe_frame = 8 * k, cw4.index(here) * 8
+                break
+    if tstate_frame is None:
+        raise _ReaderOff("no current frame found in the thread state")
+    tid_at = tw.index(_thread.get_native_id()) * 8
+    # The thread list: the interpreter's head is this thread (the only one yet); a thread
+    # state starts with prev, next, interp (checked again once the agent's thread exists).
+    interp = api.PyInterpreterState_Get()
+    iw = _read_words(ctypes, lib, interp, 64)
+    threads_head = interp + iw.index(tstate) * 8
+    tstate_next = tw.index(interp) * 8 - 8
+    if tstate_next < 8 or tw[tstate_next // 8] != 0:
+        raise _ReaderOff("no thread list found in the thread state")
+    layout = [tstate_frame, cframe_frame, frame_code, frame_previous, frame_instr,
+              frame_globals, bytecode, code_name, code_file, id(type(co)), 0,
+              threads_head, tstate_next, tid_at]
+    layout[10] = _check_walk(ctypes, lib, layout, here, f)
+    return layout
+
+
+def _check_walk(ctypes, lib, layout, here, f):
+    """Walks our own chain as the reader will and compares it with Python's; returns the
+    code object Python hides from its chain (3.12's trampoline), or 0."""
+    want = []
+    g = f
+    while g is not None:
+        want.append((id(g.f_code), g.f_lasti if g is not f else None))
+        g = g.f_back
+    got = []
+    p = here
+    while p and len(got) < 1000:
+        w = _read_words(ctypes, lib, p, 12)
+        if w is None:
+            raise _ReaderOff("an interpreter frame could not be read")
+        code = w[layout[2] // 8]
+        got.append((code, w[layout[4] // 8] - code - layout[6]))
+        p = w[layout[3] // 8]
+    wanted_codes = set(c for c, _ in want)
+    hidden = set(c for c, _ in got if c not in wanted_codes)
+    if len(hidden) > 1:
+        raise _ReaderOff("the frame chain read differs from Python's")
+    hidden_code = hidden.pop() if hidden else 0
+    got = [x for x in got if x[0] != hidden_code]
+    if [c for c, _ in got] != [c for c, _ in want]:
+        raise _ReaderOff("the frame chain read differs from Python's")
+    for (_, a), (_, b) in zip(got[1:], want[1:]):
+        if a != b:
+            raise _ReaderOff("instruction offsets read differ from Python's")
+    return hidden_code
 
 
 # -- naming the C function a frame is calling ----------------------------------------------
@@ -688,6 +1095,8 @@ def ray_runtime_env_hook(runtime_env):
         theirs = env_vars.get("PYTHONPATH")
         env_vars["PYTHONPATH"] = pythonpath + (os.pathsep + theirs if theirs else "")
         env_vars.setdefault("PROFBENCH_SOCK", sock)
+        if os.environ.get("PROFBENCH_READER"):
+            env_vars.setdefault("PROFBENCH_READER", os.environ["PROFBENCH_READER"])
         env["env_vars"] = env_vars
         return env
     except Exception:

@@ -80,6 +80,7 @@ fn workers_of_an_existing_two_node_cluster_are_profiled() {
         duration_limit: None,
         grace: 2.0,
         quiet: true,
+        no_native_reader: false,
         command: vec![python.into(), script.into()],
     })
     .unwrap();

@@ -26,6 +26,7 @@ fn args(out: &Path, format: Format, command: Vec<OsString>) -> RecordArgs {
         duration_limit: None,
         grace: 2.0,
         quiet: true,
+        no_native_reader: false,
         command,
     }
 }
@@ -283,9 +284,18 @@ fn long_c_calls_are_charged_to_their_own_lines() {
          \x20   three_sums()\n",
     )
     .unwrap();
-    let out = dir.path().join("profile.json");
-    record(&args(&out, Format::Json, vec![py, script.into()])).unwrap();
-    let profile: Profile = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    // Both ways of reading stacks: the native reader, and the agent's Python thread.
+    for no_native_reader in [false, true] {
+        let out = dir.path().join("profile.json");
+        let mut a = args(&out, Format::Json, vec![py.clone(), script.clone().into()]);
+        a.no_native_reader = no_native_reader;
+        record(&a).unwrap();
+        let profile: Profile = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        three_lines_get_a_third_each(&profile, no_native_reader);
+    }
+}
+
+fn three_lines_get_a_third_each(profile: &Profile, no_native_reader: bool) {
     let mut by_line = std::collections::BTreeMap::<u32, f64>::new();
     for s in &profile.samples {
         let frame = s
@@ -302,7 +312,56 @@ fn long_c_calls_are_charged_to_their_own_lines() {
         let share = by_line.get(&line).copied().unwrap_or(0.0) / total;
         assert!(
             share > 0.2,
-            "line {line}: {share:.2} of three_sums (truth 1/3): {by_line:?}"
+            "line {line}: {share:.2} of three_sums (truth 1/3), no_native_reader={no_native_reader}: {by_line:?}"
         );
     }
+}
+
+/// Whether python3 is a CPython the native reader knows (3.11, 3.12).
+fn reader_knows(py: &OsString) -> bool {
+    std::process::Command::new(py)
+        .args(["-c", "import sys; sys.exit(sys.implementation.name != 'cpython' or sys.version_info[:2] not in ((3, 11), (3, 12)))"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The native reader's point: it reads the stack while the target holds the GIL. A thread
+/// reading from Python gets one sample at the end of a long C call; the reader gets them
+/// all along it, at the asked rate.
+#[test]
+fn the_native_reader_samples_inside_a_long_c_call() {
+    let Some(py) = python() else { return };
+    if !reader_knows(&py) {
+        eprintln!("python3 is not CPython 3.11/3.12: the agent reads from Python there; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("long_call.py");
+    std::fs::write(
+        &script,
+        "def long_call():\n    return sum(range(3 * 10**7))\nlong_call()\n",
+    )
+    .unwrap();
+    let count = |no_native_reader: bool| {
+        let out = dir.path().join("profile.json");
+        let mut a = args(&out, Format::Json, vec![py.clone(), script.clone().into()]);
+        a.no_native_reader = no_native_reader;
+        record(&a).unwrap();
+        let profile: Profile = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let in_call = |s: &&profbench_profilers::Sample| {
+            s.stack
+                .iter()
+                .any(|&i| profile.frames[i as usize].function == "long_call")
+        };
+        let samples: Vec<_> = profile.samples.iter().filter(in_call).collect();
+        let seconds: f64 = samples.iter().map(|s| s.weight).sum();
+        (samples.len(), seconds)
+    };
+    let (native, seconds) = count(false);
+    let (from_python, _) = count(true);
+    // At 200 Hz a call of `seconds` should get about 200 × seconds samples; half will do.
+    assert!(
+        native as f64 >= 100.0 * seconds && native > 4 * from_python.max(1),
+        "{native} samples in {seconds:.2} s of long_call with the reader, {from_python} without"
+    );
 }

@@ -22,6 +22,7 @@ fn args(out: &Path, command: Vec<OsString>) -> RecordArgs {
         duration_limit: None,
         grace: 1.0,
         quiet: true,
+        no_native_reader: false,
         command,
     }
 }
