@@ -51,6 +51,7 @@ pub fn all_backends() -> Vec<Box<dyn Backend>> {
         Box::new(profbench::ProfbenchSampler::DEFAULT),
         Box::new(profbench::ProfbenchSampler::RATE_10),
         Box::new(profbench::ProfbenchSampler::RATE_1000),
+        Box::new(profbench::ProfbenchSampler::FROM_PYTHON),
     ]
 }
 

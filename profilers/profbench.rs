@@ -13,24 +13,35 @@ use std::path::Path;
 
 pub const OUTPUT: &str = "profile.json";
 
-/// One row per sampling rate: the default 100 Hz, and the sweep's 10 and 1000 Hz.
+/// One row per sampling rate (the default 100 Hz, and the sweep's 10 and 1000 Hz), and one
+/// reading stacks from Python instead of with the native reader (`--no-native-reader`), to
+/// measure what the reader changes.
 pub struct ProfbenchSampler {
     pub name: &'static str,
     pub rate: u32,
+    pub native_reader: bool,
 }
 
 impl ProfbenchSampler {
     pub const DEFAULT: ProfbenchSampler = ProfbenchSampler {
         name: "profbench",
         rate: 100,
+        native_reader: true,
     };
     pub const RATE_10: ProfbenchSampler = ProfbenchSampler {
         name: "profbench-10hz",
         rate: 10,
+        native_reader: true,
     };
     pub const RATE_1000: ProfbenchSampler = ProfbenchSampler {
         name: "profbench-1000hz",
         rate: 1000,
+        native_reader: true,
+    };
+    pub const FROM_PYTHON: ProfbenchSampler = ProfbenchSampler {
+        name: "profbench-gil",
+        rate: 100,
+        native_reader: false,
     };
 }
 
@@ -40,8 +51,14 @@ impl Backend for ProfbenchSampler {
     }
     fn description(&self) -> String {
         format!(
-            "profbench record --rate {} --subprocesses (own in-process sampler, time-weighted, wall clock)",
-            self.rate
+            "profbench record --rate {} --subprocesses{} (own in-process sampler, {}, time-weighted, wall clock)",
+            self.rate,
+            if self.native_reader { "" } else { " --no-native-reader" },
+            if self.native_reader {
+                "native stack reader where the Python is known"
+            } else {
+                "stacks read from a Python thread"
+            }
         )
     }
     fn clock(&self) -> Clock {
@@ -65,6 +82,9 @@ impl Backend for ProfbenchSampler {
             .map(OsString::from),
         );
         argv.push(launch.out_dir.join(OUTPUT).into());
+        if !self.native_reader {
+            argv.push("--no-native-reader".into());
+        }
         argv.push("--".into());
         argv.extend(launch.python.iter().cloned());
         argv.push(launch.script.into());

@@ -545,6 +545,8 @@ class _Reader:
         lib.pbr_drain.argtypes = [ctypes.POINTER(u64), ctypes.c_size_t]
         lib.pbr_drain.restype = ctypes.c_size_t
         lib.pbr_forget.argtypes = [u64]
+        lib.pbr_code_names.argtypes = [u64, ctypes.c_char_p, ctypes.c_size_t]
+        lib.pbr_code_names.restype = ctypes.c_ssize_t
         lib.pbr_stats.argtypes = [ctypes.POINTER(u64)]
         lib.pbr_claim_code.argtypes = [u64, u64, u64, u64]
         lib.pbr_claim_code.restype = ctypes.py_object  # takes over the reference it made
@@ -559,6 +561,7 @@ class _Reader:
         self.api = api
         self.cap = 1 << 16
         self.buf = (u64 * self.cap)()
+        self.names_buf = ctypes.create_string_buffer(9000)
         try:
             self.layout = _probe_layout(ctypes, lib, api)
         except _ReaderOff:
@@ -654,11 +657,21 @@ class _Reader:
             self.by_ptr[ptr] = e  # ours already: we hold it, so the address is still it
             return
         co = self.lib.pbr_claim_code(ptr, name, file, id(None))
-        if co is None:  # freed (or reused) before we could name it
-            self.by_ptr[ptr] = None
-            self.lib.pbr_forget(ptr)  # if the address comes back as another code, say so
+        if co is not None:
+            self.by_ptr[ptr] = self.agent.code_id(co)
             return
-        self.by_ptr[ptr] = self.agent.code_id(co)
+        # Gone (or reused) before we could take it: a module's top-level code whose import
+        # ended meanwhile, say. Named from what the reader copied when it first saw it.
+        n = self.lib.pbr_code_names(ptr, self.names_buf, len(self.names_buf))
+        self.lib.pbr_forget(ptr)  # if the address comes back as another code, say so
+        if n < 0:
+            self.by_ptr[ptr] = None
+            return
+        qualname, file, first = self.names_buf.raw[:n].decode("utf-8", "replace").split("\0")
+        cid = self.agent.new_code_id()
+        self.agent.buf.append("C\t%s\t%s\t%s\t%s\n" % (cid, _esc(file), _esc(qualname), first))
+        # No code object: its lines cannot be read, so every sample gets its first line.
+        self.by_ptr[ptr] = (cid, None, _Always("%s:%s" % (cid, first)), _Always(""))
 
     def stack_text(self, frames, g):
         agent = self.agent
@@ -716,6 +729,17 @@ class _Reader:
         self.lib.pbr_stop()
 
 
+class _Always(dict):
+    """{lasti: item} of a code known only by name: the same item at every offset."""
+
+    def __init__(self, item):
+        dict.__init__(self)
+        self.item = item
+
+    def get(self, key, default=None):
+        return self.item
+
+
 class _FrameView:
     """What _callee reads of a frame, for a frame the reader saw."""
 
@@ -736,10 +760,16 @@ def _line_at(co, lasti):
     return 0
 
 
+def _read_bytes(ctypes, lib, addr, n):
+    """n bytes at addr, or b"" if unmapped: a wrong guess must not crash the target."""
+    raw = ctypes.create_string_buffer(n)
+    return raw.raw if addr and lib.pbr_read(addr, raw, n) == 0 else b""
+
+
 def _read_words(ctypes, lib, addr, n):
-    """n words at addr, or None if unmapped: a wrong guess must not crash the target."""
-    raw = ctypes.create_string_buffer(8 * n)
-    return _words(raw.raw) if addr and lib.pbr_read(addr, raw, 8 * n) == 0 else None
+    """n words at addr, or None if unmapped."""
+    raw = _read_bytes(ctypes, lib, addr, 8 * n)
+    return _words(raw) if raw else None
 
 
 def _interp_frame(ctypes, lib, f):
@@ -808,9 +838,31 @@ def _probe_inner(ctypes, lib, api, depth):
         raise _ReaderOff("no thread list found in the thread state")
     layout = [tstate_frame, cframe_frame, frame_code, frame_previous, frame_instr,
               frame_globals, bytecode, code_name, code_file, id(type(co)), 0,
-              threads_head, tstate_next, tid_at]
+              threads_head, tstate_next, tid_at] + _probe_names(ctypes, lib, bytecode)
     layout[10] = _check_walk(ctypes, lib, layout, here, f)
     return layout
+
+
+def _probe_names(ctypes, lib, bytecode):
+    """Where a code object keeps co_qualname and co_firstlineno, and a str its characters."""
+    co = _Rng.uniform.__code__  # a method: its qualname is not its name
+    cw = _read_words(ctypes, lib, id(co), bytecode // 8)
+    qualname = cw.index(id(co.co_qualname)) * 8
+    other = _probe_names.__code__
+    raw, raw2 = _read_bytes(ctypes, lib, id(co), bytecode), _read_bytes(ctypes, lib, id(other), bytecode)
+    first = [k for k in range(0, bytecode - 3, 4)
+             if int.from_bytes(raw[k:k + 4], sys.byteorder) == co.co_firstlineno
+             and int.from_bytes(raw2[k:k + 4], sys.byteorder) == other.co_firstlineno]
+    ascii_text, wide_text = "profbench_ascii_probe", "profbench_\xe9_probe"
+    at = []
+    for text, encoding, ascii_bit in ((ascii_text, "ascii", 0x40), (wide_text, "latin-1", 0)):
+        obj = _read_bytes(ctypes, lib, id(text), 40) + _read_bytes(ctypes, lib, id(text) + 40, 60)
+        if int.from_bytes(obj[16:24], sys.byteorder) != len(text) or obj[32] & 0x60 != 0x20 | ascii_bit:
+            raise _ReaderOff("str objects are not laid out as the reader expects")
+        at.append(obj.find(text.encode(encoding)))
+    if not first or min(at) < 0:
+        raise _ReaderOff("code or str fields not found")
+    return [qualname, first[0], at[0], at[1]]
 
 
 def _check_walk(ctypes, lib, layout, here, f):

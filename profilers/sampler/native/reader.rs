@@ -71,8 +71,22 @@ struct Layout {
     /// In a thread state: the next one, and the kernel tid (`native_thread_id`).
     tstate_next: usize,
     tstate_tid: usize,
+    /// In a code object: co_qualname, and co_firstlineno (a C int).
+    code_qualname: usize,
+    code_firstlineno: usize,
+    /// Where a compact str keeps its characters: ASCII ones, and the others (1, 2 or 4
+    /// bytes a character). Its length is at 16 and its state bits at 32 (3.11, 3.12).
+    str_ascii_data: usize,
+    str_compact_data: usize,
 }
-const LAYOUT_WORDS: usize = 14;
+const LAYOUT_WORDS: usize = 18;
+/// A code object's names as first seen: the agent names it from these if the object is
+/// gone by the time it asks (a module's top-level code, once its import is over).
+struct Names {
+    qualname: String,
+    file: String,
+    first_line: u32,
+}
 
 impl Layout {
     fn frame_span(&self) -> usize {
@@ -105,8 +119,8 @@ struct State {
     out: Mutex<Vec<u64>>,
     out_cap: usize,
     stop: AtomicBool,
-    /// Code objects already announced with a NEW_CODE record.
-    known: Mutex<HashMap<u64, ()>>,
+    /// Code objects already announced with a NEW_CODE record, with their names.
+    known: Mutex<HashMap<u64, Option<Names>>>,
     ticks: AtomicU64,
     missed: AtomicU64,
     samples: AtomicU64,
@@ -218,7 +232,8 @@ impl State {
         self.known.lock().map(|k| k.contains_key(&code)).unwrap_or(false)
     }
 
-    /// (co_name, co_filename) pointers of a code object, checking that it is one.
+    /// (co_name, co_filename) pointers of a code object, checking that it is one; its names
+    /// are kept for `pbr_code_names`.
     fn fingerprint(&self, code: u64) -> Option<(u64, u64)> {
         let l = &self.layout;
         if read_word(self.pid, code + 8)? != l.code_type {
@@ -226,13 +241,61 @@ impl State {
         }
         let name = read_word(self.pid, code + l.code_name as u64)?;
         let file = read_word(self.pid, code + l.code_file as u64)?;
+        let names = self.names(code, file);
         if let Ok(mut k) = self.known.lock() {
             if k.len() > 200_000 {
                 k.clear(); // they will be announced again; the agent keeps its own table
             }
-            k.insert(code, ());
+            k.insert(code, names);
         }
         Some((name, file))
+    }
+
+    fn names(&self, code: u64, file: u64) -> Option<Names> {
+        let l = &self.layout;
+        let qualname = read_word(self.pid, code + l.code_qualname as u64)?;
+        let mut line = [0u8; 4];
+        if !read(self.pid, code + l.code_firstlineno as u64, &mut line) {
+            return None;
+        }
+        Some(Names {
+            qualname: self.read_str(qualname)?,
+            file: self.read_str(file)?,
+            first_line: u32::from_ne_bytes(line),
+        })
+    }
+
+    /// A compact str object's text (code objects' names and files always are compact).
+    fn read_str(&self, obj: u64) -> Option<String> {
+        let l = &self.layout;
+        let mut head = [0u8; 40];
+        if !read(self.pid, obj, &mut head) {
+            return None;
+        }
+        let len = word(&head, 16) as usize;
+        let state = head[32];
+        let (kind, compact, ascii) = ((state >> 2) & 7, state & 0x20 != 0, state & 0x40 != 0);
+        if !compact || len > 4096 {
+            return None;
+        }
+        if ascii {
+            let mut text = vec![0u8; len];
+            read(self.pid, obj + l.str_ascii_data as u64, &mut text).then_some(())?;
+            return String::from_utf8(text).ok();
+        }
+        let width = match kind {
+            1 | 2 | 4 => kind as usize,
+            _ => return None,
+        };
+        let mut raw = vec![0u8; len * width];
+        read(self.pid, obj + l.str_compact_data as u64, &mut raw).then_some(())?;
+        raw.chunks(width)
+            .map(|c| {
+                let mut b = [0u8; 4];
+                b[..width].copy_from_slice(c);
+                char::from_u32(u32::from_le_bytes(b))
+            })
+            .collect()
     }
 
     /// The interpreter's threads: (thread state, kernel tid), from its linked list. A thread
@@ -423,6 +486,10 @@ pub extern "C" fn pbr_start(
         threads_head: w[11],
         tstate_next: w[12] as usize,
         tstate_tid: w[13] as usize,
+        code_qualname: w[14] as usize,
+        code_firstlineno: w[15] as usize,
+        str_ascii_data: w[16] as usize,
+        str_compact_data: w[17] as usize,
     };
     let state = Arc::new(State {
         // SAFETY: getpid cannot fail.
@@ -488,6 +555,24 @@ pub extern "C" fn pbr_drain(out: *mut u64, cap: usize) -> usize {
     unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), out, end) };
     buf.drain(..end);
     end
+}
+
+/// The names the reader kept for a code object (`qualname NUL file NUL first line`) in `out`;
+/// their length, or -1 if it kept none or they do not fit.
+#[no_mangle]
+pub extern "C" fn pbr_code_names(code: u64, out: *mut u8, cap: usize) -> isize {
+    let Some(s) = state() else { return -1 };
+    let Ok(k) = s.known.lock() else { return -1 };
+    let Some(Some(n)) = k.get(&code) else {
+        return -1;
+    };
+    let text = format!("{}\0{}\0{}", n.qualname, n.file, n.first_line);
+    if out.is_null() || text.len() > cap {
+        return -1;
+    }
+    // SAFETY: the agent passes a buffer of `cap` bytes.
+    unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), out, text.len()) };
+    text.len() as isize
 }
 
 /// Forgets that a code object was announced (the agent could not name it): if the address
