@@ -28,7 +28,7 @@ import _thread
 
 PROTO = "1"
 _FLUSH_NS = 100_000_000  # send at most every 100 ms: few syscalls, little lost on a crash
-_DRAIN_NS = 20_000_000  # with the native reader: collect its samples, look for new threads
+_DRAIN_NS = 100_000_000  # with the native reader: turn its samples into records (needs the GIL)
 _STALL_NS = 2_000_000_000  # a collector that reads nothing for 2 s switches sampling off
 
 _mono = time.monotonic_ns
