@@ -96,6 +96,9 @@ mod tests {
         assert_eq!(std::fs::metadata(b.dir()).unwrap().mode() & 0o777, 0o700);
         let agent = b.dir().join("_profbench_agent.py");
         assert_eq!(std::fs::metadata(&agent).unwrap().mode() & 0o777, 0o600);
+        let reader = std::fs::metadata(b.dir().join(READER_FILE)).unwrap();
+        assert_eq!(reader.mode() & 0o777, 0o600);
+        assert_eq!(reader.len(), READER.len() as u64);
         assert!(std::fs::read_to_string(b.dir().join("sitecustomize.py"))
             .unwrap()
             .contains("_profbench_agent"));

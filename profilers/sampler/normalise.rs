@@ -179,13 +179,37 @@ pub fn build(rec: &Recording) -> Output {
             ));
         }
         if p.missed > 0 && p.ticks > 0 {
+            let why = if p.mode.as_deref() == Some("native") {
+                "the reader ran late on a busy machine"
+            } else {
+                "the GIL was held"
+            };
             profile.warnings.push(format!(
-                "pid {}: {} of {} sampling ticks missed (the GIL was held; time-weighted samples keep their time)",
+                "pid {}: {} of {} sampling ticks missed ({why}; time-weighted samples keep their time)",
                 p.pid,
                 p.missed,
                 p.ticks + p.missed
             ));
         }
+    }
+    // One line for every process that could not use the native reader, by reason (a user's
+    // --no-native-reader is not news).
+    let mut fallbacks: Vec<(&str, usize)> = Vec::new();
+    for d in processes.iter().filter(|p| p.mode.as_deref() == Some("gil")) {
+        let why = d.mode_detail.as_deref().unwrap_or("no reason given");
+        if why.starts_with("switched off") {
+            continue;
+        }
+        match fallbacks.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, n)) => *n += 1,
+            None => fallbacks.push((why, 1)),
+        }
+    }
+    for (why, n) in fallbacks {
+        profile.warnings.push(format!(
+            "stacks read from Python (GIL-bound) in {n} of {} process(es): {why}",
+            processes.len()
+        ));
     }
     profile.lines = line_stats(&profile);
     let remote_functions = ray::aggregate(
