@@ -195,7 +195,10 @@ pub fn build(rec: &Recording) -> Output {
     // One line for every process that could not use the native reader, by reason (a user's
     // --no-native-reader is not news).
     let mut fallbacks: Vec<(&str, usize)> = Vec::new();
-    for d in processes.iter().filter(|p| p.mode.as_deref() == Some("gil")) {
+    for d in processes
+        .iter()
+        .filter(|p| p.mode.as_deref() == Some("gil"))
+    {
         let why = d.mode_detail.as_deref().unwrap_or("no reason given");
         if why.starts_with("switched off") {
             continue;

@@ -51,6 +51,16 @@ def _esc(s):
     return s
 
 
+def _block_signals():
+    """Signals sent to the process must reach the target's threads: one delivered to ours
+    would not interrupt the main thread's blocking call. (`_signal` is loaded at start-up.)"""
+    try:
+        _signal = sys.modules["_signal"]
+        _signal.pthread_sigmask(_signal.SIG_BLOCK, _signal.valid_signals())
+    except (KeyError, AttributeError, OSError, ValueError):
+        pass
+
+
 class _Rng:
     """xorshift64*: jitter without importing `random` (and touching the target's RNG)."""
 
@@ -338,6 +348,7 @@ class Agent:
 
     def run(self):
         self.ident = _thread.get_ident()
+        _block_signals()
         if self.reader is not None:
             return self.run_reader()
         try:
@@ -621,10 +632,19 @@ class _Reader:
             self.lock.release()
 
     def drain_locked(self):
-        n = self.lib.pbr_drain(self.buf, self.cap)
-        if not n:
-            return 0
-        w = _words(self.buf)[:n] if n < self.cap else _words(self.buf)
+        count = 0
+        for _ in range(16):  # a full buffer means more is waiting: drain again, boundedly
+            n = self.lib.pbr_drain(self.buf, self.cap)
+            if n:
+                count += self.records(memoryview(self.buf).cast("B")[:8 * n].cast("Q").tolist())
+            if n < self.cap // 2:
+                break
+        if len(self.last) > 4096:
+            self.last.clear()  # threads come and go (a pool's): forget the ended ones
+        return count
+
+    def records(self, w):
+        n = len(w)
         count = 0
         i = 0
         while i < n:

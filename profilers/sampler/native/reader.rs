@@ -39,6 +39,24 @@ extern "C" {
     ) -> isize;
     fn getpid() -> i32;
     fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+    fn sigfillset(set: *mut SigSet) -> i32;
+    fn pthread_sigmask(how: i32, set: *const SigSet, old: *mut SigSet) -> i32;
+}
+
+/// glibc's sigset_t (1024 bits).
+#[repr(C)]
+struct SigSet([u64; 16]);
+const SIG_BLOCK: i32 = 0;
+
+/// Signals sent to the process must reach the target's threads: one delivered to ours would
+/// not interrupt the main thread's blocking call (an alarm meant to time out a read, say).
+fn block_signals() {
+    let mut set = SigSet([0; 16]);
+    // SAFETY: valid pointers to a sigset_t-sized buffer.
+    unsafe {
+        sigfillset(&mut set);
+        pthread_sigmask(SIG_BLOCK, &set, std::ptr::null_mut());
+    }
 }
 
 const CLOCK_MONOTONIC: i32 = 1;
@@ -514,6 +532,7 @@ pub extern "C" fn pbr_start(
         .name("profbench-reader".into())
         .stack_size(256 << 10)
         .spawn(move || {
+            block_signals();
             // Never unwind into the target: a panic here only ends sampling.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.run(seed)));
             state.stop.store(true, Ordering::Relaxed);

@@ -365,3 +365,50 @@ fn the_native_reader_samples_inside_a_long_c_call() {
         "{native} samples in {seconds:.2} s of long_call with the reader, {from_python} without"
     );
 }
+
+/// A forked child starts its own reader (the parent's thread did not survive the fork) and
+/// every process says how it read stacks: none fell back here.
+#[test]
+fn a_forked_child_gets_its_own_reader() {
+    let Some(py) = python() else { return };
+    if !reader_knows(&py) {
+        eprintln!("python3 is not CPython 3.11/3.12: skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("fork.py");
+    std::fs::write(
+        &script,
+        "import os\n\
+         def child_work():\n\
+         \x20   return sum(range(2 * 10**7))\n\
+         pid = os.fork()\n\
+         if pid == 0:\n\
+         \x20   child_work()\n\
+         \x20   os._exit(0)\n\
+         os.waitpid(pid, 0)\n",
+    )
+    .unwrap();
+    let out = dir.path().join("profile.json");
+    record(&args(&out, Format::Json, vec![py, script.into()])).unwrap();
+    let profile: Profile = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let in_child = profile
+        .samples
+        .iter()
+        .filter(|s| {
+            s.stack
+                .iter()
+                .any(|&i| profile.frames[i as usize].function == "child_work")
+        })
+        .count();
+    // A reader samples all along the C call; reading from Python would give one sample.
+    assert!(
+        in_child > 5,
+        "{in_child} samples in the forked child's long call"
+    );
+    assert!(
+        !profile.warnings.iter().any(|w| w.contains("GIL-bound")),
+        "{:?}",
+        profile.warnings
+    );
+}
