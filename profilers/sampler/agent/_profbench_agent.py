@@ -350,7 +350,13 @@ class Agent:
         self.ident = _thread.get_ident()
         _block_signals()
         if self.reader is not None:
-            return self.run_reader()
+            try:
+                self.reader.exclude_me()
+                return self.run_reader()
+            except _ReaderOff as exc:  # read from Python after all, and say so (last M wins)
+                self.reader.stop()
+                self.reader = None
+                self.buf.append("M\tgil\t%s\n" % _esc(exc))
         try:
             rng = _Rng(_mono() ^ os.getpid())
             interval = self.interval = int(1e9 / self.rate)
@@ -390,7 +396,6 @@ class Agent:
         threads exist, turn what it read into records, and send them now and then."""
         reader = self.reader
         try:
-            reader.exclude_me()
             while not self.stop:
                 time.sleep(_DRAIN_NS / 1e9)
                 if self.stop:
