@@ -519,7 +519,7 @@ class Agent:
 # When anything here fails (no ctypes, another Python, a check that does not hold), the agent
 # samples from Python as before and says why in its `M` record.
 
-_READER_VERSIONS = ((3, 11), (3, 12))
+_READER_VERSIONS = ((3, 11), (3, 12), (3, 13))
 
 
 class _ReaderOff(Exception):
@@ -535,6 +535,8 @@ class _Reader:
         if sys.implementation.name != "cpython" or sys.version_info[:2] not in _READER_VERSIONS:
             raise _ReaderOff("frame layout of %s %d.%d not known to the reader" % (
                 sys.implementation.name, sys.version_info[0], sys.version_info[1]))
+        if "t" in getattr(sys, "abiflags", ""):
+            raise _ReaderOff("free-threaded CPython: reference counts are laid out differently")
         if os.environ.get("PROFBENCH_READER") == "off":
             raise _ReaderOff("switched off (PROFBENCH_READER=off)")
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_profbench_reader.so")
@@ -856,7 +858,7 @@ def _probe_inner(ctypes, lib, api, depth):
     # The thread list: the interpreter's head is this thread (the only one yet); a thread
     # state starts with prev, next, interp (checked again once the agent's thread exists).
     interp = api.PyInterpreterState_Get()
-    iw = _read_words(ctypes, lib, interp, 64)
+    iw = _read_words(ctypes, lib, interp, 2048)  # 3.13 has 5 KB of eval state before it
     threads_head = interp + iw.index(tstate) * 8
     tstate_next = tw.index(interp) * 8 - 8
     if tstate_next < 8 or tw[tstate_next // 8] != 0:
@@ -910,11 +912,12 @@ def _check_walk(ctypes, lib, layout, here, f):
     wanted_codes = set(c for c, _ in want)
     hidden = set(c for c, _ in got if c not in wanted_codes)
     if len(hidden) > 1:
-        raise _ReaderOff("the frame chain read differs from Python's")
+        raise _ReaderOff("the frame chain read holds %d codes Python does not show" % len(hidden))
     hidden_code = hidden.pop() if hidden else 0
     got = [x for x in got if x[0] != hidden_code]
     if [c for c, _ in got] != [c for c, _ in want]:
-        raise _ReaderOff("the frame chain read differs from Python's")
+        raise _ReaderOff("the frame chain read (%d frames) differs from Python's (%d)" % (
+            len(got), len(want)))
     for (_, a), (_, b) in zip(got[1:], want[1:]):
         if a != b:
             raise _ReaderOff("instruction offsets read differ from Python's")

@@ -320,7 +320,7 @@ fn three_lines_get_a_third_each(profile: &Profile, no_native_reader: bool) {
 /// Whether python3 is a CPython the native reader knows (3.11, 3.12).
 fn reader_knows(py: &OsString) -> bool {
     std::process::Command::new(py)
-        .args(["-c", "import sys; sys.exit(sys.implementation.name != 'cpython' or sys.version_info[:2] not in ((3, 11), (3, 12)))"])
+        .args(["-c", "import sys; sys.exit(sys.implementation.name != 'cpython' or sys.version_info[:2] not in ((3, 11), (3, 12), (3, 13)))"])
         .status()
         .is_ok_and(|s| s.success())
 }
@@ -332,7 +332,7 @@ fn reader_knows(py: &OsString) -> bool {
 fn the_native_reader_samples_inside_a_long_c_call() {
     let Some(py) = python() else { return };
     if !reader_knows(&py) {
-        eprintln!("python3 is not CPython 3.11/3.12: the agent reads from Python there; skipping");
+        eprintln!("python3 is not CPython 3.11-3.13: the agent reads from Python there; skipping");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -372,7 +372,7 @@ fn the_native_reader_samples_inside_a_long_c_call() {
 fn a_forked_child_gets_its_own_reader() {
     let Some(py) = python() else { return };
     if !reader_knows(&py) {
-        eprintln!("python3 is not CPython 3.11/3.12: skipping");
+        eprintln!("python3 is not CPython 3.11-3.13: skipping");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
