@@ -441,18 +441,25 @@ impl State {
     }
 }
 
+/// Words in the record starting with `head`: NEW_CODE code name file, or SAMPLE tid time
+/// cpu globals and two words per frame.
+fn record_len(head: u64) -> usize {
+    match head & 0xff {
+        NEW_CODE => 4,
+        _ => 5 + 2 * (head >> 8) as usize,
+    }
+}
+
 /// The NEW_CODE records of a word stream (kept when its samples are dropped).
 fn announced_codes(words: &[u64]) -> Vec<u64> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < words.len() {
-        match words[i] & 0xff {
-            NEW_CODE => {
-                out.extend_from_slice(&words[i..i + 4]);
-                i += 4;
-            }
-            _ => i += 5 + 2 * (words[i] >> 8) as usize,
+        let len = record_len(words[i]);
+        if words[i] & 0xff == NEW_CODE {
+            out.extend_from_slice(&words[i..i + len]);
         }
+        i += len;
     }
     out
 }
@@ -560,10 +567,7 @@ pub extern "C" fn pbr_drain(out: *mut u64, cap: usize) -> usize {
     let mut end = 0;
     let mut i = 0;
     while i < buf.len() {
-        let len = match buf[i] & 0xff {
-            NEW_CODE => 4,
-            _ => 5 + 2 * (buf[i] >> 8) as usize,
-        };
+        let len = record_len(buf[i]);
         if i + len > cap {
             break;
         }
