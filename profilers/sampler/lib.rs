@@ -209,12 +209,10 @@ fn report(out: &normalise::Output, args: &RecordArgs, output: &Path) {
         .iter()
         .filter(|p| p.mode.as_deref() == Some("native"))
         .count();
-    let mut why: Vec<&str> = out
-        .processes
-        .iter()
-        .filter_map(|p| p.mode_detail.as_deref())
+    let why: Vec<&str> = normalise::reader_fallbacks(&out.processes)
+        .into_iter()
+        .map(|(why, _)| why)
         .collect();
-    why.dedup();
     eprintln!(
         "profbench: stacks read by the native reader in {native} of {} process(es){}",
         out.processes.len(),

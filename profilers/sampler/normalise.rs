@@ -64,6 +64,23 @@ impl Output {
     }
 }
 
+/// Why processes read their stacks from Python rather than with the native reader: each
+/// reason, with how many processes gave it, in the order first seen.
+pub fn reader_fallbacks(processes: &[ProcessInfo]) -> Vec<(&str, usize)> {
+    let mut out: Vec<(&str, usize)> = Vec::new();
+    for p in processes
+        .iter()
+        .filter(|p| p.mode.as_deref() == Some("gil"))
+    {
+        let why = p.mode_detail.as_deref().unwrap_or("no reason given");
+        match out.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, n)) => *n += 1,
+            None => out.push((why, 1)),
+        }
+    }
+    out
+}
+
 pub fn build(rec: &Recording) -> Output {
     let secs = |t_ns: u64| t_ns.saturating_sub(rec.start_ns) as f64 / 1e9;
     let mut profile = Profile::new(Clock::Wall);
@@ -192,23 +209,12 @@ pub fn build(rec: &Recording) -> Output {
             ));
         }
     }
-    // One line for every process that could not use the native reader, by reason (a user's
+    // One line for every reason processes could not use the native reader (a user's
     // --no-native-reader is not news).
-    let mut fallbacks: Vec<(&str, usize)> = Vec::new();
-    for d in processes
-        .iter()
-        .filter(|p| p.mode.as_deref() == Some("gil"))
+    for (why, n) in reader_fallbacks(&processes)
+        .into_iter()
+        .filter(|(why, _)| !why.starts_with("switched off"))
     {
-        let why = d.mode_detail.as_deref().unwrap_or("no reason given");
-        if why.starts_with("switched off") {
-            continue;
-        }
-        match fallbacks.iter_mut().find(|(w, _)| *w == why) {
-            Some((_, n)) => *n += 1,
-            None => fallbacks.push((why, 1)),
-        }
-    }
-    for (why, n) in fallbacks {
         profile.warnings.push(format!(
             "stacks read from Python (GIL-bound) in {n} of {} process(es): {why}",
             processes.len()

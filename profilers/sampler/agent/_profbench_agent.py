@@ -28,7 +28,6 @@ import _thread
 
 PROTO = "1"
 _FLUSH_NS = 100_000_000  # send at most every 100 ms: few syscalls, little lost on a crash
-_DRAIN_NS = 100_000_000  # with the native reader: turn its samples into records (needs the GIL)
 _STALL_NS = 2_000_000_000  # a collector that reads nothing for 2 s switches sampling off
 
 _mono = time.monotonic_ns
@@ -174,7 +173,7 @@ class Agent:
                 return
             self.regained(since)
             if self.reader is not None:
-                self.ticks, missed, self.samples, dropped, _ = self.reader.stats()
+                self.ticks, missed, self.samples, dropped = self.reader.stats()
                 self.missed = missed + dropped
             buf, self.buf = self.buf, []
             buf.append("Z\t%d\t%d\t%d\t%d\n" % (self.ticks, self.missed, self.samples, self.rereads))
@@ -392,22 +391,19 @@ class Agent:
             self.fail(exc)
 
     def run_reader(self):
-        """The agent's loop when the native reader samples: every few ms, tell it which
-        threads exist, turn what it read into records, and send them now and then."""
+        """The agent's loop when the native reader samples: every flush interval, turn what
+        it read into records and send them (the only time this thread needs the GIL)."""
         reader = self.reader
         try:
             while not self.stop:
-                time.sleep(_DRAIN_NS / 1e9)
+                time.sleep(_FLUSH_NS / 1e9)
                 if self.stop:
                     break
                 reader.drain()
                 if not self.ray_patched and "ray._private.function_manager" in sys.modules:
                     self.ray_patched = _patch_ray(self)
-                now = _mono()
-                if now - self.last_flush >= _FLUSH_NS:
-                    self.last_flush = now
-                    self.send()
-                if self.stop_at and now >= self.stop_at:
+                self.send()
+                if self.stop_at and _mono() >= self.stop_at:
                     self.on = False
                     reader.stop()
                     reader.drain()
@@ -520,6 +516,7 @@ class Agent:
 # samples from Python as before and says why in its `M` record.
 
 _READER_VERSIONS = ((3, 11), (3, 12), (3, 13))
+_NEW_CODE = 2  # the kind of a code announcement in the reader's word stream (reader.rs)
 
 
 class _ReaderOff(Exception):
@@ -593,17 +590,12 @@ class _Reader:
         self.named = set()  # tids given a name (an N record, or none to give)
         self.agent_code = id(Agent.run.__code__)  # the bottom frame of the agent's thread
         self.lock = _thread.allocate_lock()  # the agent's loop and atexit may both drain
-        self.unnamed = 0
-        self.lost = None
+        self.lost = None  # the "id:0" item of code that could not be named
 
     def start(self, interval_ns, seed):
         words = (self.ctypes.c_uint64 * len(self.layout))(*self.layout)
         if self.lib.pbr_start(words, len(self.layout), interval_ns, seed, 0) != 0:
             raise _ReaderOff("the reader thread did not start")
-
-    def mem(self, addr, n):
-        b = self.ctypes.create_string_buffer(n)
-        return b.raw if self.lib.pbr_read(addr, b, n) == 0 else None
 
     def exclude_me(self):
         """Called by the agent's thread: the reader skips it, and the thread list layout
@@ -612,8 +604,8 @@ class _Reader:
         me = api.PyThreadState_Get()
         head = api.PyInterpreterState_ThreadHead(api.PyInterpreterState_Get())
         nxt = api.PyThreadState_Next(head)
-        got = self.mem(head + self.layout[12], 8)
-        if got is None or _words(got)[0] != (nxt or 0):
+        got = _read_words(self.ctypes, self.lib, head + self.layout[12], 1)
+        if got is None or got[0] != (nxt or 0):
             raise _ReaderOff("the thread list is not laid out as probed")
         self.lib.pbr_exclude(me)
 
@@ -656,7 +648,7 @@ class _Reader:
         i = 0
         while i < n:
             head = w[i]
-            if head & 0xFF == 2:
+            if head & 0xFF == _NEW_CODE:
                 self.announce(w[i + 1], w[i + 2], w[i + 3])
                 i += 4
                 continue
@@ -727,7 +719,6 @@ class _Reader:
 
     def unknown(self):
         """The frame of a code object that was gone before the agent could name it."""
-        self.unnamed += 1
         if self.lost is None:
             cid = self.agent.new_code_id()
             self.lost = "%s:0" % cid
@@ -748,7 +739,7 @@ class _Reader:
         return _FrameView(co, d)
 
     def stats(self):
-        v = (self.ctypes.c_uint64 * 5)()
+        v = (self.ctypes.c_uint64 * 4)()
         self.lib.pbr_stats(v)
         return list(v)
 

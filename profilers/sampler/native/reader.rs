@@ -143,7 +143,6 @@ struct State {
     missed: AtomicU64,
     samples: AtomicU64,
     dropped: AtomicU64,
-    torn: AtomicU64,
 }
 
 /// The running reader, or null. After a fork the child starts a new one and leaks the old
@@ -389,7 +388,6 @@ impl State {
                 }
                 kept = Some(w);
             }
-            self.torn.fetch_add(1, Ordering::Relaxed);
         }
         kept
     }
@@ -531,7 +529,6 @@ pub extern "C" fn pbr_start(
         missed: AtomicU64::new(0),
         samples: AtomicU64::new(0),
         dropped: AtomicU64::new(0),
-        torn: AtomicU64::new(0),
     });
     let raw = Arc::into_raw(state.clone()) as *mut State;
     STATE.store(raw, Ordering::Release);
@@ -609,7 +606,7 @@ pub extern "C" fn pbr_forget(code: u64) {
     }
 }
 
-/// ticks, missed ticks, samples, rounds dropped (buffer full), torn reads; 0 on success.
+/// ticks, missed ticks, samples, rounds dropped (buffer full); 0 on success.
 #[no_mangle]
 pub extern "C" fn pbr_stats(out: *mut u64) -> i32 {
     let Some(s) = state() else { return -1 };
@@ -618,9 +615,8 @@ pub extern "C" fn pbr_stats(out: *mut u64) -> i32 {
         s.missed.load(Ordering::Relaxed),
         s.samples.load(Ordering::Relaxed),
         s.dropped.load(Ordering::Relaxed),
-        s.torn.load(Ordering::Relaxed),
     ];
-    // SAFETY: the agent passes 5 words.
+    // SAFETY: the agent passes 4 words.
     unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), out, v.len()) };
     0
 }
