@@ -77,8 +77,9 @@ pub struct MatrixArgs {
     /// header; with --quick, those marked `quick=`).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
-    /// Launchers: direct (the env's python) and uv (`uv run python`).
-    #[arg(long, value_delimiter = ',', default_value = "direct,uv")]
+    /// Launchers: direct (the env's python) and uv (`uv run python`) (default: both; with
+    /// --quick, direct).
+    #[arg(long, value_delimiter = ',')]
     pub launchers: Vec<String>,
     /// Time budget (e.g. 30m, 1h, 90s; `none` for no limit): every cell gets its status and
     /// first pair, then pairs go where intervals are widest until the next pair would not fit.

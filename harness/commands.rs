@@ -194,7 +194,15 @@ fn schedule_summary(log: &schedule::ScheduleLog) -> String {
 }
 
 pub fn matrix(args: &MatrixArgs) -> Result<i32> {
-    launcher::check_names(&args.launchers)?;
+    // Both launchers by default; --quick measures the direct one only.
+    let launcher_names: Vec<String> = if !args.launchers.is_empty() {
+        args.launchers.clone()
+    } else if args.quick {
+        vec!["direct".into()]
+    } else {
+        vec!["direct".into(), "uv".into()]
+    };
+    launcher::check_names(&launcher_names)?;
     let backends = select_backends(&args.backends, args.backend_file.as_deref())?;
     let all_workloads = workload::discover(&args.common.workloads_dir)?;
     let workloads = if args.workloads.is_empty() {
@@ -211,8 +219,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     reaper::become_subreaper();
     install_ctrlc();
     let (env, _base, installs, tool_bins) = prepare_env(&args.common, &backends)?;
-    let launchers: Vec<Launcher> = args
-        .launchers
+    let launchers: Vec<Launcher> = launcher_names
         .iter()
         .map(|n| launcher::make(n, &env))
         .collect::<Result<_>>()?;
@@ -320,6 +327,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             matrix::Goal {
                 pairs: pairs.min(1),
                 warmup: settings.warmup,
+                lean_warmup: true,
                 adaptive: false,
                 variants: true,
             }
@@ -386,6 +394,18 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
                 if r.is_none() { settings.warmup } else { 0 },
             );
             rest += est.cost_s(k, b, p);
+            // A cell already at its pairs whose interval is still too wide goes on to
+            // --max-runs, as far as anyone can tell now.
+            if let Some(r) = r.filter(|r| schedule::measured_pairs(r) >= target_pairs(w)) {
+                if schedule::need(r, target_pairs(w), settings.until_ci, settings.max_runs)
+                    .is_some()
+                {
+                    let more = settings
+                        .max_runs
+                        .saturating_sub(schedule::measured_pairs(r));
+                    rest += est.cost_s(k, more, more);
+                }
+            }
         }
         match budget {
             Some(b) => rest.min((b.as_secs_f64() - elapsed).max(first)),
@@ -511,6 +531,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             matrix::Goal {
                 pairs,
                 warmup: 0,
+                lean_warmup: true,
                 adaptive: false,
                 variants: false,
             },

@@ -73,6 +73,9 @@ pub struct Goal {
     pub pairs: usize,
     /// Unmeasured warm-up pairs, run only if the cell has none yet.
     pub warmup: usize,
+    /// Warm up the profiled side only: the baseline side is warm from the workload's own
+    /// `none` cell, and the profiled warm-up is also the cell's first status check.
+    pub lean_warmup: bool,
     /// With --until-ci, keep adding pairs here until the interval is narrow enough.
     pub adaptive: bool,
     /// Run the cost-split lengths and the actionability run after the main pairs.
@@ -85,6 +88,7 @@ impl Goal {
         Goal {
             pairs: settings.runs,
             warmup: settings.warmup,
+            lean_warmup: false,
             adaptive: true,
             variants: true,
         }
@@ -95,6 +99,11 @@ impl Goal {
 /// memory truth run when it asks for one.
 pub fn planned_runs(settings: &Settings, goal: &Goal, backend: &str, workload: &Workload) -> u64 {
     let per_side = (goal.warmup + goal.pairs) as u64;
+    let lean = if goal.lean_warmup {
+        goal.warmup as u64
+    } else {
+        0
+    };
     if backend == "none" {
         per_side.max(1) + u64::from(workload.memory_truth)
     } else if goal.pairs == 0 {
@@ -105,7 +114,7 @@ pub fn planned_runs(settings: &Settings, goal: &Goal, backend: &str, workload: &
         } else {
             0
         };
-        2 * per_side * lengths + u64::from(goal.variants && workload.perturb.is_some())
+        2 * per_side * lengths - lean + u64::from(goal.variants && workload.perturb.is_some())
     }
 }
 
@@ -675,7 +684,7 @@ fn continue_cell(
             .filter(|r| r.variant.is_none() && r.kind == kind && r.warmup == warmup)
             .count()
     };
-    let warmup = count(RunKind::Baseline, true);
+    let warmup = count(RunKind::Baseline, true).max(count(RunKind::Profiled, true));
     let paired = count(RunKind::Baseline, false);
     // A status run has no baseline yet: it gets one now and becomes the first pair.
     let unpaired = if backend.name() == "none" {
@@ -751,6 +760,8 @@ impl Cell<'_> {
             // costs one run, not a baseline as well (a warm-up pair's order does not matter).
             let sides: &[RunKind] = if baseline_only {
                 &[RunKind::Baseline]
+            } else if warm && self.goal.lean_warmup {
+                &[RunKind::Profiled]
             } else if self.runs.is_empty() {
                 &[RunKind::Profiled, RunKind::Baseline]
             } else {

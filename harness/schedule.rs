@@ -96,13 +96,15 @@ pub fn runs_needed(
     }
     let have = record.map(measured_pairs).unwrap_or(0);
     let has_warmup = record.is_some_and(|r| r.runs.iter().any(|r| r.warmup));
-    let want = pairs.saturating_sub(have) + if has_warmup { 0 } else { warmup };
+    let missing = pairs.saturating_sub(have);
+    let warm = if has_warmup { 0 } else { warmup };
     if backend == "none" {
-        (want.max(usize::from(record.is_none())), 0)
+        ((missing + warm).max(usize::from(record.is_none())), 0)
     } else if pairs == 0 {
         (0, usize::from(record.is_none()))
     } else {
-        (want, want)
+        // Warm-ups of the profiled side only (the schedule's lean warm-up).
+        (missing, missing + warm)
     }
 }
 
@@ -175,14 +177,18 @@ pub fn cut_short_note(record: &CellRecord, pairs: usize, until_ci: Option<f64>) 
         .as_ref()
         .and_then(|o| o.wall)
         .map(|e| e.relative_width());
-    let wide = matches!((until_ci, width), (Some(t), Some(w)) if w > t);
-    (have < pairs || wide).then(|| {
-        if have == 0 {
-            format!("{CUT_SHORT}: status run only, no overhead measured")
-        } else {
-            format!("{CUT_SHORT}: {have} of {pairs} pairs")
-        }
-    })
+    match (until_ci, width) {
+        _ if have == 0 => Some(format!(
+            "{CUT_SHORT}: status run only, no overhead measured"
+        )),
+        _ if have < pairs => Some(format!("{CUT_SHORT}: {have} of {pairs} pairs")),
+        (Some(t), Some(w)) if w > t => Some(format!(
+            "{CUT_SHORT}: the interval is {:.0}% of the median after {have} pairs (asked: {:.0}%)",
+            w * 100.0,
+            t * 100.0
+        )),
+        _ => None,
+    }
 }
 
 /// One ETA as it stood after a cell: seconds since the start, and the run's predicted total.
