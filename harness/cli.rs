@@ -73,19 +73,27 @@ pub struct MatrixArgs {
     /// Extra backends defined in a JSON file (see profilers/custom.rs for the format).
     #[arg(long)]
     pub backend_file: Option<PathBuf>,
-    /// Workloads to run, comma-separated (default: all in --workloads-dir).
+    /// Workloads to run, comma-separated, or `all` (default: those marked `default` in their
+    /// header; with --quick, those marked `quick=`).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
-    /// Launchers: direct (the env's python) and uv (`uv run python`).
-    #[arg(long, value_delimiter = ',', default_value = "direct")]
+    /// Launchers: direct (the env's python) and uv (`uv run python`) (default: both; with
+    /// --quick, direct).
+    #[arg(long, value_delimiter = ',')]
     pub launchers: Vec<String>,
+    /// Time budget (e.g. 30m, 1h, 90s; `none` for no limit): every cell gets its status and
+    /// first pair, then pairs go where intervals are widest until the next pair would not fit.
+    /// Cells left with fewer pairs than --runs (or, with --until-ci, a wider interval) say so.
+    #[arg(long, default_value = "60m", value_parser = crate::schedule::Budget::parse)]
+    pub budget: crate::schedule::Budget,
     /// Measured pairs (baseline + profiled) per cell; 6 or more for a 95% interval.
     #[arg(long, default_value_t = 6)]
     pub runs: usize,
-    /// Adaptive repetition: add pairs until the 95% interval is narrower than this percentage
-    /// of the median (e.g. `--until-ci 5`), up to --max-runs.
-    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
-    pub until_ci: Option<f64>,
+    /// Adaptive repetition: past --runs, add pairs while the 95% interval is wider than this
+    /// percentage of the median, up to --max-runs (and, with a budget, while time is left);
+    /// `off`: exactly --runs pairs.
+    #[arg(long, value_name = "PERCENT", default_value = "10", value_parser = parse_percent)]
+    pub until_ci: f64,
     /// Upper bound on pairs per cell with --until-ci.
     #[arg(long, default_value_t = 30)]
     pub max_runs: usize,
@@ -96,7 +104,8 @@ pub struct MatrixArgs {
     /// Unmeasured warm-up pairs per cell.
     #[arg(long, default_value_t = 1)]
     pub warmup: usize,
-    /// A quick look: 2 pairs, no warm-up (intervals will say they are too wide to trust).
+    /// A first answer in about 10 minutes: each backend's status on the workloads marked
+    /// `quick=` and overhead pairs (no warm-up) on those marked `quick=overhead`.
     #[arg(long)]
     pub quick: bool,
     /// Per-run timeout in seconds.
@@ -129,12 +138,15 @@ fn parse_length(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Accepts `5` or `5%`.
+/// Accepts `5` or `5%`; `off` is 0.
 fn parse_percent(s: &str) -> Result<f64, String> {
+    if s == "off" {
+        return Ok(0.0);
+    }
     let v: f64 = s
         .trim_end_matches('%')
         .parse()
-        .map_err(|_| format!("'{s}' is not a percentage, e.g. 5 or 5%"))?;
+        .map_err(|_| format!("'{s}' is not a percentage, e.g. 5 or 5%, or off"))?;
     if v > 0.0 && v < 100.0 {
         Ok(v)
     } else {

@@ -10,6 +10,7 @@ use crate::reaper;
 use crate::report;
 use crate::results::{self, CellKey, RunDir, RunInfo, Status, SCHEMA};
 use crate::runner::INTERRUPTED;
+use crate::schedule;
 use crate::workload::{self, Workload};
 use anyhow::{bail, Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -123,11 +124,92 @@ fn install_ctrlc() {
     });
 }
 
+/// `--quick`: a first answer in minutes.
+const QUICK_BUDGET: Duration = Duration::from_secs(10 * 60);
+/// `--quick`'s pairs on the workloads whose overhead it measures.
+const QUICK_PAIRS: usize = 3;
+/// While pairs are being added, the reports are rewritten at most this often.
+const REPORT_EVERY: Duration = Duration::from_secs(60);
+
+/// The plan, said before the first run.
+fn plan_line(
+    plan: &[CellKey],
+    workloads: &[Workload],
+    est: &schedule::Estimator,
+    budget: Option<Duration>,
+    estimate_s: f64,
+) -> String {
+    let unknown: Vec<&str> = workloads
+        .iter()
+        .filter(|w| {
+            plan.iter()
+                .all(|k| est.baseline_s(&k.launcher, &w.name).is_none())
+        })
+        .map(|w| w.name.as_str())
+        .collect();
+    let mut line = format!(
+        "plan: {} cells; about {} of runs",
+        plan.len(),
+        schedule::human(Duration::from_secs_f64(estimate_s))
+    );
+    if let Some(b) = budget {
+        line.push_str(&format!(
+            " within a budget of {}: every cell's status and first pair, then pairs where the intervals are widest",
+            schedule::human(b)
+        ));
+    }
+    if !unknown.is_empty() {
+        line.push_str(&format!(
+            " (a first guess: {} not timed yet; the ETA follows the runs)",
+            unknown.join(", ")
+        ));
+    }
+    line
+}
+
+/// How the schedule went, in one line: the run's length, and how far off the ETA was.
+fn schedule_summary(log: &schedule::ScheduleLog) -> String {
+    let total = log.total_s.unwrap_or(0.0);
+    let errors: Vec<String> = log
+        .eta_error
+        .iter()
+        .map(|(q, e)| format!("{:.0}%: {:+.0}%", q * 100.0, e * 100.0))
+        .collect();
+    let mut line = format!(
+        "ran {}; ETA error at {}",
+        schedule::human(Duration::from_secs_f64(total)),
+        if errors.is_empty() {
+            "-".to_string()
+        } else {
+            errors.join(", ")
+        }
+    );
+    if !log.cut_short.is_empty() {
+        line.push_str(&format!(
+            "; {} cell(s) cut short by the budget (see their notes)",
+            log.cut_short.len()
+        ));
+    }
+    line
+}
+
 pub fn matrix(args: &MatrixArgs) -> Result<i32> {
-    launcher::check_names(&args.launchers)?;
+    // Both launchers by default; --quick measures the direct one only.
+    let launcher_names: Vec<String> = if !args.launchers.is_empty() {
+        args.launchers.clone()
+    } else if args.quick {
+        vec!["direct".into()]
+    } else {
+        vec!["direct".into(), "uv".into()]
+    };
+    launcher::check_names(&launcher_names)?;
     let backends = select_backends(&args.backends, args.backend_file.as_deref())?;
     let all_workloads = workload::discover(&args.common.workloads_dir)?;
-    let workloads = workload::select(&all_workloads, &args.workloads)?;
+    let workloads = if args.workloads.is_empty() {
+        workload::default_selection(&all_workloads, args.quick)
+    } else {
+        workload::select(&all_workloads, &args.workloads)?
+    };
     if workloads.is_empty() {
         bail!(
             "no workloads found in {} (fix: pass --workloads-dir)",
@@ -137,8 +219,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     reaper::become_subreaper();
     install_ctrlc();
     let (env, _base, installs, tool_bins) = prepare_env(&args.common, &backends)?;
-    let launchers: Vec<Launcher> = args
-        .launchers
+    let launchers: Vec<Launcher> = launcher_names
         .iter()
         .map(|n| launcher::make(n, &env))
         .collect::<Result<_>>()?;
@@ -158,9 +239,14 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     }
     let mut platform = platform::describe(env.version);
     let (runs, warmup) = if args.quick {
-        (2, 0)
+        (QUICK_PAIRS, 0)
     } else {
         (args.runs.max(1), args.warmup)
+    };
+    let budget = if args.quick {
+        Some(QUICK_BUDGET)
+    } else {
+        args.budget.0
     };
     let mut info = RunInfo {
         schema: SCHEMA,
@@ -193,7 +279,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     run_dir.write_info(&info)?;
     let settings = Settings {
         runs,
-        until_ci: args.until_ci.map(|p| p / 100.0),
+        until_ci: (args.until_ci > 0.0).then_some(args.until_ci / 100.0),
         max_runs: args.max_runs,
         warmup,
         timeout: Duration::from_secs(args.timeout),
@@ -203,25 +289,66 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
         profbench_exe: std::env::current_exe().context("locating the profbench executable")?,
         lengths: args.lengths.clone(),
     };
-    let todo: Vec<&CellKey> = plan.iter().filter(|k| !run_dir.is_finished(k)).collect();
-    let skipped = plan.len() - todo.len();
-    if skipped > 0 {
+    // The pairs each cell is asked for: with --quick, overhead pairs only where the workload
+    // asks for them (`quick=overhead`), a status run elsewhere.
+    let target_pairs = |w: &Workload| match (args.quick, w.quick) {
+        (true, Some(workload::QuickRole::Overhead)) => settings.runs,
+        (true, _) => 0,
+        (false, _) => settings.runs,
+    };
+    // Baseline cells first: every workload's seconds are then known early, for the ETA.
+    let mut order: Vec<&CellKey> = plan.iter().collect();
+    order.sort_by_key(|k| k.backend != "none");
+    let (existing, _) = run_dir.read_cells();
+    let mut records: BTreeMap<CellKey, results::CellRecord> = existing
+        .into_iter()
+        .filter(|c| plan.contains(&c.key))
+        .map(|c| (c.key.clone(), c))
+        .collect();
+    if !records.is_empty() {
         eprintln!(
-            "resuming {}: {skipped} finished cell(s) kept, {} to run",
+            "resuming {}: {} finished cell(s) kept, {} to run",
             run_dir.root.display(),
-            todo.len()
+            records.len(),
+            plan.len() - records.len()
         );
     }
-    let total: u64 = todo
+    let find = |k: &CellKey| {
+        (
+            workloads.iter().find(|w| w.name == k.workload).unwrap(),
+            backends.iter().find(|b| b.name() == k.backend).unwrap(),
+            launchers.iter().find(|l| l.name == k.launcher).unwrap(),
+        )
+    };
+    // The first pass: each cell's whole goal, or with a budget its status and one pair.
+    let first_goal = |w: &Workload| {
+        let pairs = target_pairs(w);
+        if budget.is_some() {
+            matrix::Goal {
+                pairs: pairs.min(1),
+                warmup: settings.warmup,
+                lean_warmup: true,
+                adaptive: false,
+                variants: true,
+            }
+        } else {
+            matrix::Goal {
+                pairs,
+                ..matrix::Goal::whole(&settings)
+            }
+        }
+    };
+    let total: u64 = order
         .iter()
+        .filter(|k| !records.contains_key(*k))
         .map(|k| {
-            let w = workloads.iter().find(|w| w.name == k.workload).unwrap();
-            matrix::planned_runs(&settings, &k.backend, w)
+            let w = find(k).0;
+            matrix::planned_runs(&settings, &first_goal(w), &k.backend, w)
         })
         .sum();
     let progress = ProgressBar::new(total);
     progress.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} runs, ETA {eta} {msg}").unwrap(),
+        ProgressStyle::with_template("{bar:30} {pos}/{len} runs, {prefix} {msg}").unwrap(),
     );
     let ctx = Context {
         env: &env,
@@ -231,12 +358,107 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
         run_dir: &run_dir,
         progress: &progress,
     };
+    let started = std::time::Instant::now();
+    let mut estimator = schedule::Estimator::default();
+    for r in records.values() {
+        estimator.observe(r);
+    }
+    let mut log = schedule::ScheduleLog {
+        budget_s: budget.map(|b| b.as_secs_f64()),
+        planned_cells: plan.len(),
+        ..Default::default()
+    };
+    // Seconds of work still wanted: every cell to its asked pairs (with a budget, no more than
+    // the budget left, but never less than the first pass still to run).
+    let remaining_s = |est: &schedule::Estimator,
+                       records: &BTreeMap<CellKey, results::CellRecord>,
+                       elapsed: f64| {
+        let mut first = 0.0;
+        let mut rest = 0.0;
+        for k in &plan {
+            let w = find(k).0;
+            let r = records.get(k);
+            if r.is_none() {
+                let g = first_goal(w);
+                let (b, p) = schedule::runs_needed(None, &k.backend, g.pairs, g.warmup);
+                first += est.cost_s(k, b, p);
+            }
+            let (b, p) = schedule::runs_needed(
+                r,
+                &k.backend,
+                if k.backend == "none" {
+                    0
+                } else {
+                    target_pairs(w)
+                },
+                if r.is_none() { settings.warmup } else { 0 },
+            );
+            rest += est.cost_s(k, b, p);
+            // A cell already at its pairs whose interval is still too wide goes on to
+            // --max-runs, as far as anyone can tell now.
+            if let Some(r) = r.filter(|r| schedule::measured_pairs(r) >= target_pairs(w)) {
+                if schedule::need(r, target_pairs(w), settings.until_ci, settings.max_runs)
+                    .is_some()
+                {
+                    let more = settings
+                        .max_runs
+                        .saturating_sub(schedule::measured_pairs(r));
+                    rest += est.cost_s(k, more, more);
+                }
+            }
+        }
+        match budget {
+            Some(b) => rest.min((b.as_secs_f64() - elapsed).max(first)),
+            None => rest,
+        }
+    };
+    let note_eta = |est: &schedule::Estimator,
+                    records: &BTreeMap<CellKey, results::CellRecord>,
+                    log: &mut schedule::ScheduleLog| {
+        let elapsed = started.elapsed().as_secs_f64();
+        let left = remaining_s(est, records, elapsed);
+        log.eta.push(schedule::EtaPoint {
+            elapsed_s: elapsed,
+            predicted_total_s: elapsed + left,
+        });
+        progress.set_prefix(format!(
+            "ETA {}",
+            schedule::human(Duration::from_secs_f64(left))
+        ));
+        left
+    };
+    let first_estimate = note_eta(&estimator, &records, &mut log);
+    log.first_estimate_s = Some(first_estimate);
+    progress.println(plan_line(
+        &plan,
+        &workloads,
+        &estimator,
+        budget,
+        first_estimate,
+    ));
 
     let mut interrupted = false;
-    'cells: for key in todo {
-        let w = workloads.iter().find(|w| w.name == key.workload).unwrap();
-        let b = backends.iter().find(|b| b.name() == key.backend).unwrap();
-        let l = launchers.iter().find(|l| l.name == key.launcher).unwrap();
+    let mut last_report = std::time::Instant::now();
+    let mut write = |record: results::CellRecord,
+                     records: &mut BTreeMap<CellKey, results::CellRecord>,
+                     force_report: bool|
+     -> Result<()> {
+        run_dir.write_cell(&record)?;
+        records.insert(record.key.clone(), record);
+        if force_report || last_report.elapsed() > REPORT_EVERY {
+            let cells: Vec<results::CellRecord> = records.values().cloned().collect();
+            report::write_all(&run_dir.root, &info, &cells)?;
+            last_report = std::time::Instant::now();
+        }
+        Ok(())
+    };
+    for key in order
+        .iter()
+        .filter(|k| !records.contains_key(*k))
+        .copied()
+        .collect::<Vec<_>>()
+    {
+        let (w, b, l) = find(key);
         let baseline = baseline_record(&run_dir, l, w);
         let failed = baseline.as_ref().and_then(|r| match &r.status {
             Status::Failed { error, .. } => Some(error.clone()),
@@ -251,6 +473,8 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             l,
             failed.as_deref(),
             memory_truth,
+            None,
+            first_goal(w),
         ) {
             Ok(record) => {
                 progress.println(format!(
@@ -265,16 +489,82 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
                     key.backend,
                     summary_line(&record)
                 ));
-                run_dir.write_cell(&record)?;
-                let (cells, _) = run_dir.read_cells();
-                report::write_all(&run_dir.root, &info, &cells)?;
+                estimator.observe(&record);
+                write(record, &mut records, true)?;
+                note_eta(&estimator, &records, &mut log);
             }
             Err(matrix::Interrupted) => {
                 interrupted = true;
-                break 'cells;
+                break;
             }
         }
     }
+    // With a budget: one more pair at a time for the cell that needs it most, while the pair
+    // fits in the time left.
+    while let (Some(b), false) = (budget, interrupted) {
+        let left = b.as_secs_f64() - started.elapsed().as_secs_f64();
+        let pick = records
+            .values()
+            .filter_map(|r| {
+                let w = find(&r.key).0;
+                let need =
+                    schedule::need(r, target_pairs(w), settings.until_ci, settings.max_runs)?;
+                (estimator.cost_s(&r.key, 1, 1) <= left).then_some((need, r.key.clone()))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, k)| k);
+        let Some(key) = pick else { break };
+        let (w, b, l) = find(&key);
+        let prior = records.get(&key).cloned();
+        let pairs = prior.as_ref().map(schedule::measured_pairs).unwrap_or(0) + 1;
+        progress.inc_length(2);
+        let memory_truth = baseline_record(&run_dir, l, w).and_then(|r| r.memory_truth);
+        match matrix::run_cell(
+            &ctx,
+            key.clone(),
+            w,
+            b.as_ref(),
+            l,
+            None,
+            memory_truth.as_ref(),
+            prior,
+            matrix::Goal {
+                pairs,
+                warmup: 0,
+                lean_warmup: true,
+                adaptive: false,
+                variants: false,
+            },
+        ) {
+            Ok(record) => {
+                estimator.observe(&record);
+                write(record, &mut records, false)?;
+                note_eta(&estimator, &records, &mut log);
+            }
+            Err(matrix::Interrupted) => interrupted = true,
+        }
+    }
+    if budget.is_some() {
+        for record in records.values_mut() {
+            let w = find(&record.key).0;
+            record.notes.retain(|n| !schedule::is_schedule_note(n));
+            if let Some(note) = schedule::cut_short_note(record, target_pairs(w), settings.until_ci)
+            {
+                let k = &record.key;
+                log.cut_short.push(format!(
+                    "{} / {} / {}: {note}",
+                    k.launcher, k.workload, k.backend
+                ));
+                record.notes.push(note);
+            }
+            run_dir.write_cell(record)?;
+        }
+    }
+    log.close(started.elapsed().as_secs_f64());
+    results::write_atomic(
+        &run_dir.root.join("schedule.json"),
+        &serde_json::to_vec_pretty(&log)?,
+    )?;
     progress.finish_and_clear();
     info.platform.load_at_end = Some(platform::load_average());
     run_dir.write_info(&info)?;
@@ -296,6 +586,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     for p in &written {
         println!("wrote {}", p.display());
     }
+    println!("{}", schedule_summary(&log));
     if interrupted {
         eprintln!("interrupted: {} cell(s) finished and kept in {}; continue with `profbench matrix --resume --out {}`", cells.len(), run_dir.root.display(), run_dir.root.display());
         return Ok(130);

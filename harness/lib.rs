@@ -21,5 +21,6 @@ pub mod recheck;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod schedule;
 pub mod stats;
 pub mod workload;

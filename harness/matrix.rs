@@ -63,15 +63,58 @@ pub struct Context<'a> {
 #[derive(Debug)]
 pub struct Interrupted;
 
+/// What one call of `run_cell` should bring the cell to. A cell can be called again with its
+/// record: the runs it has are kept and only the missing ones are run (the budgeted schedule
+/// gives every cell its status first and adds pairs later where intervals are widest).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Goal {
+    /// Measured pairs the cell should have when this call returns. 0: a status run only (one
+    /// profiled run, no baseline: status, accuracy and checks, no overhead).
+    pub pairs: usize,
+    /// Unmeasured warm-up pairs, run only if the cell has none yet.
+    pub warmup: usize,
+    /// Warm up the profiled side only: the baseline side is warm from the workload's own
+    /// `none` cell, and the profiled warm-up is also the cell's first status check.
+    pub lean_warmup: bool,
+    /// With --until-ci, keep adding pairs here until the interval is narrow enough.
+    pub adaptive: bool,
+    /// Run the cost-split lengths and the actionability run after the main pairs.
+    pub variants: bool,
+}
+
+impl Goal {
+    /// The whole cell in one call, as `--runs`, `--warmup` and `--until-ci` say.
+    pub fn whole(settings: &Settings) -> Goal {
+        Goal {
+            pairs: settings.runs,
+            warmup: settings.warmup,
+            lean_warmup: false,
+            adaptive: true,
+            variants: true,
+        }
+    }
+}
+
 /// Runs planned for one cell, for the progress bar: the baseline row adds the workload's
 /// memory truth run when it asks for one.
-pub fn planned_runs(settings: &Settings, backend: &str, workload: &Workload) -> u64 {
-    let per_side = (settings.warmup + settings.runs) as u64;
-    if backend == "none" {
-        per_side + u64::from(workload.memory_truth)
+pub fn planned_runs(settings: &Settings, goal: &Goal, backend: &str, workload: &Workload) -> u64 {
+    let per_side = (goal.warmup + goal.pairs) as u64;
+    let lean = if goal.lean_warmup {
+        goal.warmup as u64
     } else {
-        let lengths = 1 + settings.other_lengths(workload).len() as u64;
-        2 * per_side * lengths + u64::from(workload.perturb.is_some())
+        0
+    };
+    if backend == "none" {
+        per_side.max(1) + u64::from(workload.memory_truth)
+    } else if goal.pairs == 0 {
+        1
+    } else {
+        let lengths = 1 + if goal.variants {
+            settings.other_lengths(workload).len() as u64
+        } else {
+            0
+        };
+        2 * per_side * lengths - lean + u64::from(goal.variants && workload.perturb.is_some())
     }
 }
 
@@ -100,6 +143,11 @@ struct Cell<'a> {
     last_truth: Option<Truth>,
     /// The workload's memory truth (from its baseline cell), for each run's checks.
     memory_truth: Option<&'a Truth>,
+    goal: Goal,
+    /// Runs that failed once and worked when run again, said in the cell's notes.
+    retried: Vec<String>,
+    /// Other programs' CPU use is measured from the cell's first run on.
+    load_at_start: Option<machine_load::Snapshot>,
 }
 
 impl Cell<'_> {
@@ -414,15 +462,16 @@ impl Cell<'_> {
 
     /// Whether to run pair `i`: the planned runs first, then, with --until-ci, more pairs
     /// until the wall ratio's interval is narrow enough or --max-runs is reached.
-    fn wants_more(&self, i: usize, baseline_only: bool) -> bool {
+    fn wants_more(&self, i: usize, warmup: usize, baseline_only: bool) -> bool {
         let s = self.ctx.settings;
-        if i < s.warmup + s.runs {
+        let goal = self.goal;
+        if i < warmup + goal.pairs {
             return true;
         }
-        let Some(target) = s.until_ci else {
+        let Some(target) = s.until_ci.filter(|_| goal.adaptive) else {
             return false;
         };
-        if i >= s.warmup + s.max_runs.max(s.runs) {
+        if i >= warmup + s.max_runs.max(goal.pairs) {
             return false;
         }
         let side = |kind| {
@@ -512,7 +561,9 @@ fn installed_version(versions: &BTreeMap<String, String>, distribution: &str) ->
         .map(|(_, v)| v.clone())
 }
 
-/// Runs one cell to its record. Err only on Ctrl-C.
+/// Runs one cell to its record, or (given its `prior` record) on from where it stopped, to
+/// `goal`. Err only on Ctrl-C.
+#[allow(clippy::too_many_arguments)]
 pub fn run_cell(
     ctx: &Context,
     key: CellKey,
@@ -521,7 +572,12 @@ pub fn run_cell(
     launcher: &Launcher,
     workload_failed: Option<&str>,
     memory_truth: Option<&Truth>,
+    prior: Option<CellRecord>,
+    goal: Goal,
 ) -> Result<CellRecord, Interrupted> {
+    if let Some(prior) = prior.filter(|p| p.status == Status::Ok) {
+        return continue_cell(ctx, workload, backend, launcher, memory_truth, prior, goal);
+    }
     let started = now();
     let version = Some(backend.distribution())
         .filter(|d| !d.is_empty())
@@ -549,26 +605,12 @@ pub fn run_cell(
         started,
         finished: String::new(),
     };
-    let fail = |mut record: CellRecord, category: Failure, error: String| {
+    let fail = |record: CellRecord, category: Failure, error: String| {
         ctx.progress.inc(
-            planned_runs(ctx.settings, backend.name(), workload)
+            planned_runs(ctx.settings, &goal, backend.name(), workload)
                 .saturating_sub(record.runs.len() as u64),
         );
-        record.status = Status::Failed { category, error };
-        let profilers_fault = !matches!(category, Failure::WorkloadFailed | Failure::Interrupted);
-        if backend.name() != "none" && profilers_fault {
-            // A failed cell fails every check it could have passed: no output, no evidence.
-            record.checks = checks::evaluate(&checks::Inputs {
-                workload: &record.key.workload,
-                profile: None,
-                truth: None,
-                memory_truth,
-                wall_ratio: None,
-                is_sampler: backend.is_sampler(),
-            });
-        }
-        record.finished = now();
-        Ok(record)
+        Ok(mark_failed(record, backend, memory_truth, category, error))
     };
     // Reasons not to run at all, each decided here and now.
     if let Some(why) = &launcher.unavailable {
@@ -594,10 +636,6 @@ pub fn run_cell(
     if let Err((category, why)) = backend.check(&facts) {
         return fail(record, category, why);
     }
-    ctx.progress.set_message(format!(
-        "{} / {} / {}",
-        key.launcher, key.workload, key.backend
-    ));
     let mut cell = Cell {
         ctx,
         key,
@@ -608,109 +646,281 @@ pub fn run_cell(
         last_profile: None,
         last_truth: None,
         memory_truth,
+        goal,
+        retried: vec![],
+        load_at_start: machine_load::Snapshot::take(),
     };
-    let baseline_only = backend.name() == "none";
-    let load_at_start = machine_load::Snapshot::take();
-    let mut i = 0;
-    while cell.wants_more(i, baseline_only) {
-        let warmup = i < ctx.settings.warmup;
-        let sides: &[RunKind] = if baseline_only {
-            &[RunKind::Baseline]
-        } else {
-            &[RunKind::Baseline, RunKind::Profiled]
-        };
-        for &kind in sides {
-            let run = cell.run_once(kind, i, warmup)?;
-            let failure = cell.failure_of(&cell.runs[run]);
-            if let Some((category, error)) = failure {
-                // An intermittent failure reads differently from one that never worked.
-                let worked = cell
-                    .runs
-                    .iter()
-                    .filter(|r| r.kind == kind && cell.failure_of(r).is_none())
-                    .count();
-                let error = if worked > 0 {
-                    let side = if kind == RunKind::Profiled {
-                        "profiled"
-                    } else {
-                        "baseline"
-                    };
-                    format!(
-                        "{side} run {} failed after {worked} that worked: {error}",
-                        worked + 1
-                    )
-                } else {
-                    error
-                };
-                let mut record = record;
-                record.runs = std::mem::take(&mut cell.runs);
-                return fail(record, category, error);
-            }
+    match cell.run_pairs(0, goal.warmup)? {
+        Ok(()) => {}
+        Err((category, error)) => {
+            record.runs = std::mem::take(&mut cell.runs);
+            record.notes.append(&mut cell.notes());
+            return fail(record, category, error);
         }
-        i += 1;
     }
-    if baseline_only && workload.memory_truth {
+    if backend.name() == "none" && workload.memory_truth {
         ctx.progress.set_message(format!(
             "{} / {}: memory truth run",
             record.key.launcher, record.key.workload
         ));
         record.memory_truth = cell.memory_truth()?;
     }
-    // The main pairs are summarised before the variants run: the checks, and the profile
-    // kept, are those of the main pairs.
-    summarise(&mut record, &cell.runs, baseline_only);
-    let main_profile = cell.last_profile.take();
-    let main_truth = cell.last_truth.take();
-    if !baseline_only {
-        let rate = record.accuracy.as_ref().and_then(|a| a.rate_hz);
-        match cell.cost_split(rate)? {
-            Ok(split) => record.cost_split = split,
-            Err(note) => record.notes.push(note),
+    cell.finish(record)
+}
+
+/// Runs more pairs of a cell that is ok so far, then summarises it again from all its runs.
+fn continue_cell(
+    ctx: &Context,
+    workload: &Workload,
+    backend: &dyn Backend,
+    launcher: &Launcher,
+    memory_truth: Option<&Truth>,
+    mut record: CellRecord,
+    goal: Goal,
+) -> Result<CellRecord, Interrupted> {
+    let runs = std::mem::take(&mut record.runs);
+    let count = |kind: RunKind, warmup: bool| {
+        runs.iter()
+            .filter(|r| r.variant.is_none() && r.kind == kind && r.warmup == warmup)
+            .count()
+    };
+    let warmup = count(RunKind::Baseline, true).max(count(RunKind::Profiled, true));
+    let paired = count(RunKind::Baseline, false);
+    // A status run has no baseline yet: it gets one now and becomes the first pair.
+    let unpaired = if backend.name() == "none" {
+        0
+    } else {
+        count(RunKind::Profiled, false).saturating_sub(paired)
+    };
+    let mut cell = Cell {
+        ctx,
+        key: record.key.clone(),
+        workload,
+        backend,
+        launcher,
+        runs,
+        last_profile: None,
+        last_truth: None,
+        memory_truth,
+        goal,
+        retried: vec![],
+        load_at_start: machine_load::Snapshot::take(),
+    };
+    // The profile kept is that of the newest run: re-read it for the whole-cell checks.
+    cell.last_profile = fs::read(ctx.run_dir.raw_dir(&record.key).join("profile.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let mut outcome = Ok(());
+    for k in 0..unpaired {
+        outcome = cell.run_checked(RunKind::Baseline, warmup + paired + k, false)?;
+        if outcome.is_err() {
+            break;
         }
-        match cell.actionability(record.accuracy.as_ref())? {
-            Ok(a) => record.actionability = a,
-            Err(note) => record.notes.push(note),
+    }
+    if outcome.is_ok() {
+        outcome = cell.run_pairs(warmup + paired + unpaired, warmup)?;
+    }
+    if let Err((category, error)) = outcome {
+        record.runs = std::mem::take(&mut cell.runs);
+        record.notes.append(&mut cell.notes());
+        return Ok(mark_failed(record, backend, memory_truth, category, error));
+    }
+    cell.finish(record)
+}
+
+impl Cell<'_> {
+    /// Runs pairs from index `i` (warm-ups first) while the goal wants more. A failed run is
+    /// tried once more before it decides the cell: a failure that repeats is the status.
+    fn run_pairs(
+        &mut self,
+        mut i: usize,
+        warmup: usize,
+    ) -> Result<Result<(), (Failure, String)>, Interrupted> {
+        let ctx = self.ctx;
+        ctx.progress.set_message(format!(
+            "{} / {} / {}",
+            self.key.launcher, self.key.workload, self.key.backend
+        ));
+        let baseline_only = self.backend.name() == "none";
+        if self.goal.pairs == 0 {
+            // A status run: one measured run, nothing to pair it with.
+            if self.runs.iter().any(|r| r.is_main()) {
+                return Ok(Ok(()));
+            }
+            let kind = if baseline_only {
+                RunKind::Baseline
+            } else {
+                RunKind::Profiled
+            };
+            return self.run_checked(kind, i, false);
         }
-    }
-    if let (Some(o), Some(cores)) = (
-        record.overhead.as_mut(),
-        load_at_start.and_then(|s| s.others_cores()),
-    ) {
-        o.other_load_cores = Some(cores);
-        if cores > stats::OTHER_LOAD_CORES {
-            let w = stats::Warning::OtherLoad { cores };
-            o.warning_text.push(w.to_string());
-            o.warnings.push(w);
+        while self.wants_more(i, warmup, baseline_only) {
+            let warm = i < warmup;
+            // A cell's very first run is its profiled one, so a backend that cannot run here
+            // costs one run, not a baseline as well (a warm-up pair's order does not matter).
+            let sides: &[RunKind] = if baseline_only {
+                &[RunKind::Baseline]
+            } else if warm && self.goal.lean_warmup {
+                &[RunKind::Profiled]
+            } else if self.runs.is_empty() {
+                &[RunKind::Profiled, RunKind::Baseline]
+            } else {
+                &[RunKind::Baseline, RunKind::Profiled]
+            };
+            for &kind in sides {
+                if let Err(failed) = self.run_checked(kind, i, warm)? {
+                    return Ok(Err(failed));
+                }
+            }
+            i += 1;
         }
+        Ok(Ok(()))
     }
-    record.runs = std::mem::take(&mut cell.runs);
-    if let (false, Some((inline, calls))) = (baseline_only, &workload.bias) {
-        record.function_bias = crate::function_bias::assess(&record, inline, calls);
+
+    /// One run; if it fails, one more try. The failed try is kept out of the pairs and said in
+    /// the cell's notes; a second failure is returned.
+    fn run_checked(
+        &mut self,
+        kind: RunKind,
+        i: usize,
+        warm: bool,
+    ) -> Result<Result<(), (Failure, String)>, Interrupted> {
+        let run = self.run_once(kind, i, warm)?;
+        let Some((category, error)) = self.failure_of(&self.runs[run]) else {
+            return Ok(Ok(()));
+        };
+        self.runs.remove(run);
+        self.retried.push(format!(
+            "{} run {i} failed once ({category}) and was run again: {}",
+            side_name(kind),
+            error.lines().next().unwrap_or_default()
+        ));
+        let run = self.run_once(kind, i, warm)?;
+        let Some((category, error)) = self.failure_of(&self.runs[run]) else {
+            return Ok(Ok(()));
+        };
+        // An intermittent failure reads differently from one that never worked.
+        let worked = self
+            .runs
+            .iter()
+            .filter(|r| r.kind == kind && self.failure_of(r).is_none())
+            .count();
+        let error = if worked > 0 {
+            format!(
+                "{} run {} failed after {worked} that worked: {error}",
+                side_name(kind),
+                worked + 1
+            )
+        } else {
+            error
+        };
+        Ok(Err((category, error)))
     }
-    if !baseline_only {
-        let wall_ratio = record.overhead.as_ref().and_then(|o| o.wall);
-        let whole_cell = checks::evaluate(&checks::Inputs {
-            workload: &record.key.workload,
-            profile: main_profile.as_ref(),
-            truth: main_truth.as_ref(),
-            memory_truth,
-            wall_ratio: wall_ratio.as_ref(),
-            is_sampler: backend.is_sampler(),
-        });
-        record.checks = checks::combine(&record.main_run_checks(), whole_cell);
+
+    /// The retries said as notes (a run that failed once and then worked is data too).
+    fn notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.retried)
     }
-    if let Some(profile) = &main_profile {
-        record.profile_warnings = profile.warnings.clone();
-        // The last parsed profile, for checks and re-reading; small enough to keep.
-        let path = ctx.run_dir.raw_dir(&record.key).join("profile.json");
-        if let Ok(bytes) = serde_json::to_vec(profile) {
-            if (bytes.len() as u64) < RAW_CAP_BYTES {
-                let _ = crate::results::write_atomic(&path, &bytes);
+
+    /// Summarises the main pairs, then runs the variants the goal asks for, and decides the
+    /// checks.
+    fn finish(mut self, mut record: CellRecord) -> Result<CellRecord, Interrupted> {
+        let ctx = self.ctx;
+        let backend = self.backend;
+        let workload = self.workload;
+        let memory_truth = self.memory_truth;
+        let baseline_only = backend.name() == "none";
+        record.notes.append(&mut self.notes());
+        let load_at_start = self.load_at_start.take();
+        // The main pairs are summarised before the variants run: the checks, and the profile
+        // kept, are those of the main pairs.
+        summarise(&mut record, &self.runs, baseline_only);
+        let main_profile = self.last_profile.take();
+        let main_truth = self.last_truth.take();
+        if !baseline_only && self.goal.variants {
+            let rate = record.accuracy.as_ref().and_then(|a| a.rate_hz);
+            match self.cost_split(rate)? {
+                Ok(split) => record.cost_split = split,
+                Err(note) => record.notes.push(note),
+            }
+            match self.actionability(record.accuracy.as_ref())? {
+                Ok(a) => record.actionability = a,
+                Err(note) => record.notes.push(note),
             }
         }
+        if let (Some(o), Some(cores)) = (
+            record.overhead.as_mut(),
+            load_at_start.and_then(|s| s.others_cores()),
+        ) {
+            o.other_load_cores = Some(cores);
+            if cores > stats::OTHER_LOAD_CORES {
+                let w = stats::Warning::OtherLoad { cores };
+                o.warning_text.push(w.to_string());
+                o.warnings.push(w);
+            }
+        }
+        record.runs = std::mem::take(&mut self.runs);
+        if let (false, Some((inline, calls))) = (baseline_only, &workload.bias) {
+            record.function_bias = crate::function_bias::assess(&record, inline, calls);
+        }
+        if !baseline_only {
+            let wall_ratio = record.overhead.as_ref().and_then(|o| o.wall);
+            let whole_cell = checks::evaluate(&checks::Inputs {
+                workload: &record.key.workload,
+                profile: main_profile.as_ref(),
+                truth: main_truth.as_ref(),
+                memory_truth,
+                wall_ratio: wall_ratio.as_ref(),
+                is_sampler: backend.is_sampler(),
+            });
+            record.checks = checks::combine(&record.main_run_checks(), whole_cell);
+        }
+        if let Some(profile) = &main_profile {
+            record.profile_warnings = profile.warnings.clone();
+            // The last parsed profile, for checks and re-reading; small enough to keep.
+            let path = ctx.run_dir.raw_dir(&record.key).join("profile.json");
+            if let Ok(bytes) = serde_json::to_vec(profile) {
+                if (bytes.len() as u64) < RAW_CAP_BYTES {
+                    let _ = crate::results::write_atomic(&path, &bytes);
+                }
+            }
+        }
+        record.finished = now();
+        Ok(record)
+    }
+}
+
+/// The record of a cell that ended in a failure.
+fn mark_failed(
+    mut record: CellRecord,
+    backend: &dyn Backend,
+    memory_truth: Option<&Truth>,
+    category: Failure,
+    error: String,
+) -> CellRecord {
+    record.status = Status::Failed { category, error };
+    let profilers_fault = !matches!(category, Failure::WorkloadFailed | Failure::Interrupted);
+    if backend.name() != "none" && profilers_fault {
+        // A failed cell fails every check it could have passed: no output, no evidence.
+        record.checks = checks::evaluate(&checks::Inputs {
+            workload: &record.key.workload,
+            profile: None,
+            truth: None,
+            memory_truth,
+            wall_ratio: None,
+            is_sampler: backend.is_sampler(),
+        });
     }
     record.finished = now();
-    Ok(record)
+    record
+}
+
+fn side_name(kind: RunKind) -> &'static str {
+    if kind == RunKind::Profiled {
+        "profiled"
+    } else {
+        "baseline"
+    }
 }
 
 /// Computes the cell's overhead and accuracy from its measured (non-warm-up) main runs.
@@ -775,7 +985,8 @@ fn summarise(record: &mut CellRecord, runs: &[RunRecord], baseline_only: bool) {
         );
         o.warning_text = o.warnings.iter().map(|w| w.to_string()).collect();
     }
-    record.overhead = Some(o);
+    // A status run has nothing to pair with: no overhead, rather than an empty one.
+    record.overhead = (!pairs.is_empty()).then_some(o);
     let sizes: Vec<f64> = prof
         .iter()
         .filter_map(|r| r.output_bytes.map(|b| b as f64))

@@ -27,8 +27,24 @@ pub struct Workload {
     /// small calls (function bias).
     #[serde(default)]
     pub bias: Option<(String, String)>,
+    /// `# profbench: default`: run by a plain `matrix` (others are named or `--workloads all`).
+    #[serde(default)]
+    pub in_default: bool,
+    /// `# profbench: quick=status|overhead`: what `matrix --quick` measures on it.
+    #[serde(default)]
+    pub quick: Option<QuickRole>,
     /// sha256 of the script, stored with results.
     pub sha256: String,
+}
+
+/// What `matrix --quick` asks of a workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuickRole {
+    /// Each backend's status, accuracy and checks from one profiled run.
+    Status,
+    /// Status and overhead pairs.
+    Overhead,
 }
 
 /// Finds every `*.py` with a `# profbench: phases=` header in `dir`.
@@ -63,6 +79,8 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
     let mut scalable = false;
     let mut perturb = None;
     let mut bias = None;
+    let mut in_default = false;
+    let mut quick = None;
     for line in text.lines().take(40) {
         let Some(rest) = line.trim().strip_prefix("# profbench:") else {
             continue;
@@ -83,6 +101,14 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
             uses_ray = true;
         } else if rest == "scalable" {
             scalable = true;
+        } else if rest == "default" {
+            in_default = true;
+        } else if let Some(q) = rest.strip_prefix("quick=") {
+            quick = match q.trim() {
+                "status" => Some(QuickRole::Status),
+                "overhead" => Some(QuickRole::Overhead),
+                _ => None,
+            };
         } else if let Some(p) = rest.strip_prefix("perturb=") {
             perturb = Some(p.trim().to_string());
         } else if let Some(p) = rest.strip_prefix("bias=") {
@@ -99,13 +125,16 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
         scalable,
         perturb,
         bias,
+        in_default,
+        quick,
         sha256: format!("{:x}", sha2::Sha256::digest(text.as_bytes())),
     })
 }
 
-/// Picks the workloads named in `wanted` (all when empty), erroring with the valid names.
+/// Picks the workloads named in `wanted` (all when empty or `all`), erroring with the valid
+/// names.
 pub fn select(all: &[Workload], wanted: &[String]) -> Result<Vec<Workload>> {
-    if wanted.is_empty() {
+    if wanted.is_empty() || wanted == ["all"] {
         return Ok(all.to_vec());
     }
     let names: Vec<&str> = all.iter().map(|w| w.name.as_str()).collect();
@@ -120,6 +149,27 @@ pub fn select(all: &[Workload], wanted: &[String]) -> Result<Vec<Workload>> {
             })
         })
         .collect()
+}
+
+/// The matrix's workloads when none are named: those marked `quick=` for `--quick`, else those
+/// marked `default`; a folder that marks none gives all of its workloads.
+pub fn default_selection(all: &[Workload], quick: bool) -> Vec<Workload> {
+    let marked: Vec<Workload> = all
+        .iter()
+        .filter(|w| {
+            if quick {
+                w.quick.is_some()
+            } else {
+                w.in_default
+            }
+        })
+        .cloned()
+        .collect();
+    if marked.is_empty() {
+        all.to_vec()
+    } else {
+        marked
+    }
 }
 
 /// One phase as the workload measured it.

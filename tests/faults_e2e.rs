@@ -71,6 +71,10 @@ fn every_fault_gets_its_status_and_nothing_is_left() {
         .current_dir(repo())
         .args([
             "matrix",
+            "--launchers",
+            "direct",
+            "--until-ci",
+            "off",
             "--runs",
             "1",
             "--warmup",
@@ -188,6 +192,7 @@ fn a_ray_cluster_left_running_is_ended() {
         .unwrap()
         .current_dir(repo())
         .args(["matrix", "--runs", "1", "--warmup", "0", "--timeout", "240"])
+        .args(["--launchers", "direct", "--until-ci", "off"])
         .args([
             "--backend-file",
             "tests/faults/ray-backends.json",

@@ -4,6 +4,7 @@ Runs the two library functions the article names, json.loads() and pandas.read_c
 inputs generated before each phase starts (~0.5 s each on the reference machine). A profiler
 passes when it shows frames inside the standard library (json) and inside pandas.
 """
+# profbench: default
 # profbench: phases=json_loads,pandas_read_csv
 import json
 import os

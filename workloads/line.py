@@ -6,6 +6,8 @@ line is one long C call, so in-process samplers that can only run between byteco
 their safepoint bias here. light_loop() is a pure-Python loop of similar length, a second
 phase so that the share of time between phases means something.
 """
+# profbench: default
+# profbench: quick=status
 # profbench: phases=mixed_lines,light_loop
 try:
     import truth

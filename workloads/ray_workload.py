@@ -5,6 +5,8 @@ put in the object store and read by 4 process_large_data tasks. Added for profbe
 the article timed is a small driver function run as a truth.phase, each remote function body
 is wrapped in truth.task (one JSON line per task, on the worker), and ray.shutdown() at the end.
 """
+# profbench: default
+# profbench: quick=status
 # profbench: phases=submit_small_tasks,submit_heavy_tasks,submit_io_tasks,create_data,put_data,submit_data_tasks,gather_results
 # profbench: uses-ray
 # profbench: name=ray

@@ -5,6 +5,8 @@ line-level hot spot), I/O bound (sleep: wall vs CPU), library call (json + NumPy
 memory allocation (a huge list). Only the truth.phase markers in main() are added.
 """
 # profbench: memory-truth
+# profbench: default
+# profbench: quick=overhead
 # profbench: phases=recursion,heavy_loop,io_bound,library_call,memory_allocation
 import time
 import json
