@@ -52,6 +52,8 @@ pub fn all_backends() -> Vec<Box<dyn Backend>> {
         Box::new(profbench::ProfbenchSampler::RATE_10),
         Box::new(profbench::ProfbenchSampler::RATE_1000),
         Box::new(profbench::ProfbenchSampler::FROM_PYTHON),
+        Box::new(profbench::ProfbenchSampler::WALK),
+        Box::new(profbench::ProfbenchSampler::WALK_1000),
     ]
 }
 

@@ -127,6 +127,10 @@ pub struct Profile {
     /// Samples the backend says it missed or failed to take.
     #[serde(default)]
     pub missed_samples: Option<u64>,
+    /// Samples whose stack did not hold together when read (cut where it stopped, kept),
+    /// when the backend counts them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid_samples: Option<u64>,
     /// Wall-clock seconds the profile covers, when the backend says.
     #[serde(default)]
     pub duration: Option<f64>,
@@ -147,6 +151,7 @@ impl Profile {
             memory: None,
             interval: None,
             missed_samples: None,
+            invalid_samples: None,
             duration: None,
             warnings: Vec::new(),
         }

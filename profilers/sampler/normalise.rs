@@ -25,6 +25,8 @@ pub struct ProcessInfo {
     pub missed: u64,
     /// Extra rounds taken because the sampler lost the GIL for longer than an interval.
     pub rereads: u64,
+    /// Stack chains the native reader found torn (cut where they stopped, kept).
+    pub torn: u64,
     /// "native" (the stack reader read the frames) or "gil" (the agent did, from Python).
     pub mode: Option<String>,
     /// Why the stack reader was not used, when it was not.
@@ -79,6 +81,19 @@ pub fn reader_fallbacks(processes: &[ProcessInfo]) -> Vec<(&str, usize)> {
         }
     }
     out
+}
+
+/// Torn stacks are kept (cut where they stopped); more than this share of a process's
+/// samples is worth a warning: its leaf frames are then less sure.
+pub const TORN_WARN_FRACTION: f64 = 0.02;
+
+fn torn_warning(p: &ProcessInfo) -> Option<String> {
+    (p.samples > 0 && p.torn as f64 > TORN_WARN_FRACTION * p.samples as f64).then(|| {
+        format!(
+            "pid {}: {} of {} stacks read did not hold together (cut where they stopped, kept)",
+            p.pid, p.torn, p.samples
+        )
+    })
 }
 
 pub fn build(rec: &Recording) -> Output {
@@ -174,6 +189,7 @@ pub fn build(rec: &Recording) -> Output {
             ticks: p.ticks,
             missed: p.missed,
             rereads: p.rereads,
+            torn: p.torn,
             mode: p.mode.as_ref().map(|m| m.0.clone()),
             mode_detail: p
                 .mode
@@ -207,6 +223,9 @@ pub fn build(rec: &Recording) -> Output {
                 p.missed,
                 p.ticks + p.missed
             ));
+        }
+        if let Some(w) = torn_warning(p) {
+            profile.warnings.push(w);
         }
     }
     // One line for every reason processes could not use the native reader (a user's
@@ -249,6 +268,7 @@ pub fn build(rec: &Recording) -> Output {
     profile.memory = memory::attribute(&profile, &rec.rss, rec.start_ns);
     profile.interval = Some(1.0 / rec.rate);
     profile.missed_samples = Some(rec.processes.iter().map(|p| p.missed).sum());
+    profile.invalid_samples = Some(rec.processes.iter().map(|p| p.torn).sum());
     profile.duration = Some(rec.end_ns.saturating_sub(rec.start_ns) as f64 / 1e9);
     let rss = rec
         .rss
@@ -348,6 +368,28 @@ mod tests {
         assert!(heavy.time / fn_time > 0.94, "{} / {}", heavy.time, fn_time);
         assert_eq!(p.missed_samples, Some(30));
         assert_eq!(p.interval, Some(0.01));
+    }
+
+    #[test]
+    fn torn_stacks_are_counted_and_warned_about_over_two_percent() {
+        let mut rec = recording();
+        rec.processes[0].ingest_line("Z\t4\t30\t4\t0\t1");
+        let out = build(&rec);
+        assert_eq!(out.profile.invalid_samples, Some(1));
+        assert_eq!(out.processes[0].torn, 1);
+        // 1 of 4 samples is over 2%.
+        assert!(out
+            .profile
+            .warnings
+            .iter()
+            .any(|w| w.contains("did not hold together")));
+        rec.processes[0].ingest_line("Z\t4\t30\t4\t0\t0");
+        let out = build(&rec);
+        assert!(!out
+            .profile
+            .warnings
+            .iter()
+            .any(|w| w.contains("did not hold together")));
     }
 
     #[test]
