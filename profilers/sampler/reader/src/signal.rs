@@ -12,7 +12,7 @@ use crate::layout::Layout;
 use crate::memory::OwnProcess;
 use crate::stack::{copy_chain, Chain, COPY_BYTES, OUT_WORDS};
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const IDLE: u64 = 0;
@@ -33,6 +33,9 @@ fn word(tid: u32, phase: u64) -> u64 {
 struct Slot {
     /// tid << 32 | phase
     state: AtomicU64,
+    /// Bumped by the handler when it is done: the reader sleeps on it (a futex) rather than
+    /// spinning, so the asked thread can have the reader's CPU on a busy machine.
+    done: AtomicU32,
     tstate: AtomicU64,
     /// Written by the handler while BUSY, read by the reader once DONE.
     chain: UnsafeCell<Option<Chain>>,
@@ -71,6 +74,7 @@ impl Requests {
             .find(|&s| matches!(current_handler(s), Some(h) if h == libc::SIG_DFL || h == handler_address()))?;
         let slot = || Slot {
             state: AtomicU64::new(IDLE),
+            done: AtomicU32::new(0),
             tstate: AtomicU64::new(0),
             chain: UnsafeCell::new(None),
             out: UnsafeCell::new(vec![0u64; OUT_WORDS].into_boxed_slice()),
@@ -128,14 +132,8 @@ impl Requests {
         let sent =
             unsafe { libc::syscall(libc::SYS_tgkill, self.pid, tid as i32, self.signal) } == 0;
         let asked = Instant::now();
-        if sent {
-            while asked.elapsed() < ANSWER_WITHIN {
-                if slot.state.load(Ordering::Acquire) == word(tid, DONE) {
-                    return Answer::Copied(take(slot, out));
-                }
-                // The asked thread may be waiting for this very CPU.
-                std::thread::yield_now();
-            }
+        if sent && wait_done(slot, tid, asked, ANSWER_WITHIN) {
+            return Answer::Copied(take(slot, out));
         }
         if slot
             .state
@@ -150,13 +148,38 @@ impl Requests {
             return Answer::NoAnswer; // taken back: a late handler finds nothing to do
         }
         // The handler is copying: it makes a few system calls, wait for it a little.
-        while asked.elapsed() < ANSWER_WITHIN + FINISH_WITHIN {
-            if slot.state.load(Ordering::Acquire) == word(tid, DONE) {
-                return Answer::Copied(take(slot, out));
-            }
-            std::thread::yield_now();
+        if wait_done(slot, tid, asked, ANSWER_WITHIN + FINISH_WITHIN) {
+            return Answer::Copied(take(slot, out));
         }
         Answer::NoAnswer // left BUSY: freed by a later `ask` once the handler is done
+    }
+}
+
+/// Sleeps until the handler marks the slot DONE for `tid`, or `within` after `asked`.
+fn wait_done(slot: &Slot, tid: u32, asked: Instant, within: Duration) -> bool {
+    loop {
+        let seen = slot.done.load(Ordering::Acquire);
+        if slot.state.load(Ordering::Acquire) == word(tid, DONE) {
+            return true;
+        }
+        let Some(left) = within.checked_sub(asked.elapsed()) else {
+            return false;
+        };
+        let timeout = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: left.as_nanos().min(999_999_999) as libc::c_long,
+        };
+        // SAFETY: a futex wait on our own word, with a timeout; returns at once if the
+        // handler bumped it since `seen` was read.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                slot.done.as_ptr(),
+                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                seen,
+                &timeout as *const libc::timespec,
+            );
+        }
     }
 }
 
@@ -230,6 +253,100 @@ impl Requests {
                 *slot.chain.get() = copy_chain(&mem, &self.layout, tstate, scratch, out);
             }
             slot.state.store(word(tid, DONE), Ordering::Release);
+            slot.done.fetch_add(1, Ordering::Release);
+            // SAFETY: futex wake is a plain system call (async-signal-safe).
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    slot.done.as_ptr(),
+                    libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+                    1,
+                );
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    /// A thread state, its _PyCFrame and a data stack with two frames, laid out in this
+    /// process's memory as `stack`'s tests lay them out in an image.
+    fn fake_thread() -> (Vec<u64>, Layout) {
+        let mut m = vec![0u64; 1024];
+        let base = m.as_ptr() as u64;
+        let (tstate, cframe, chunk) = (base, base + 8 * 64, base + 8 * 128);
+        let frame = |k: u64| chunk + 0x18 + k * 0x48;
+        let at = |addr: u64| ((addr - base) / 8) as usize;
+        m[at(tstate + 0x38)] = cframe;
+        m[at(tstate + 0xb0)] = chunk;
+        m[at(tstate + 0xb8)] = frame(2);
+        m[at(tstate + 0xc0)] = chunk + 8 * 512;
+        m[at(cframe + 8)] = frame(1);
+        for (k, code) in [(0u64, 0x5000u64), (1, 0x6000)] {
+            m[at(frame(k) + 32)] = code;
+            m[at(frame(k) + 48)] = if k == 0 { 0 } else { frame(k - 1) };
+            m[at(frame(k) + 56)] = code + 0xc0 + 10 * (k + 1);
+        }
+        let layout = Layout {
+            tstate_frame: 0x38,
+            cframe_frame: 8,
+            frame_code: 32,
+            frame_previous: 48,
+            frame_instr: 56,
+            frame_globals: 8,
+            code_bytecode: 0xc0,
+            tstate_chunk: 0xb0,
+            tstate_top: 0xb8,
+            tstate_limit: 0xc0,
+            ..Layout::default()
+        };
+        (m, layout)
+    }
+
+    #[test]
+    fn a_running_thread_answers_with_its_chain() {
+        let (memory, layout) = fake_thread();
+        let tstate = memory.as_ptr() as u64;
+        // SAFETY: getpid cannot fail.
+        let requests = Requests::install(layout, unsafe { libc::getpid() }).expect("a free signal");
+        assert!(requests.still_ours());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spinner = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                // SAFETY: a plain system call.
+                tx.send(unsafe { libc::syscall(libc::SYS_gettid) } as u32)
+                    .unwrap();
+                let mut x = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            })
+        };
+        let tid = rx.recv().unwrap();
+        let mut out = vec![0u64; OUT_WORDS];
+        let mut answered = 0;
+        // A busy test machine may not run the thread within 200 µs every time.
+        for _ in 0..50 {
+            if let Answer::Copied(Some(chain)) = requests.ask(tid, tstate, &mut out) {
+                assert_eq!(&out[..chain.len], &[0x6000, 20, 0x5000, 10]);
+                assert!(!chain.torn);
+                answered += 1;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        spinner.join().unwrap();
+        assert!(answered > 0, "the thread never answered");
+        // A thread that has ended cannot be signalled: no answer, no hang.
+        assert!(matches!(
+            requests.ask(tid, tstate, &mut out),
+            Answer::NoAnswer
+        ));
+        drop(memory);
     }
 }
