@@ -107,7 +107,7 @@ pub fn unescape(s: &str) -> String {
     out
 }
 
-/// The agent's escaping, for tests and for anyone writing records by hand.
+/// The agent's escaping, for tests and for anyone writing records themselves.
 pub fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('\t', "\\t")
