@@ -93,7 +93,8 @@ pub fn copy_chain<M: Memory>(
     };
     // The leaf pointer and the data stack up to `top` in one read: the same instant.
     let mut leaf = [0u8; 8];
-    let valid = chunk != 0 && top > chunk && top <= limit && top % 8 == 0 && top - chunk < 1 << 30;
+    let valid =
+        chunk != 0 && top > chunk && top <= limit && top.is_multiple_of(8) && top - chunk < 1 << 30;
     let start = if valid {
         top.saturating_sub(scratch.len() as u64 & !7).max(chunk)
     } else {
@@ -153,7 +154,7 @@ fn walk_copy<M: Memory>(mem: &M, l: &Layout, leaf: u64, copy: &Copy<'_>, out: &m
         depth += 1;
         let frame: &[u8] = if copy.holds(f) {
             let at = (f - copy.start) as usize;
-            if f % 8 != 0 || f >= lowest || at + span > copy.bytes.len() {
+            if !f.is_multiple_of(8) || f >= lowest || at + span > copy.bytes.len() {
                 chain.torn = true;
                 break;
             }
