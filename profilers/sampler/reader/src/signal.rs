@@ -155,8 +155,18 @@ impl Requests {
     }
 }
 
-/// Sleeps until the handler marks the slot DONE for `tid`, or `within` after `asked`.
+/// A thread on a CPU answers in a few microseconds: spin that long before sleeping (a
+/// sleeping reader may wait milliseconds for a CPU of its own on a busy machine).
+const SPIN: Duration = Duration::from_micros(30);
+
+/// Waits until the handler marks the slot DONE for `tid`, or `within` after `asked`.
 fn wait_done(slot: &Slot, tid: u32, asked: Instant, within: Duration) -> bool {
+    while asked.elapsed() < SPIN.min(within) {
+        if slot.state.load(Ordering::Acquire) == word(tid, DONE) {
+            return true;
+        }
+        std::hint::spin_loop();
+    }
     loop {
         let seen = slot.done.load(Ordering::Acquire);
         if slot.state.load(Ordering::Acquire) == word(tid, DONE) {
