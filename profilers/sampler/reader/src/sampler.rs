@@ -186,7 +186,14 @@ struct Work {
     frames: Vec<u64>,
     /// /proc/self/task/<tid>/stat, kept open: is the thread on a CPU (state R)?
     stat_files: HashMap<u32, File>,
+    /// Threads that did not answer: (requests unanswered in a row, rounds not to ask).
+    silent: HashMap<u32, (u32, u32)>,
 }
+
+/// A thread that leaves this many requests in a row unanswered (it blocks the signal, say)
+/// is not asked for `SILENT_ROUNDS` rounds: each request costs the round up to 200 µs.
+const SILENT_AFTER: u32 = 3;
+const SILENT_ROUNDS: u32 = 100;
 
 impl State {
     pub fn new(layout: Layout, mode: Mode, interval_ns: u64, exclude: u64) -> State {
@@ -228,6 +235,7 @@ impl State {
             scratch: vec![0u8; COPY_BYTES],
             frames: vec![0u64; OUT_WORDS],
             stat_files: HashMap::new(),
+            silent: HashMap::new(),
         };
         let interval = self.interval_ns.max(1);
         let mut next = mono_ns();
@@ -305,6 +313,7 @@ impl State {
         }
         work.last = alive;
         work.stat_files.retain(|tid, _| work.last.contains_key(tid));
+        work.silent.retain(|tid, _| work.last.contains_key(tid));
         self.push(words);
     }
 
@@ -327,14 +336,24 @@ impl State {
             ),
             Mode::Signal => {
                 let asked = match self.requests {
-                    Some(r) if self.signalling() && running(&mut work.stat_files, tid) => {
+                    Some(r)
+                        if self.signalling()
+                            && may_ask(&mut work.silent, tid)
+                            && running(&mut work.stat_files, tid) =>
+                    {
                         match r.ask(tid, tstate, &mut work.frames) {
                             Answer::Copied(c) => {
                                 self.stats.answered.fetch_add(1, Ordering::Relaxed);
+                                work.silent.remove(&tid);
                                 Some(c)
                             }
                             Answer::NoAnswer => {
                                 self.stats.unanswered.fetch_add(1, Ordering::Relaxed);
+                                let e = work.silent.entry(tid).or_insert((0, 0));
+                                e.0 += 1;
+                                if e.0 >= SILENT_AFTER {
+                                    *e = (0, SILENT_ROUNDS);
+                                }
                                 None
                             }
                         }
@@ -611,6 +630,17 @@ impl State {
     }
 }
 
+/// Whether thread `tid` may be asked this round (counts down a silent thread's pause).
+fn may_ask(silent: &mut HashMap<u32, (u32, u32)>, tid: u32) -> bool {
+    match silent.get_mut(&tid) {
+        Some((_, pause)) if *pause > 0 => {
+            *pause -= 1;
+            false
+        }
+        _ => true,
+    }
+}
+
 /// Whether thread `tid` is on a CPU or waiting for one (state R in its stat file).
 fn running(files: &mut HashMap<u32, File>, tid: u32) -> bool {
     let file = match files.get(&tid) {
@@ -665,6 +695,15 @@ mod tests {
             [NEW_CODE, 1],
             "a cut record never panics"
         );
+    }
+
+    #[test]
+    fn a_silent_thread_is_left_alone_for_a_while() {
+        let mut silent = HashMap::from([(7, (0, 2))]);
+        assert!(!may_ask(&mut silent, 7));
+        assert!(!may_ask(&mut silent, 7));
+        assert!(may_ask(&mut silent, 7));
+        assert!(may_ask(&mut silent, 8));
     }
 
     #[test]
