@@ -56,6 +56,12 @@ pub fn assess(profile: &Profile, truth: &Truth, is_sampler: bool) -> Result<Accu
     if truth.phases.len() < 2 {
         return Err("fewer than two phases: shares are trivially 100%".into());
     }
+    if let Some(p) = truth.phases.iter().find(|p| p.function.is_empty()) {
+        return Err(format!(
+            "phase '{}' names no function: mark it `with phase(\"{}\", the_function):` to compare attributions",
+            p.name, p.name
+        ));
+    }
     let mut attributed = Vec::new();
     let mut truths = Vec::new();
     let (mut bound_samples, mut bound_s) = (0u64, 0.0);

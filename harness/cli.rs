@@ -76,6 +76,16 @@ pub struct MatrixArgs {
     /// Workloads to run, comma-separated (default: all in --workloads-dir).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
+    /// A program of yours to run as the only workload, instead of the workloads folder
+    /// (phase markers optional: `from profbench_truth import phase`).
+    #[arg(long, conflicts_with_all = ["workloads", "suite"])]
+    pub script: Option<PathBuf>,
+    /// Arguments for --script, split like a shell does: "'a b' c" is two arguments.
+    #[arg(long, requires = "script", allow_hyphen_values = true)]
+    pub script_args: Option<String>,
+    /// A benchmark suite as the workloads: `pyperformance` (all) or `pyperformance:raytrace,chaos`.
+    #[arg(long, conflicts_with = "workloads")]
+    pub suite: Option<String>,
     /// Launchers: direct (the env's python) and uv (`uv run python`).
     #[arg(long, value_delimiter = ',', default_value = "direct")]
     pub launchers: Vec<String>,

@@ -126,9 +126,24 @@ fn install_ctrlc() {
 pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     launcher::check_names(&args.launchers)?;
     let backends = select_backends(&args.backends, args.backend_file.as_deref())?;
-    let all_workloads = workload::discover(&args.common.workloads_dir)?;
-    let workloads = workload::select(&all_workloads, &args.workloads)?;
-    if workloads.is_empty() {
+    // What to run: the workloads folder, a user's program (--script) or a suite (--suite).
+    let suite = args
+        .suite
+        .as_deref()
+        .map(crate::suite::SuiteSpec::parse)
+        .transpose()?;
+    let mut workloads = match (&args.script, &suite) {
+        (Some(script), _) => {
+            let words = args.script_args.as_deref().unwrap_or("");
+            vec![workload::from_script(script, workload::split_args(words)?)?]
+        }
+        (None, Some(_)) => vec![],
+        (None, None) => {
+            let all_workloads = workload::discover(&args.common.workloads_dir)?;
+            workload::select(&all_workloads, &args.workloads)?
+        }
+    };
+    if workloads.is_empty() && suite.is_none() {
         bail!(
             "no workloads found in {} (fix: pass --workloads-dir)",
             args.common.workloads_dir.display()
@@ -136,7 +151,8 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     }
     reaper::become_subreaper();
     install_ctrlc();
-    let (env, _base, installs, tool_bins) = prepare_env(&args.common, &backends)?;
+    let (mut env, base, installs, tool_bins) = prepare_env(&args.common, &backends)?;
+    workload::install_truth_module(&env, &args.common.workloads_dir)?;
     let launchers: Vec<Launcher> = args
         .launchers
         .iter()
@@ -144,6 +160,19 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
         .collect::<Result<_>>()?;
 
     let run_dir = open_run_dir(args)?;
+    if let Some(spec) = &suite {
+        let core = core_requirements(&args.common.workloads_dir)?;
+        let (suite_workloads, refreshed) = crate::suite::pyperformance::prepare(
+            &spec.benchmarks,
+            &base,
+            &core,
+            &env,
+            &run_dir.root,
+            Duration::from_secs(args.timeout),
+        )?;
+        workloads = suite_workloads;
+        env = refreshed;
+    }
     let mut plan = Vec::new();
     for l in &launchers {
         for w in &workloads {

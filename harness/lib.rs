@@ -21,5 +21,7 @@ pub mod recheck;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod self_time;
 pub mod stats;
+pub mod suite;
 pub mod workload;

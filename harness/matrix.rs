@@ -239,12 +239,18 @@ impl Cell<'_> {
             Some(Ok(p)) => p.clone(),
             _ => self.ctx.env.bin_dir.clone(),
         };
+        // The program's own arguments, then where it writes its own timing, if it does.
+        let own_time_path = dir.join("own-time.json");
+        let mut args: Vec<OsString> = self.workload.args.iter().map(OsString::from).collect();
+        if let Some(own) = &self.workload.own_time {
+            args.extend(own.args(&own_time_path));
+        }
         let launch = Launch {
             python: &self.launcher.python,
             bin_dir: &self.ctx.env.bin_dir,
             tool_bin_dir: &tool_bin,
             script: &self.workload.script,
-            args: &[],
+            args: &args,
             out_dir: &out_dir,
             profbench_exe: &self.ctx.settings.profbench_exe,
         };
@@ -307,10 +313,24 @@ impl Cell<'_> {
             parse_error: None,
             variant: None,
             checks: vec![],
+            self_time: None,
+            own_time_s: None,
             measured,
         };
         if record.measured.succeeded() {
-            let truth = Truth::load(&truth_path);
+            if let Some(own) = &self.workload.own_time {
+                match own.read(&own_time_path) {
+                    Ok(s) => record.own_time_s = Some(s),
+                    Err(e) => record.note = Some(e),
+                }
+            }
+            // A program from outside (`--script`, `--suite`) may mark no phases at all.
+            let no_phases = self.workload.truth_optional && !truth_path.exists();
+            let truth = if no_phases {
+                Err(anyhow::anyhow!("no truth: the program marks no phases"))
+            } else {
+                Truth::load(&truth_path)
+            };
             if let Ok(t) = &truth {
                 record.phase_wall_s = t
                     .phases
@@ -320,7 +340,7 @@ impl Cell<'_> {
             }
             if kind == RunKind::Profiled {
                 self.finish_profiled(&mut record, &launch, &out_dir, truth);
-            } else if let Err(e) = truth {
+            } else if let (Err(e), false) = (truth, no_phases) {
                 record.note = Some(format!("{e:#}"));
             }
         }
@@ -368,6 +388,8 @@ impl Cell<'_> {
             None => {}
             Some(Err(e)) => record.parse_error = Some((e.failure(), e.to_string())),
             Some(Ok(profile)) => {
+                record.self_time =
+                    crate::self_time::distribution(&profile, self.backend.is_sampler());
                 match &truth {
                     Ok(t) => match accuracy::assess(&profile, t, self.backend.is_sampler()) {
                         Ok(a) => record.accuracy = Some(a),
@@ -571,6 +593,12 @@ pub fn run_cell(
         Ok(record)
     };
     // Reasons not to run at all, each decided here and now.
+    if let Some(why) = &workload.unavailable {
+        // The program's own requirements failed: no profiler ran, none gets verdicts.
+        let mut failed = fail(record, Failure::NotInstallable, why.clone())?;
+        failed.checks.clear();
+        return Ok(failed);
+    }
     if let Some(why) = &launcher.unavailable {
         return fail(record, Failure::NotInstallable, why.clone());
     }
@@ -729,8 +757,10 @@ fn summarise(record: &mut CellRecord, runs: &[RunRecord], baseline_only: bool) {
     if baseline_only {
         // The baseline row reports absolute seconds, not ratios.
         let walls: Vec<f64> = base.iter().map(|r| r.measured.wall_s).collect();
+        let own: Vec<f64> = base.iter().filter_map(|r| r.own_time_s).collect();
         let mut o = Overhead {
             wall: Estimate::of(&walls),
+            own_time: Estimate::of(&own),
             ..Default::default()
         };
         if let Some(w) = &o.wall {
@@ -755,6 +785,7 @@ fn summarise(record: &mut CellRecord, runs: &[RunRecord], baseline_only: bool) {
         wall: Estimate::of(&wall),
         cpu: Estimate::of(&ratios(&|r| r.measured.cpu_s)),
         peak_rss: Estimate::of(&ratios(&|r| r.measured.peak_rss_bytes.map(|b| b as f64))),
+        own_time: Estimate::of(&ratios(&|r| r.own_time_s)),
         ..Default::default()
     };
     let phase_names: Vec<String> = base

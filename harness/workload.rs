@@ -29,6 +29,21 @@ pub struct Workload {
     pub bias: Option<(String, String)>,
     /// sha256 of the script, stored with results.
     pub sha256: String,
+    /// Arguments after the script (`--script-args`, a suite benchmark's options).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// A program from outside this folder (`--script`, `--suite`): phase truth is optional,
+    /// so a run that writes none is not a broken workload.
+    #[serde(default)]
+    pub truth_optional: bool,
+    /// Why this workload cannot run here (its requirements did not install): every cell of
+    /// it is "not installable" with this text, and no profiler is blamed.
+    #[serde(default)]
+    pub unavailable: Option<String>,
+    /// The program reports its own timing in a file whose path is added to its arguments
+    /// (`--output PATH` of a pyperf worker): recorded beside the whole-process wall.
+    #[serde(default)]
+    pub own_time: Option<crate::suite::OwnTime>,
 }
 
 /// Finds every `*.py` with a `# profbench: phases=` header in `dir`.
@@ -100,6 +115,90 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
         perturb,
         bias,
         sha256: format!("{:x}", sha2::Sha256::digest(text.as_bytes())),
+        args: vec![],
+        truth_optional: false,
+        unavailable: None,
+        own_time: None,
+    })
+}
+
+/// A user's program as a workload (`matrix --script PATH --script-args "…"`): named after its
+/// file, phases from its header if it has one (`# profbench: phases=…`), truth optional.
+pub fn from_script(path: &Path, args: Vec<String>) -> Result<Workload> {
+    let bytes = fs::read(path).with_context(|| {
+        format!(
+            "cannot read the script {} (fix: pass the path of an existing Python file)",
+            path.display()
+        )
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let script = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut w = from_header(&script, &text).unwrap_or_else(|| Workload {
+        name: String::new(),
+        script: script.clone(),
+        phases: vec![],
+        uses_ray: false,
+        memory_truth: false,
+        scalable: false,
+        perturb: None,
+        bias: None,
+        sha256: String::new(),
+        args: vec![],
+        truth_optional: true,
+        unavailable: None,
+        own_time: None,
+    });
+    use sha2::Digest;
+    w.sha256 = format!("{:x}", sha2::Sha256::digest(&bytes));
+    // The path as given (a symlink's own name), not its target's.
+    w.script = script;
+    if w.name.is_empty() {
+        w.name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .context("the script path has no file name")?;
+    }
+    w.args = args;
+    w.truth_optional = true;
+    Ok(w)
+}
+
+/// The module name a user's program imports phase markers from.
+pub const TRUTH_MODULE: &str = "profbench_truth";
+
+/// Makes `from profbench_truth import phase` importable in the environment: workloads/truth.py
+/// under that name in its site-packages (rewritten only when it changed).
+pub fn install_truth_module(env: &crate::pyenv::PythonEnv, workloads_dir: &Path) -> Result<()> {
+    let source = workloads_dir.join("truth.py");
+    let truth = fs::read_to_string(&source).with_context(|| {
+        format!(
+            "reading {} (fix: run from the profbench checkout or pass --workloads-dir)",
+            source.display()
+        )
+    })?;
+    let out = std::process::Command::new(&env.python)
+        .args(["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+        .output()
+        .with_context(|| format!("running {}", env.python.display()))?;
+    let site = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !out.status.success() || !site.is_dir() {
+        bail!("cannot find the site-packages folder of {}", env.python.display());
+    }
+    let text = format!(
+        "# {TRUTH_MODULE}: profbench's phase markers (a copy of workloads/truth.py), for your own\n# programs: `from {TRUTH_MODULE} import phase` then `with phase(\"load\", load):`.\n{truth}"
+    );
+    let path = site.join(format!("{TRUTH_MODULE}.py"));
+    if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        crate::results::write_atomic(&path, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Splits `--script-args` the way a POSIX shell splits words: `"'a b' c"` is two arguments.
+pub fn split_args(text: &str) -> Result<Vec<String>> {
+    shell_words::split(text).with_context(|| {
+        format!("cannot split --script-args {text:?} into arguments (fix: close every quote)")
     })
 }
 
@@ -126,8 +225,13 @@ pub fn select(all: &[Workload], wanted: &[String]) -> Result<Vec<Workload>> {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PhaseTruth {
     pub name: String,
+    /// Empty when the phase names no function (`with phase("load"):` in a user's program):
+    /// its wall and CPU are known, but no profiler's attribution can be compared with it.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub function: String,
+    #[serde(default, deserialize_with = "null_as_default")]
     pub file: String,
+    #[serde(default, deserialize_with = "null_as_default")]
     pub line: u32,
     pub start_ns: i64,
     pub end_ns: i64,
@@ -138,6 +242,15 @@ pub struct PhaseTruth {
     pub tracemalloc_peak_bytes: Option<u64>,
     #[serde(default)]
     pub rss_peak_bytes: Option<u64>,
+}
+
+/// JSON `null` read as the type's default (truth.py writes null for what it does not know).
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// One remote task as it measured itself, inside its worker.

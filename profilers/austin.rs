@@ -328,6 +328,7 @@ pub fn parse_text(bytes: &[u8], clock: Clock) -> Result<Profile, ParseError> {
         return Err(ParseError::NoOutput("austin recorded no samples".into()));
     }
     profile.missed_samples.get_or_insert(invalid);
+    profile.invalid_samples = Some(invalid);
     profile.lines = leaf_lines(&profile);
     Ok(profile)
 }
@@ -600,6 +601,7 @@ pub fn parse_mojo(bytes: &[u8], clock: Clock) -> Result<Profile, ParseError> {
         return Err(ParseError::NoOutput("austin recorded no samples".into()));
     }
     profile.missed_samples.get_or_insert(invalid);
+    profile.invalid_samples = Some(invalid);
     profile.lines = leaf_lines(&profile);
     Ok(profile)
 }

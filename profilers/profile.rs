@@ -133,6 +133,23 @@ pub struct Profile {
     /// What the backend's own output says about its data (lost events, a full buffer).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Samples the backend itself marked invalid (Austin's `INVALID` frames), kept in
+    /// `samples` as written and counted here.
+    #[serde(default)]
+    pub invalid_samples: Option<u64>,
+    /// Call records only: a callee's exclusive seconds per caller (pstats' callers table), so
+    /// the self time of a C function can be charged to the Python function that called it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub callee_time: Vec<CalleeTime>,
+}
+
+/// One (caller, callee) pair of a tracer's call graph: the callee's exclusive seconds spent
+/// in calls from that caller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalleeTime {
+    pub caller: u32,
+    pub callee: u32,
+    pub exclusive: f64,
 }
 
 impl Profile {
@@ -149,6 +166,8 @@ impl Profile {
             missed_samples: None,
             duration: None,
             warnings: Vec::new(),
+            invalid_samples: None,
+            callee_time: Vec::new(),
         }
     }
 
