@@ -186,9 +186,13 @@ pub fn record(c: &CellRecord) -> Vec<String> {
 /// The CSV of any set of cells (one run, or several merged: `platform_id` tells them apart).
 pub fn render_cells(cells: &[CellRecord]) -> String {
     let mut w = ::csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(COLUMNS);
+    let header = COLUMNS.iter().chain(super::self_time::CSV_COLUMNS.iter());
+    let _ = w.write_record(header);
+    let self_time = crate::self_time::rows(cells);
     for c in table_order(cells) {
-        let _ = w.write_record(record(c));
+        let mut r = record(c);
+        r.extend(super::self_time::csv_values(c, &self_time));
+        let _ = w.write_record(r);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
@@ -213,7 +217,10 @@ mod tests {
         let cells = testdata::run();
         let text = render_cells(&cells);
         let mut r = ::csv::Reader::from_reader(text.as_bytes());
-        assert_eq!(r.headers().unwrap().len(), COLUMNS.len());
+        assert_eq!(
+            r.headers().unwrap().len(),
+            COLUMNS.len() + super::super::self_time::CSV_COLUMNS.len()
+        );
         let rows: Vec<::csv::StringRecord> = r.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), cells.len());
         let col = |name: &str| COLUMNS.iter().position(|c| *c == name).unwrap();

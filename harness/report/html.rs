@@ -324,6 +324,7 @@ pub fn render_many(
             extras.join("\n")
         );
     }
+    out.push_str(&super::self_time::html(cells, esc));
     let _ = writeln!(out, "<h2 id=\"failures\">Failures</h2>");
     if failures.is_empty() {
         let _ = writeln!(out, "<p>None.</p>");

@@ -19,6 +19,9 @@ pub struct Document<'a> {
     /// One entry per run folder the cells come from (several after `profbench report`).
     pub runs: &'a [RunInfo],
     pub cells: Vec<&'a CellRecord>,
+    /// Per profiled cell with self-time data, its distance to the reference (self_time.rs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub self_time: Vec<crate::self_time::SelfTimeRow>,
 }
 
 pub fn render_many(infos: &[RunInfo], cells: &[CellRecord]) -> String {
@@ -28,6 +31,7 @@ pub fn render_many(infos: &[RunInfo], cells: &[CellRecord]) -> String {
         profbench_version: env!("CARGO_PKG_VERSION"),
         runs: infos,
         cells: table_order(cells),
+        self_time: crate::self_time::rows(cells),
     };
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

@@ -215,6 +215,7 @@ impl Exporter for Markdown {
         }
         out.push_str(&capability_table(cells));
         out.push_str(&cost_and_actionability(&sorted));
+        out.push_str(&super::self_time::markdown(cells));
         let notes: Vec<String> = sorted
             .iter()
             .filter_map(|c| {

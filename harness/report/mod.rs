@@ -5,6 +5,7 @@ pub mod csv;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod self_time;
 
 use crate::actionability::Actionability;
 use crate::cost_split::CostSplit;
