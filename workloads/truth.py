@@ -42,6 +42,7 @@ if _MEMORY:
     tracemalloc.start()
 
 _phases = []  # finished phase records, in order of their end
+_notes = {}
 _state = {"registered": False, "script": None, "tasks_fd": None, "tasks_pid": None}
 
 
@@ -141,6 +142,38 @@ class phase:
         return False
 
 
+def calibrated_phase(name, func, wall_ns, cpu_ns, start_ns, end_ns, calls=None):
+    """A phase whose time is known by calibration rather than timed around it: the work of
+    `func` interleaved with other phases' between start_ns and end_ns (perf_counter_ns), of
+    known wall and thread-CPU cost (e.g. calls x per-call cost timed in bulk). See
+    finegrained.py."""
+    if not _state["registered"]:
+        _first_phase(func)
+    fname, file, line = _code_info(func)
+    _phases.append({
+        "name": name,
+        "function": fname,
+        "file": file,
+        "line": line,
+        "start_ns": start_ns,
+        "end_ns": end_ns,
+        "wall_ns": int(wall_ns),
+        "cpu_process_ns": int(cpu_ns),
+        "cpu_thread_ns": int(cpu_ns),
+        "tracemalloc_peak_bytes": None,
+        "rss_peak_bytes": None,
+        "rss_start_bytes": None,
+        "rss_end_bytes": None,
+        "calibrated": True,
+        "calls": calls,
+    })
+
+
+def note(key, value):
+    """A fact about the run kept in the truth file under "notes" (e.g. a calibration check)."""
+    _notes[key] = value
+
+
 def _first_phase(func):
     """This process opens phases: it is the one that writes the truth JSON at exit."""
     _state["registered"] = True
@@ -173,6 +206,7 @@ def _write_truth():
         "start_ns": _T0,
         "end_ns": end,
         "phases": _phases,
+        "notes": _notes,
         "tasks_file": _TASKS_PATH if os.path.exists(_TASKS_PATH) else None,
     }
     tmp = _PATH + ".tmp"
