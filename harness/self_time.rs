@@ -519,4 +519,65 @@ mod tests {
         assert_eq!(d.shares.len(), 2);
         assert!(d.other > 0.0 && d.other < 1e-4);
     }
+
+    /// A cell with one profiled main run per distribution.
+    fn cell_with(backend: &str, runs: &[SelfTime]) -> CellRecord {
+        let mut c = crate::plot::testdata::cell("raytrace", backend, "direct", Some(1.0), None);
+        c.runs = runs
+            .iter()
+            .map(|st| {
+                let mut r: crate::results::RunRecord = serde_json::from_value(serde_json::json!({
+                    "kind": "profiled", "warmup": false,
+                    "measured": {"ending": {"Exited": 0}, "wall_s": 1.0, "cpu_s": 1.0,
+                                 "peak_rss_bytes": 1, "stdout_tail": "", "stderr_tail": "",
+                                 "ended_leftovers": []},
+                    "phase_wall_s": {}, "output_bytes": null, "postprocess_s": null,
+                    "accuracy": null, "note": null
+                }))
+                .unwrap();
+                r.self_time = Some(st.clone());
+                r
+            })
+            .collect();
+        c
+    }
+
+    #[test]
+    fn cells_are_compared_with_the_reference_and_its_noise_floor() {
+        let r1 = dist(&[("x", 0.6), ("y", 0.4)], 0.0);
+        let r2 = dist(&[("x", 0.5), ("y", 0.5)], 0.0);
+        let other = dist(&[("x", 0.2), ("y", 0.8)], 0.0);
+        let cells = vec![
+            cell_with(REFERENCE, &[r1.clone(), r2.clone()]),
+            cell_with("cprofile", &[other.clone()]),
+        ];
+        let rows = rows(&cells);
+        let reference = rows.iter().find(|r| r.backend == REFERENCE).unwrap();
+        assert!((reference.noise_floor_pp.unwrap() - 10.0).abs() < 1e-9);
+        assert!((reference.distance_pp.unwrap() - 10.0).abs() < 1e-9);
+        let cp = rows.iter().find(|r| r.backend == "cprofile").unwrap();
+        // 40 pp from r1, 30 pp from r2: the median of the two pairs.
+        assert!((cp.distance_pp.unwrap() - 35.0).abs() < 1e-9, "{cp:?}");
+        assert!((cp.distance_min_pp.unwrap() - 30.0).abs() < 1e-9);
+        assert_eq!(cp.top[0].function, "y");
+        assert!((cp.top[0].reference_share.unwrap() - 0.45).abs() < 1e-9);
+    }
+
+    #[test]
+    fn without_a_working_reference_there_is_no_number() {
+        let r = dist(&[("x", 1.0)], 0.0);
+        let alone = rows(&[cell_with("cprofile", &[r.clone()])]);
+        assert!(alone[0].distance_pp.is_none() && alone[0].noise_floor_pp.is_none());
+        assert!(distance_text(&alone[0]).starts_with("no reference"));
+        let mut failed = cell_with(REFERENCE, &[]);
+        failed.status = Status::Failed {
+            category: profbench_profilers::Failure::PermissionDenied,
+            error: "ptrace".into(),
+        };
+        let rows = rows(&[failed, cell_with("cprofile", &[r.clone()])]);
+        let cp = rows.iter().find(|r| r.backend == "cprofile").unwrap();
+        assert!(cp.distance_pp.is_none());
+        assert!(distance_text(cp).contains("could not run (permission denied)"), "{cp:?}");
+        assert!(cp.top[0].reference_share.is_none());
+    }
 }
