@@ -653,6 +653,20 @@ mod tests {
     }
 
     #[test]
+    fn invalid_frames_are_counted_apart_from_missed_samples() {
+        // The real capture (no invalid frame in it) with two samples whose stack Austin could
+        // not read, in the `:INVALID:` form its text output uses for them.
+        let text = String::from_utf8(fixture("austin3/line-wall.txt")).unwrap();
+        let bad = "P1313;T0:1313;/work/main/workloads/line.py:<module>:53;:INVALID: 10000\n";
+        let text = text.replacen("\n\n# duration", &format!("\n{bad}{bad}\n# duration"), 1);
+        let p = parse_text(text.as_bytes(), Clock::Wall).unwrap();
+        assert_eq!(p.invalid_samples, Some(2));
+        let clean = parse_text(&fixture("austin3/line-wall.txt"), Clock::Wall).unwrap();
+        assert_eq!(clean.invalid_samples, Some(0));
+        assert_eq!(p.sample_count(), clean.sample_count() + 2);
+    }
+
+    #[test]
     fn parses_real_austin4_mojo() {
         for (f, clock) in [
             ("austin4/line-wall.mojo", Clock::Wall),

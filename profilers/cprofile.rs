@@ -151,6 +151,20 @@ mod tests {
     }
 
     #[test]
+    fn the_callers_table_says_who_spent_a_builtins_time() {
+        let p = parse_pstats(&std::fs::read(LINE).unwrap()).unwrap();
+        let sum = stat(&p, "<built-in method builtins.sum>");
+        let from: Vec<&CalleeTime> = p.callee_time.iter().filter(|e| e.callee == sum.frame).collect();
+        assert!(!from.is_empty());
+        assert!(from
+            .iter()
+            .any(|e| p.frames[e.caller as usize].function == "mixed_lines"));
+        // The per-caller exclusive times add up to the built-in's own.
+        let total: f64 = from.iter().map(|e| e.exclusive).sum();
+        assert!((total - sum.exclusive).abs() < 1e-6, "{total} vs {}", sum.exclusive);
+    }
+
+    #[test]
     fn truncated_or_garbled_pstats_are_unparseable() {
         let bytes = std::fs::read(LINE).unwrap();
         for cut in [1, 10, bytes.len() / 2, bytes.len() - 1] {
