@@ -76,7 +76,8 @@ pub struct RunRecord {
     /// The ten checks decided on this profiled run's own output (axis 7 aside, which needs the
     /// whole cell); the cell's checks combine those of its main runs (`checks::combine`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub checks: Vec<crate::checks::Check>,    /// This profiled run's self time over functions (self_time.rs).
+    pub checks: Vec<crate::checks::Check>,
+    /// This profiled run's self time over functions (self_time.rs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_time: Option<crate::self_time::SelfTime>,
     /// The seconds the program itself reported timing (a pyperf worker's timed loops).
@@ -95,7 +96,8 @@ pub struct Overhead {
     pub warning_text: Vec<String>,
     /// CPU cores other programs kept busy on average while the cell ran (Linux).
     #[serde(default)]
-    pub other_load_cores: Option<f64>,    /// The program's own reported timing: seconds for the baseline row, else the ratio
+    pub other_load_cores: Option<f64>,
+    /// The program's own reported timing: seconds for the baseline row, else the ratio
     /// profiled / baseline over the same pairs as `wall`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own_time: Option<Estimate>,

@@ -86,7 +86,12 @@ pub fn distribution(profile: &Profile, is_sampler: bool) -> Option<SelfTime> {
     let use_samples = !profile.samples.is_empty() && (is_sampler || profile.functions.is_empty());
     let (seconds, source, samples, invalid_seen) = if use_samples {
         let (seconds, invalid) = from_samples(profile);
-        (seconds, "leaf samples", Some(profile.sample_count()), invalid)
+        (
+            seconds,
+            "leaf samples",
+            Some(profile.sample_count()),
+            invalid,
+        )
     } else {
         (from_calls(profile), "exclusive time", None, 0)
     };
@@ -328,7 +333,9 @@ pub fn rows(cells: &[CellRecord]) -> Vec<SelfTimeRow> {
             let flagged = r.invalid.unwrap_or(0).max(r.missed.unwrap_or(0));
             (f + flagged, n + r.samples.unwrap_or(0))
         });
-        let says_flagged = runs.iter().any(|r| r.invalid.is_some() || r.missed.is_some());
+        let says_flagged = runs
+            .iter()
+            .any(|r| r.invalid.is_some() || r.missed.is_some());
         out.push(SelfTimeRow {
             workload: c.key.workload.clone(),
             launcher: c.key.launcher.clone(),
@@ -370,7 +377,9 @@ pub fn distance_text(r: &SelfTimeRow) -> String {
 pub fn flagged_text(r: &SelfTimeRow) -> String {
     match r.flagged_share {
         None => "–".into(),
-        Some(s) if s > FLAGGED_WARN => format!("{:.1}% ⚠ over {:.0}%", s * 100.0, FLAGGED_WARN * 100.0),
+        Some(s) if s > FLAGGED_WARN => {
+            format!("{:.1}% ⚠ over {:.0}%", s * 100.0, FLAGGED_WARN * 100.0)
+        }
         Some(s) => format!("{:.1}%", s * 100.0),
     }
 }
@@ -380,7 +389,12 @@ pub fn top_text(r: &SelfTimeRow) -> String {
     r.top
         .iter()
         .map(|t| match t.reference_share {
-            Some(rs) => format!("{} {:.1}% (ref {:.1}%)", t.function, t.share * 100.0, rs * 100.0),
+            Some(rs) => format!(
+                "{} {:.1}% (ref {:.1}%)",
+                t.function,
+                t.share * 100.0,
+                rs * 100.0
+            ),
             None => format!("{} {:.1}%", t.function, t.share * 100.0),
         })
         .collect::<Vec<_>>()
@@ -422,7 +436,10 @@ mod tests {
             function_key(&frame("/a/b/bm_raytrace/run_benchmark.py", "Vector.dot")),
             "run_benchmark.py:dot"
         );
-        assert_eq!(function_key(&frame("run_benchmark.py", "dot")), "run_benchmark.py:dot");
+        assert_eq!(
+            function_key(&frame("run_benchmark.py", "dot")),
+            "run_benchmark.py:dot"
+        );
     }
 
     #[test]
@@ -471,11 +488,25 @@ mod tests {
         };
         p.functions = vec![stat(0, 1.0), stat(1, 1.0), stat(2, 2.0), stat(3, 1.0)];
         p.callee_time = vec![
-            CalleeTime { caller: 0, callee: 2, exclusive: 1.5 },
-            CalleeTime { caller: 1, callee: 2, exclusive: 0.5 },
+            CalleeTime {
+                caller: 0,
+                callee: 2,
+                exclusive: 1.5,
+            },
+            CalleeTime {
+                caller: 1,
+                callee: 2,
+                exclusive: 0.5,
+            },
         ];
         let d = distribution(&p, false).unwrap();
-        let share = |k: &str| d.shares.iter().find(|(n, _)| n == k).map(|(_, s)| *s).unwrap();
+        let share = |k: &str| {
+            d.shares
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, s)| *s)
+                .unwrap()
+        };
         assert!((share("p.py:a") - 0.5).abs() < 1e-9, "{d:?}");
         assert!((share("p.py:b") - 0.3).abs() < 1e-9);
         // No callers known for `append`: it keeps its own time.
@@ -549,7 +580,7 @@ mod tests {
         let other = dist(&[("x", 0.2), ("y", 0.8)], 0.0);
         let cells = vec![
             cell_with(REFERENCE, &[r1.clone(), r2.clone()]),
-            cell_with("cprofile", &[other.clone()]),
+            cell_with("cprofile", std::slice::from_ref(&other)),
         ];
         let rows = rows(&cells);
         let reference = rows.iter().find(|r| r.backend == REFERENCE).unwrap();
@@ -566,7 +597,7 @@ mod tests {
     #[test]
     fn without_a_working_reference_there_is_no_number() {
         let r = dist(&[("x", 1.0)], 0.0);
-        let alone = rows(&[cell_with("cprofile", &[r.clone()])]);
+        let alone = rows(&[cell_with("cprofile", std::slice::from_ref(&r))]);
         assert!(alone[0].distance_pp.is_none() && alone[0].noise_floor_pp.is_none());
         assert!(distance_text(&alone[0]).starts_with("no reference"));
         let mut failed = cell_with(REFERENCE, &[]);
@@ -574,10 +605,13 @@ mod tests {
             category: profbench_profilers::Failure::PermissionDenied,
             error: "ptrace".into(),
         };
-        let rows = rows(&[failed, cell_with("cprofile", &[r.clone()])]);
+        let rows = rows(&[failed, cell_with("cprofile", std::slice::from_ref(&r))]);
         let cp = rows.iter().find(|r| r.backend == "cprofile").unwrap();
         assert!(cp.distance_pp.is_none());
-        assert!(distance_text(cp).contains("could not run (permission denied)"), "{cp:?}");
+        assert!(
+            distance_text(cp).contains("could not run (permission denied)"),
+            "{cp:?}"
+        );
         assert!(cp.top[0].reference_share.is_none());
     }
 }

@@ -178,12 +178,18 @@ pub fn install_truth_module(env: &crate::pyenv::PythonEnv, workloads_dir: &Path)
         )
     })?;
     let out = std::process::Command::new(&env.python)
-        .args(["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
         .output()
         .with_context(|| format!("running {}", env.python.display()))?;
     let site = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     if !out.status.success() || !site.is_dir() {
-        bail!("cannot find the site-packages folder of {}", env.python.display());
+        bail!(
+            "cannot find the site-packages folder of {}",
+            env.python.display()
+        );
     }
     let text = format!(
         "# {TRUTH_MODULE}: profbench's phase markers (a copy of workloads/truth.py), for your own\n# programs: `from {TRUTH_MODULE} import phase` then `with phase(\"load\", load):`.\n{truth}"

@@ -80,9 +80,14 @@ pub fn parse_pstats(bytes: &[u8]) -> Result<Profile, ParseError> {
         if let Value::Dict(callers) = &value[4] {
             for (caller, times) in callers {
                 let caller = caller.as_tuple().filter(|k| k.len() == 3);
-                let tt = times.as_tuple().and_then(|t| t.get(2)).and_then(Value::as_f64);
+                let tt = times
+                    .as_tuple()
+                    .and_then(|t| t.get(2))
+                    .and_then(Value::as_f64);
                 let (Some(caller), Some(tt)) = (caller, tt) else {
-                    return Err(bad("a callers entry is not (file, line, function): (…, tt, …)"));
+                    return Err(bad(
+                        "a callers entry is not (file, line, function): (…, tt, …)",
+                    ));
                 };
                 let (Some(file), Some(line), Some(function)) =
                     (caller[0].as_str(), caller[1].as_f64(), caller[2].as_str())
@@ -154,14 +159,22 @@ mod tests {
     fn the_callers_table_says_who_spent_a_builtins_time() {
         let p = parse_pstats(&std::fs::read(LINE).unwrap()).unwrap();
         let sum = stat(&p, "<built-in method builtins.sum>");
-        let from: Vec<&CalleeTime> = p.callee_time.iter().filter(|e| e.callee == sum.frame).collect();
+        let from: Vec<&CalleeTime> = p
+            .callee_time
+            .iter()
+            .filter(|e| e.callee == sum.frame)
+            .collect();
         assert!(!from.is_empty());
         assert!(from
             .iter()
             .any(|e| p.frames[e.caller as usize].function == "mixed_lines"));
         // The per-caller exclusive times add up to the built-in's own.
         let total: f64 = from.iter().map(|e| e.exclusive).sum();
-        assert!((total - sum.exclusive).abs() < 1e-6, "{total} vs {}", sum.exclusive);
+        assert!(
+            (total - sum.exclusive).abs() < 1e-6,
+            "{total} vs {}",
+            sum.exclusive
+        );
     }
 
     #[test]

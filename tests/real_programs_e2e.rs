@@ -65,7 +65,9 @@ fn a_script_with_phase_markers_gets_accuracy_and_self_time() {
         .unwrap();
     let shares = run["self_time"]["shares"].as_array().unwrap();
     assert!(
-        shares.iter().any(|s| s[0] == "prog é.py:work" || s[0] == "prog é.py:<genexpr>"),
+        shares
+            .iter()
+            .any(|s| s[0] == "prog é.py:work" || s[0] == "prog é.py:<genexpr>"),
         "{shares:?}"
     );
 }
@@ -82,7 +84,10 @@ fn a_script_without_markers_runs_with_no_truth() {
     assert_eq!(c["status"]["state"], "ok", "{c:#}");
     assert!(c["accuracy"].is_null());
     assert!(
-        c["accuracy_note"].as_str().unwrap().contains("marks no phases"),
+        c["accuracy_note"]
+            .as_str()
+            .unwrap()
+            .contains("marks no phases"),
         "{c:#}"
     );
     assert!(c["overhead"]["wall"]["median"].as_f64().unwrap() > 0.0);
@@ -97,7 +102,10 @@ fn a_script_that_fails_without_a_profiler_is_a_workload_failure() {
     let none = cell(&out, "direct__prog é__none.json");
     assert_eq!(none["status"]["category"], "workload-failed", "{none:#}");
     assert!(
-        none["status"]["error"].as_str().unwrap().contains("broken program ñ"),
+        none["status"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("broken program ñ"),
         "{none:#}"
     );
     let c = cell(&out, "direct__prog é__cprofile.json");
@@ -137,7 +145,12 @@ fn a_pyperformance_benchmark_runs_as_a_pyperf_worker_with_its_own_timing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let bad = profbench()
-        .args(["matrix", "--suite", "pyperformance:raytrace,nosuch", "--out"])
+        .args([
+            "matrix",
+            "--suite",
+            "pyperformance:raytrace,nosuch",
+            "--out",
+        ])
         .arg(&out)
         .output()
         .unwrap();
@@ -147,7 +160,15 @@ fn a_pyperformance_benchmark_runs_as_a_pyperf_worker_with_its_own_timing() {
         "{err}"
     );
     profbench()
-        .args(["matrix", "--quick", "--backends", "py-spy", "--suite", "pyperformance:richards", "--out"])
+        .args([
+            "matrix",
+            "--quick",
+            "--backends",
+            "py-spy",
+            "--suite",
+            "pyperformance:richards",
+            "--out",
+        ])
         .arg(&out)
         .assert()
         .success();
@@ -168,5 +189,8 @@ fn a_pyperformance_benchmark_runs_as_a_pyperf_worker_with_its_own_timing() {
     assert_eq!(run["self_time"]["source"], "leaf samples");
     // No py-spy-1000hz cells: the distance is absent and says why, never a number.
     let report = fs::read_to_string(out.join("comparison.md")).unwrap();
-    assert!(report.contains("no reference: py-spy-1000hz was not run"), "{report}");
+    assert!(
+        report.contains("no reference: py-spy-1000hz was not run"),
+        "{report}"
+    );
 }

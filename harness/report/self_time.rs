@@ -134,7 +134,10 @@ pub fn markdown(cells: &[CellRecord]) -> String {
 /// The HTML sections, text escaped with `esc`.
 pub fn html(cells: &[CellRecord], esc: fn(&str) -> String) -> String {
     let table = |head: &[&str], rows: Vec<Vec<String>>| {
-        let head: String = head.iter().map(|h| format!("<th>{}</th>", esc(h))).collect();
+        let head: String = head
+            .iter()
+            .map(|h| format!("<th>{}</th>", esc(h)))
+            .collect();
         let body: Vec<String> = rows
             .iter()
             .map(|r| {
@@ -175,7 +178,13 @@ pub fn html(cells: &[CellRecord], esc: fn(&str) -> String) -> String {
             "<h2 id=\"own-time\">The program's own timing</h2>\n<p>{}</p>\n{}\n",
             esc(OWN_TIME_LEGEND),
             table(
-                &["workload", "backend", "launcher", "own timing", "whole process (wall)"],
+                &[
+                    "workload",
+                    "backend",
+                    "launcher",
+                    "own timing",
+                    "whole process (wall)"
+                ],
                 own.into_iter().map(Vec::from).collect()
             )
         ));

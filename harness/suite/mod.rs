@@ -61,8 +61,9 @@ impl OwnTime {
     pub fn read(&self, path: &Path) -> Result<f64, String> {
         match self {
             OwnTime::PyperfWorker => {
-                let bytes = fs::read(path)
-                    .map_err(|e| format!("the benchmark wrote no timing {}: {e}", path.display()))?;
+                let bytes = fs::read(path).map_err(|e| {
+                    format!("the benchmark wrote no timing {}: {e}", path.display())
+                })?;
                 pyperf_seconds(&bytes)
                     .ok_or_else(|| format!("unreadable pyperf timing {}", path.display()))
             }
@@ -76,16 +77,25 @@ pub fn pyperf_seconds(bytes: &[u8]) -> Option<f64> {
     let doc: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     let bench = doc.get("benchmarks")?.get(0)?;
     let meta = |key: &str, run: &serde_json::Value| {
-        [run.get("metadata"), bench.get("metadata"), doc.get("metadata")]
-            .into_iter()
-            .flatten()
-            .find_map(|m| m.get(key).and_then(serde_json::Value::as_f64))
+        [
+            run.get("metadata"),
+            bench.get("metadata"),
+            doc.get("metadata"),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|m| m.get(key).and_then(serde_json::Value::as_f64))
     };
     let mut total = 0.0;
     let mut any = false;
     for run in bench.get("runs")?.as_array()? {
         let loops = meta("loops", run).unwrap_or(1.0) * meta("inner_loops", run).unwrap_or(1.0);
-        for v in run.get("values").and_then(|v| v.as_array()).into_iter().flatten() {
+        for v in run
+            .get("values")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
             total += v.as_f64()? * loops;
             any = true;
         }
@@ -102,7 +112,10 @@ mod tests {
         let s = SuiteSpec::parse("pyperformance:raytrace, chaos").unwrap();
         assert_eq!(s.suite, "pyperformance");
         assert_eq!(s.benchmarks, vec!["raytrace", "chaos"]);
-        assert!(SuiteSpec::parse("pyperformance").unwrap().benchmarks.is_empty());
+        assert!(SuiteSpec::parse("pyperformance")
+            .unwrap()
+            .benchmarks
+            .is_empty());
         let err = SuiteSpec::parse("pyperfomance:x").unwrap_err().to_string();
         assert!(err.contains("unknown suite 'pyperfomance'") && err.contains("pyperformance"));
     }

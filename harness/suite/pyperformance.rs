@@ -263,7 +263,10 @@ mod tests {
 
     #[test]
     fn unknown_benchmarks_are_named_with_the_valid_ones() {
-        let all = vec![bench("raytrace", &["pyperf"], &[]), bench("chaos", &["pyperf"], &[])];
+        let all = vec![
+            bench("raytrace", &["pyperf"], &[]),
+            bench("chaos", &["pyperf"], &[]),
+        ];
         let err = pick(&all, &["raytrace".into(), "raytrce".into()])
             .unwrap_err()
             .to_string();
@@ -278,10 +281,18 @@ mod tests {
     fn requirements_prefer_the_pinned_file() {
         assert!(bench("raytrace", &["pyperf"], &[]).to_install().is_empty());
         assert_eq!(
-            bench("sympy", &["pyperf", "sympy"], &["mpmath==1.2.1", "sympy==1.8"]).to_install(),
+            bench(
+                "sympy",
+                &["pyperf", "sympy"],
+                &["mpmath==1.2.1", "sympy==1.8"]
+            )
+            .to_install(),
             vec!["mpmath==1.2.1", "sympy==1.8"]
         );
-        assert_eq!(bench("x", &["pyperf", "pyaes"], &[]).to_install(), vec!["pyaes"]);
+        assert_eq!(
+            bench("x", &["pyperf", "pyaes"], &[]).to_install(),
+            vec!["pyaes"]
+        );
     }
 
     #[test]
@@ -291,9 +302,6 @@ mod tests {
         assert_eq!(loops_for(f64::NAN), 1);
         let mut b = bench("async_tree_io", &["pyperf"], &[]);
         b.extra_opts = vec!["io".into()];
-        assert_eq!(
-            worker_args(&b, 3).join(" "),
-            "--worker -l 3 -n 1 -w 0 io"
-        );
+        assert_eq!(worker_args(&b, 3).join(" "), "--worker -l 3 -n 1 -w 0 io");
     }
 }
