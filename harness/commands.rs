@@ -163,7 +163,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     if let Some(spec) = &suite {
         let core = core_requirements(&args.common.workloads_dir)?;
         let (suite_workloads, refreshed) = crate::suite::pyperformance::prepare(
-            &spec.benchmarks,
+            &spec.pyperformance_benchmarks(),
             &base,
             &core,
             &env,

@@ -118,6 +118,7 @@ pub fn markdown(cells: &[CellRecord]) -> String {
             out.push_str(&format!("| {} |\n", cells.join(" | ")));
         }
     }
+    out.push_str(&crate::suite::osdi23::markdown(cells));
     let sorted = crate::report::table_order(cells);
     let own = own_time_rows(&sorted);
     if !own.is_empty() {
@@ -171,6 +172,7 @@ pub fn html(cells: &[CellRecord], esc: fn(&str) -> String) -> String {
             )
         ));
     }
+    out.push_str(&crate::suite::osdi23::html(cells, esc));
     let sorted = crate::report::table_order(cells);
     let own = own_time_rows(&sorted);
     if !own.is_empty() {

@@ -1,6 +1,7 @@
 //! Programs nobody here wrote, as workloads: benchmark suites (`matrix --suite
 //! pyperformance[:NAME,…]`), each benchmark one process, with the timing it reports itself.
 
+pub mod osdi23;
 pub mod pyperformance;
 
 use anyhow::{bail, Result};
@@ -10,7 +11,7 @@ use std::fs;
 use std::path::Path;
 
 /// The suites `--suite` knows.
-pub const SUITES: &[&str] = &["pyperformance"];
+pub const SUITES: &[&str] = &["pyperformance", "scalene-osdi23"];
 
 /// `--suite NAME[:BENCH,BENCH]`: the suite and the benchmarks asked for (all when empty).
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +30,9 @@ impl SuiteSpec {
                 SUITES.join(", ")
             );
         }
+        if suite == "scalene-osdi23" && !list.trim().is_empty() {
+            bail!("the suite scalene-osdi23 is the paper's fixed set of benchmarks: give no list");
+        }
         Ok(SuiteSpec {
             suite: suite.to_string(),
             benchmarks: list
@@ -37,6 +41,16 @@ impl SuiteSpec {
                 .filter(|s| !s.is_empty())
                 .collect(),
         })
+    }
+}
+
+impl SuiteSpec {
+    /// The pyperformance benchmarks to run (all when empty).
+    pub fn pyperformance_benchmarks(&self) -> Vec<String> {
+        match self.suite.as_str() {
+            "scalene-osdi23" => osdi23::paper().benchmarks.into_values().collect(),
+            _ => self.benchmarks.clone(),
+        }
     }
 }
 
