@@ -71,7 +71,7 @@ pub fn function_key(frame: &Frame) -> String {
 /// samplers name them. Their self time is charged to the Python function that called them,
 /// as a reader of Python frames (the reference) sees it.
 fn is_native(frame: &Frame) -> bool {
-    matches!(frame.file.as_str(), "~" | "<native>" | "")
+    matches!(frame.file.as_str(), "~" | "<native>" | "" | "<built-in>")
         || frame.function.starts_with("<built-in")
         || frame.function.starts_with("<method ")
 }
