@@ -33,6 +33,8 @@ pub enum Command {
     Record(profbench_sampler::RecordArgs),
     /// Rewrite a run folder's reports, or merge folders from several machines into one report.
     Report(ReportArgs),
+    /// Which functions of a Python program to move to Rust, with the evidence for each.
+    Advise(crate::advise::AdviseArgs),
 }
 
 #[derive(Args, Debug, Clone)]

@@ -3,6 +3,7 @@
 
 pub mod accuracy;
 pub mod actionability;
+pub mod advise;
 pub mod checks;
 pub mod cli;
 pub mod commands;
