@@ -5,6 +5,7 @@ use anyhow::{bail, Context, Result};
 use profbench_profilers::profile::Profile;
 use profbench_sampler::{bootstrap, collector, normalise};
 use std::ffi::OsString;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Once;
 use std::time::{Duration, Instant};
@@ -34,6 +35,8 @@ pub struct RunSpec<'a> {
     pub subprocesses: bool,
     /// Extra environment (e.g. the size variable of `--sizes`).
     pub env: Vec<(OsString, OsString)>,
+    /// Send the program's stdout to our stderr (so `--json` output stays parseable).
+    pub stdout_to_stderr: bool,
 }
 
 /// Runs the command under the sampler and returns its profile and RSS readings.
@@ -51,8 +54,16 @@ pub fn record(spec: &RunSpec) -> Result<Capture> {
     };
     let collector = collector::Collector::start(&boot.socket_path(), config)
         .with_context(|| format!("listening on {}", boot.socket_path().display()))?;
+    let mut cmd = std::process::Command::new(program);
+    if spec.stdout_to_stderr {
+        let stderr = std::io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .context("duplicating stderr for the program's output")?;
+        cmd.stdout(stderr);
+    }
     let started = Instant::now();
-    let status = std::process::Command::new(program)
+    let status = cmd
         .args(rest)
         .envs(boot.env(
             std::env::var_os("PYTHONPATH"),

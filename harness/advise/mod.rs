@@ -101,6 +101,7 @@ pub fn build(args: &AdviseArgs) -> Result<report::Report> {
         rate: args.rate,
         subprocesses: args.subprocesses,
         env: Vec::new(),
+        stdout_to_stderr: args.json,
     };
     if args.sizes.is_empty() {
         if args.size_env.is_some() || args.size_arg {
