@@ -28,7 +28,11 @@ fn env_python() -> PathBuf {
 /// `advise --json` on a command; the program's own output goes to stderr.
 fn advise(args: &[&str], command: &[&Path], env: &[(&str, &Path)]) -> Value {
     let mut c = profbench();
-    c.arg("advise").arg("--json").args(args).arg("--").args(command);
+    c.arg("advise")
+        .arg("--json")
+        .args(args)
+        .arg("--")
+        .args(command);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -38,9 +42,8 @@ fn advise(args: &[&str], command: &[&Path], env: &[(&str, &Path)]) -> Value {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {}", String::from_utf8_lossy(&out.stdout))
-    })
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn row<'a>(report: &'a Value, function: &str) -> &'a Value {
@@ -57,7 +60,10 @@ fn rank(report: &Value, function: &str) -> u64 {
 }
 
 fn verdict(report: &Value, function: &str) -> String {
-    row(report, function)["verdict"].as_str().unwrap().to_string()
+    row(report, function)["verdict"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -71,7 +77,11 @@ fn single_ranks_the_loop_and_the_recursion_and_sets_sleep_and_numpy_aside() {
     );
     assert_eq!(rank(&report, "pattern_heavy_loop"), 1, "{report:#}");
     assert_eq!(verdict(&report, "pattern_heavy_loop"), "candidate");
-    assert_eq!(verdict(&report, "pattern_recursion"), "candidate", "{report:#}");
+    assert_eq!(
+        verdict(&report, "pattern_recursion"),
+        "candidate",
+        "{report:#}"
+    );
     let recursion = row(&report, "pattern_recursion");
     assert!(recursion["calls"]["max_depth"].as_u64().unwrap() >= 5);
     // Every candidate ranks above every function that is not worth it.
@@ -95,7 +105,11 @@ fn single_ranks_the_loop_and_the_recursion_and_sets_sleep_and_numpy_aside() {
 
 #[test]
 fn threads_show_the_gil_ceiling() {
-    let report = advise(&[], &[&env_python(), &repo().join("workloads/threads.py")], &[]);
+    let report = advise(
+        &[],
+        &[&env_python(), &repo().join("workloads/threads.py")],
+        &[],
+    );
     let gil = &report["gil"];
     assert!(gil.is_object(), "no GIL ceiling reported: {report:#}");
     assert!(gil["threads"].as_f64().unwrap() >= 2.5, "{gil}");
@@ -156,7 +170,10 @@ fn sizes_fit_a_quadratic_function_to_exponent_two() {
             "--repeat",
             "3",
         ],
-        &[Path::new("python3"), &repo().join("tests/fixtures/advise/growth.py")],
+        &[
+            Path::new("python3"),
+            &repo().join("tests/fixtures/advise/growth.py"),
+        ],
         &[],
     );
     let growth = &row(&report, "all_pairs")["growth"];
@@ -187,7 +204,11 @@ fn a_saved_profile_is_advised_on_and_the_html_page_written() {
         .arg(&html)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rank(&report, "all_pairs"), 1);
     assert!(report["notes"]
@@ -208,10 +229,21 @@ fn bad_input_is_one_line_naming_the_fix() {
             "--size-env VAR or --size-arg",
         ),
         (
-            vec!["advise", "--sizes", "10", "--size-arg", "--", "python3", "x.py"],
+            vec![
+                "advise",
+                "--sizes",
+                "10",
+                "--size-arg",
+                "--",
+                "python3",
+                "x.py",
+            ],
             "at least two different sizes",
         ),
-        (vec!["advise", "--profile", "/nonexistent/p.json"], "reading /nonexistent/p.json"),
+        (
+            vec!["advise", "--profile", "/nonexistent/p.json"],
+            "reading /nonexistent/p.json",
+        ),
     ] {
         let out = profbench().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -128,7 +128,8 @@ pub fn cpu_of(s: &Sample) -> f64 {
 impl Accounts {
     pub fn index_of(&self, function: &str) -> Option<usize> {
         self.funcs.iter().position(|f| {
-            f.function == function || profbench_profilers::profile::Profile::function_matches(&f.function, function)
+            f.function == function
+                || profbench_profilers::profile::Profile::function_matches(&f.function, function)
         })
     }
 
@@ -194,10 +195,7 @@ pub fn account(profile: &Profile) -> Accounts {
         let s = &profile.samples[si];
         threads.insert((s.pid, s.tid));
         let prev = (pos > 0 && same_thread(order[pos - 1], si)).then(|| order[pos - 1]);
-        let next = order
-            .get(pos + 1)
-            .copied()
-            .filter(|&n| same_thread(n, si));
+        let next = order.get(pos + 1).copied().filter(|&n| same_thread(n, si));
         let cpu = cpu_of(s);
         let wait = s.weight - cpu;
         acc.total_wall += s.weight;
@@ -253,9 +251,8 @@ pub fn account(profile: &Profile) -> Accounts {
         match acc.kinds[leaf] {
             _ if owner_pos + 1 == funcs_on.len() => t.own_python_cpu += cpu,
             Kind::Native => {
-                let stack_is = |o: Option<usize>| {
-                    o.is_some_and(|o| profile.samples[o].stack == s.stack)
-                };
+                let stack_is =
+                    |o: Option<usize>| o.is_some_and(|o| profile.samples[o].stack == s.stack);
                 if stack_is(prev) || stack_is(next) {
                     t.own_native_long_cpu += cpu;
                 } else {
@@ -332,14 +329,20 @@ mod tests {
     fn library_and_native_files_are_told_from_user_code() {
         assert_eq!(kind_of("/home/me/app/work.py"), Kind::User);
         assert_eq!(kind_of("<native>"), Kind::Native);
-        assert_eq!(kind_of("/usr/lib/python3.11/json/encoder.py"), Kind::Library);
+        assert_eq!(
+            kind_of("/usr/lib/python3.11/json/encoder.py"),
+            Kind::Library
+        );
         assert_eq!(
             kind_of("/venv/lib/python3.11/site-packages/numpy/core/x.py"),
             Kind::Library
         );
         assert_eq!(kind_of("<frozen importlib._bootstrap>"), Kind::Library);
         assert_eq!(kind_of("/home/me/lib/pythonic/x.py"), Kind::User);
-        assert_eq!(kind_of("/tmp/profbench-x1/_profbench_agent.py"), Kind::Library);
+        assert_eq!(
+            kind_of("/tmp/profbench-x1/_profbench_agent.py"),
+            Kind::Library
+        );
     }
 
     #[test]

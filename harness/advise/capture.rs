@@ -41,10 +41,9 @@ pub struct RunSpec<'a> {
 
 /// Runs the command under the sampler and returns its profile and RSS readings.
 pub fn record(spec: &RunSpec) -> Result<Capture> {
-    let (program, rest) = spec
-        .command
-        .split_first()
-        .context("no command to run: give it after `--`, e.g. `profbench advise -- python script.py`")?;
+    let (program, rest) = spec.command.split_first().context(
+        "no command to run: give it after `--`, e.g. `profbench advise -- python script.py`",
+    )?;
     ignore_interrupts_once();
     let boot = bootstrap::Bootstrap::create()?;
     let config = collector::Config {
@@ -134,4 +133,3 @@ fn ignore_interrupts_once() {
         let _ = ctrlc::set_handler(|| {});
     });
 }
-

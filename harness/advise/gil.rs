@@ -42,7 +42,10 @@ pub struct GilSummary {
 }
 
 /// Per function (index into `Accounts::funcs`), and for the program.
-pub fn analyse(profile: &Profile, acc: &Accounts) -> (HashMap<usize, GilEvidence>, Option<GilSummary>) {
+pub fn analyse(
+    profile: &Profile,
+    acc: &Accounts,
+) -> (HashMap<usize, GilEvidence>, Option<GilSummary>) {
     // CPU per (process, window, thread).
     let mut cpu: HashMap<(u32, i64), HashMap<u64, f64>> = HashMap::new();
     for s in &profile.samples {

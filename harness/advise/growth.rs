@@ -95,7 +95,9 @@ pub fn parse_sizes(list: &[String]) -> Result<Vec<f64>, String> {
     distinct.sort_by(f64::total_cmp);
     distinct.dedup();
     if distinct.len() < 2 {
-        return Err("--sizes needs at least two different sizes, e.g. --sizes 1000,2000,4000".into());
+        return Err(
+            "--sizes needs at least two different sizes, e.g. --sizes 1000,2000,4000".into(),
+        );
     }
     Ok(sizes)
 }

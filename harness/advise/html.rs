@@ -136,6 +136,9 @@ mod tests {
 
     #[test]
     fn markup_in_names_is_escaped() {
-        assert_eq!(esc("<listcomp> & \"x\""), "&lt;listcomp&gt; &amp; &quot;x&quot;");
+        assert_eq!(
+            esc("<listcomp> & \"x\""),
+            "&lt;listcomp&gt; &amp; &quot;x&quot;"
+        );
     }
 }

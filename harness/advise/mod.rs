@@ -52,7 +52,11 @@ pub struct AdviseArgs {
     #[arg(long, default_value_t = 15)]
     pub top: usize,
     /// The command that starts Python, e.g. `python script.py`.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
     pub command: Vec<OsString>,
 }
 
@@ -137,7 +141,10 @@ fn run_at(
         Some(var) => env.push((OsString::from(var), OsString::from(&text))),
         None => command.push(OsString::from(&text)),
     }
-    eprintln!("profbench advise: running at size {text} ({round} of {})", args.repeat);
+    eprintln!(
+        "profbench advise: running at size {text} ({round} of {})",
+        args.repeat
+    );
     let cap = capture::record(&capture::RunSpec {
         command: &command,
         env,

@@ -53,12 +53,7 @@ pub fn build_sized(runs: &[(f64, Capture)], source: String) -> Report {
         .iter()
         .map(|(s, c)| (*s, account::account(&c.profile)))
         .collect();
-    let fits = growth::fit_all(
-        &accounts
-            .iter()
-            .map(|(s, a)| (*s, a))
-            .collect::<Vec<_>>(),
-    );
+    let fits = growth::fit_all(&accounts.iter().map(|(s, a)| (*s, a)).collect::<Vec<_>>());
     let sizes = runs
         .iter()
         .zip(&accounts)

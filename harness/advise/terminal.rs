@@ -20,7 +20,13 @@ pub fn render(r: &Report, top: usize) -> String {
         let list: Vec<String> = r
             .sizes
             .iter()
-            .map(|s| format!("{} ({:.2} s CPU)", super::growth::size_text(s.size), s.cpu_s))
+            .map(|s| {
+                format!(
+                    "{} ({:.2} s CPU)",
+                    super::growth::size_text(s.size),
+                    s.cpu_s
+                )
+            })
             .collect();
         let _ = writeln!(
             out,

@@ -221,7 +221,11 @@ fn row(ev: &Evidence, f: usize, total_cpu: f64) -> FunctionAdvice {
             share: w / t.own_wall,
         })
         .collect();
-    callees.sort_by(|a, b| b.share.total_cmp(&a.share).then(a.function.cmp(&b.function)));
+    callees.sort_by(|a, b| {
+        b.share
+            .total_cmp(&a.share)
+            .then(a.function.cmp(&b.function))
+    });
     let mut advice = FunctionAdvice {
         rank: 0,
         function: acc.funcs[f].function.clone(),
@@ -242,7 +246,11 @@ fn row(ev: &Evidence, f: usize, total_cpu: f64) -> FunctionAdvice {
         top_callees: callees,
         calls,
         gil,
-        memory: ev.memory.get(&f).filter(|m| m.rise_bytes >= SPIKE_BYTES).cloned(),
+        memory: ev
+            .memory
+            .get(&f)
+            .filter(|m| m.rise_bytes >= SPIKE_BYTES)
+            .cloned(),
         growth,
         reasons: Vec::new(),
     };
@@ -272,7 +280,10 @@ fn callee_list(a: &FunctionAdvice, kind: Option<Kind>) -> String {
 /// The reasons for a row, one sentence per criterion that has something to say.
 fn reasons(a: &FunctionAdvice, interval: f64) -> Vec<String> {
     let mut out = Vec::new();
-    let own_cpu = a.own_python_cpu_s + a.own_library_cpu_s + a.own_native_short_cpu_s + a.own_native_long_cpu_s;
+    let own_cpu = a.own_python_cpu_s
+        + a.own_library_cpu_s
+        + a.own_native_short_cpu_s
+        + a.own_native_long_cpu_s;
     match a.verdict {
         Verdict::Native => out.push(format!(
             "a C function: {} of the program's CPU is already native code",
