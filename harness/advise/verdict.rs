@@ -284,6 +284,9 @@ fn reasons(a: &FunctionAdvice, interval: f64) -> Vec<String> {
         + a.own_library_cpu_s
         + a.own_native_short_cpu_s
         + a.own_native_long_cpu_s;
+    // CPU splits are said only of functions that use a CPU noticeably (a sleeping one has
+    // nothing to split).
+    let busy = a.own_wall_s > 0.0 && own_cpu >= 0.2 * a.own_wall_s;
     match a.verdict {
         Verdict::Native => out.push(format!(
             "a C function: {} of the program's CPU is already native code",
@@ -339,14 +342,14 @@ fn reasons(a: &FunctionAdvice, interval: f64) -> Vec<String> {
             parts.join(", ")
         ));
     }
-    if a.own_library_cpu_s > 0.0 && a.own_library_cpu_s / own_cpu.max(1e-12) >= 0.1 {
+    if busy && a.own_library_cpu_s / own_cpu.max(1e-12) >= 0.1 {
         out.push(format!(
             "{} of its own CPU runs library Python code ({}): faster only if a rewrite replaces the library too",
             pct(a.own_library_cpu_s / own_cpu.max(1e-12)),
             callee_list(a, Some(Kind::Library))
         ));
     }
-    if a.own_native_long_cpu_s > 0.0 && a.own_native_long_cpu_s / own_cpu.max(1e-12) >= 0.1 {
+    if busy && a.own_native_long_cpu_s / own_cpu.max(1e-12) >= 0.1 {
         out.push(format!(
             "{} of its own CPU is inside long native calls ({}): already compiled code, Rust gains little there",
             pct(a.own_native_long_cpu_s / own_cpu.max(1e-12)),
