@@ -71,7 +71,7 @@ fn single_ranks_the_loop_and_the_recursion_and_sets_sleep_and_numpy_aside() {
     let py = env_python();
     // 1000 Hz: fib(25) lasts ~25 ms, so it gets ~25 samples instead of 2 or 3.
     let report = advise(
-        &["--rate", "1000"],
+        &["--rate", "1000", "--count-calls"],
         &[&py, &repo().join("workloads/single.py")],
         &[],
     );
@@ -84,6 +84,9 @@ fn single_ranks_the_loop_and_the_recursion_and_sets_sleep_and_numpy_aside() {
     );
     let recursion = row(&report, "pattern_recursion");
     assert!(recursion["calls"]["max_depth"].as_u64().unwrap() >= 5);
+    // fib(25) makes 242785 calls; the counter's run must see every one.
+    assert_eq!(recursion["calls"]["exact"], 242785, "{recursion:#}");
+    assert!(report["count_calls"]["ratio"].as_f64().unwrap() > 0.0);
     // Every candidate ranks above every function that is not worth it.
     let worst_candidate = report["functions"]
         .as_array()

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod capture;
+pub mod counter;
 pub mod gil;
 pub mod growth;
 pub mod html;
@@ -45,6 +46,10 @@ pub struct AdviseArgs {
     /// Advise on a profile recorded earlier with `profbench record -f json` instead of running.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["sizes", "command"])]
     pub profile: Option<PathBuf>,
+    /// Count every call exactly in one more run (cProfile, main thread of the top-level
+    /// Python); its cost is shown as that run's wall time against the sampled run's.
+    #[arg(long, conflicts_with = "profile")]
+    pub count_calls: bool,
     /// Also sample the program's child Python processes.
     #[arg(short, long)]
     pub subprocesses: bool,
@@ -89,7 +94,7 @@ pub fn run(args: &AdviseArgs) -> Result<i32> {
 pub fn build(args: &AdviseArgs) -> Result<report::Report> {
     if let Some(path) = &args.profile {
         let cap = capture::load(path)?;
-        return Ok(report::build(&cap, path.display().to_string(), &[]));
+        return Ok(report::build(&cap, path.display().to_string(), &[], None));
     }
     if args.command.is_empty() {
         bail!("no command to run: give one after `--` (e.g. `profbench advise -- python script.py`) or use --profile FILE");
@@ -112,7 +117,8 @@ pub fn build(args: &AdviseArgs) -> Result<report::Report> {
             bail!("--size-env and --size-arg need --sizes, e.g. --sizes 1000,2000,4000");
         }
         let cap = capture::record(&spec)?;
-        return Ok(report::build(&cap, source, &[]));
+        let counts = count_calls(args, &args.command, &[])?;
+        return Ok(report::build(&cap, source, &[], counts));
     }
     let sizes = growth::parse_sizes(&args.sizes).map_err(anyhow::Error::msg)?;
     if args.size_env.is_none() && !args.size_arg {
@@ -124,7 +130,35 @@ pub fn build(args: &AdviseArgs) -> Result<report::Report> {
             runs.push((size, run_at(args, &spec, size, round)?));
         }
     }
-    Ok(report::build_sized(&runs, source))
+    let largest = sizes.iter().copied().fold(f64::MIN, f64::max);
+    let (command, env) = sized_command(args, largest);
+    let counts = count_calls(args, &command, &env)?;
+    Ok(report::build_sized(&runs, source, counts))
+}
+
+/// The command and environment for one size.
+fn sized_command(args: &AdviseArgs, size: f64) -> (Vec<OsString>, Vec<(OsString, OsString)>) {
+    let text = growth::size_text(size);
+    let mut command = args.command.clone();
+    let mut env = Vec::new();
+    match &args.size_env {
+        Some(var) => env.push((OsString::from(var), OsString::from(&text))),
+        None => command.push(OsString::from(&text)),
+    }
+    (command, env)
+}
+
+/// With --count-calls: the exact counts of one more run, and its wall time.
+fn count_calls(
+    args: &AdviseArgs,
+    command: &[OsString],
+    env: &[(OsString, OsString)],
+) -> Result<Option<counter::Counted>> {
+    if !args.count_calls {
+        return Ok(None);
+    }
+    eprintln!("profbench advise: counting calls (one more run, under cProfile)");
+    counter::count(command, env, args.json).map(Some)
 }
 
 /// One run of the command at one size.
@@ -135,12 +169,7 @@ fn run_at(
     round: u32,
 ) -> Result<capture::Capture> {
     let text = growth::size_text(size);
-    let mut command = args.command.clone();
-    let mut env = Vec::new();
-    match &args.size_env {
-        Some(var) => env.push((OsString::from(var), OsString::from(&text))),
-        None => command.push(OsString::from(&text)),
-    }
+    let (command, env) = sized_command(args, size);
     eprintln!(
         "profbench advise: running at size {text} ({round} of {})",
         args.repeat

@@ -3,6 +3,7 @@
 
 use super::account::{self, Accounts};
 use super::capture::Capture;
+use super::counter::{self, CountCost, Counted};
 use super::gil::{self, GilSummary};
 use super::growth::{self, Growth};
 use super::memory;
@@ -36,6 +37,8 @@ pub struct Report {
     pub processes: usize,
     pub exit_code: Option<i32>,
     pub gil: Option<GilSummary>,
+    /// With --count-calls: what the counting run cost.
+    pub count_calls: Option<CountCost>,
     /// With --sizes: one entry per run; the functions below come from the largest size.
     pub sizes: Vec<SizeRun>,
     pub functions: Vec<FunctionAdvice>,
@@ -43,12 +46,12 @@ pub struct Report {
 }
 
 /// Advice from one capture; `growth` (by function) when sizes were run.
-pub fn build(cap: &Capture, source: String, sizes: &[SizeRun]) -> Report {
-    build_with(cap, source, sizes.to_vec(), &[])
+pub fn build(cap: &Capture, source: String, sizes: &[SizeRun], counts: Option<Counted>) -> Report {
+    build_with(cap, source, sizes.to_vec(), &[], counts)
 }
 
 /// Advice from runs at several sizes: the largest run is analysed, every run feeds the fit.
-pub fn build_sized(runs: &[(f64, Capture)], source: String) -> Report {
+pub fn build_sized(runs: &[(f64, Capture)], source: String, counts: Option<Counted>) -> Report {
     let accounts: Vec<(f64, Accounts)> = runs
         .iter()
         .map(|(s, c)| (*s, account::account(&c.profile)))
@@ -69,7 +72,7 @@ pub fn build_sized(runs: &[(f64, Capture)], source: String) -> Report {
         .iter()
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .expect("sizes were checked to be at least two");
-    build_with(&largest.1, source, sizes, &fits)
+    build_with(&largest.1, source, sizes, &fits, counts)
 }
 
 fn build_with(
@@ -77,6 +80,7 @@ fn build_with(
     source: String,
     sizes: Vec<SizeRun>,
     fits: &[(account::FuncKey, Growth)],
+    counts: Option<Counted>,
 ) -> Report {
     let profile = &cap.profile;
     let acc = account::account(profile);
@@ -90,12 +94,22 @@ fn build_with(
         .filter_map(|(k, g)| Some((acc.funcs.iter().position(|f| f == k)?, g.clone())))
         .collect();
     let interval = profile.interval.unwrap_or(0.01);
+    let exact_calls = counts
+        .as_ref()
+        .map(|c| counter::match_counts(c, &acc))
+        .unwrap_or_default();
     let functions = verdict::advise(&Evidence {
         acc: &acc,
         gil: &gil_by_func,
         memory: &mem,
         growth: &growth_by_func,
+        exact_calls: &exact_calls,
         interval,
+    });
+    let count_calls = counts.map(|c| CountCost {
+        wall_s: c.wall_s,
+        sampled_wall_s: cap.wall,
+        ratio: cap.wall.filter(|&w| w > 0.0).map(|w| c.wall_s / w),
     });
     let mut notes = Vec::new();
     if let Some(code) = cap.exit_code.filter(|&c| c != 0) {
@@ -103,12 +117,21 @@ fn build_with(
             "the program exited with code {code}: the advice covers only what ran before that"
         ));
     }
-    notes.push(format!(
-        "call counts are lower bounds: a call is counted when consecutive samples of a thread \
-         show a new frame, so calls shorter than the {:.0} ms interval, and repeated calls from \
-         one line, are mostly missed",
-        interval * 1e3
-    ));
+    match &count_calls {
+        None => notes.push(format!(
+            "call counts are lower bounds: a call is counted when consecutive samples of a thread \
+             show a new frame, so calls shorter than the {:.0} ms interval, and repeated calls from \
+             one line, are mostly missed (--count-calls counts them exactly in one more run)",
+            interval * 1e3
+        )),
+        Some(c) => notes.push(format!(
+            "exact calls come from one more run under cProfile (main thread of the top-level \
+             Python), which took {:.2} s{}; one run each, so the ratio is rough",
+            c.wall_s,
+            c.ratio
+                .map_or(String::new(), |r| format!(", {r:.2}x the sampled run's wall time"))
+        )),
+    }
     if cap.rss.is_none() {
         notes.push(
             "memory from a saved profile: only the highest RSS seen while each function was on a \
@@ -144,6 +167,7 @@ fn build_with(
         processes: acc.processes,
         exit_code: cap.exit_code,
         gil: gil_summary,
+        count_calls,
         sizes,
         functions,
         notes,

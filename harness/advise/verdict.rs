@@ -25,6 +25,10 @@ pub const CANDIDATE_SCORE: f64 = 0.01;
 pub const SIGNAL_SCORE: f64 = 0.002;
 /// Recursion at least this deep counts as call-bound.
 pub const RECURSIVE_DEPTH: u32 = 5;
+/// Counted calls this short (inclusive time per call) are mostly call overhead...
+pub const SHORT_CALL_US: f64 = 5.0;
+/// ... when there are at least this many.
+pub const MANY_CALLS: u64 = 1000;
 /// Growth exponents at or above this (with a fit R² of at least `GOOD_FIT`) are worth saying.
 pub const STEEP_GROWTH: f64 = 1.3;
 pub const GOOD_FIT: f64 = 0.9;
@@ -82,6 +86,10 @@ pub struct Calls {
     pub new_call_share: f64,
     /// Most frames of it on one stack (recursion).
     pub max_depth: u32,
+    /// Calls counted exactly in a separate run (--count-calls), and its inclusive time per
+    /// call in microseconds (the sampled run's time over the counted run's calls).
+    pub exact: Option<u64>,
+    pub per_call_us: Option<f64>,
 }
 
 /// One row of the advice.
@@ -129,6 +137,8 @@ pub struct Evidence<'a> {
     pub gil: &'a HashMap<usize, GilEvidence>,
     pub memory: &'a HashMap<usize, MemoryEvidence>,
     pub growth: &'a HashMap<usize, Growth>,
+    /// Calls counted exactly (--count-calls), by function.
+    pub exact_calls: &'a HashMap<usize, u64>,
     /// Sampling interval, seconds.
     pub interval: f64,
 }
@@ -177,7 +187,14 @@ fn row(ev: &Evidence, f: usize, total_cpu: f64) -> FunctionAdvice {
     let steep = growth
         .as_ref()
         .is_some_and(|g| g.exponent >= STEEP_GROWTH && g.r2 >= GOOD_FIT);
-    let call_bound = t.max_depth >= RECURSIVE_DEPTH
+    let exact = ev.exact_calls.get(&f).copied();
+    let per_call_us = exact
+        .filter(|&n| n > 0)
+        .map(|n| t.inclusive_wall / n as f64 * 1e6);
+    let many_short =
+        exact.is_some_and(|n| n >= MANY_CALLS) && per_call_us.is_some_and(|us| us <= SHORT_CALL_US);
+    let call_bound = many_short
+        || t.max_depth >= RECURSIVE_DEPTH
         || (t.samples >= 3 && share_of(t.samples_with_entry as f64, t.samples as f64) >= 0.5);
     let signal = steep || call_bound || gil.is_some();
     let verdict = match kind {
@@ -210,6 +227,8 @@ fn row(ev: &Evidence, f: usize, total_cpu: f64) -> FunctionAdvice {
             0.0
         },
         max_depth: t.max_depth,
+        exact,
+        per_call_us,
     };
     let mut callees: Vec<Callee> = t
         .callees
@@ -263,6 +282,16 @@ fn pct(x: f64) -> String {
         format!("{:.0}%", x * 100.0)
     } else {
         format!("{:.1}%", x * 100.0)
+    }
+}
+
+fn micros(us: f64) -> String {
+    if us >= 1000.0 {
+        format!("{:.1} ms", us / 1000.0)
+    } else if us >= 1.0 {
+        format!("{us:.1} µs")
+    } else {
+        format!("{:.0} ns", us * 1000.0)
     }
 }
 
@@ -357,7 +386,21 @@ fn reasons(a: &FunctionAdvice, interval: f64) -> Vec<String> {
         ));
     }
     let c = &a.calls;
-    if c.entries_lower_bound > 1 {
+    if let (Some(n), Some(us)) = (c.exact, c.per_call_us) {
+        let overhead = if n >= MANY_CALLS && us <= SHORT_CALL_US {
+            ": so short that call overhead is a large part of its cost"
+        } else {
+            ""
+        };
+        out.push(if n == 1 {
+            "called once (counted exactly in a separate run)".to_string()
+        } else {
+            format!(
+                "{n} calls (counted exactly in a separate run), {} of its time per call{overhead}",
+                micros(us)
+            )
+        });
+    } else if c.entries_lower_bound > 1 {
         let how = if c.new_call_share >= 0.5 {
             format!(
                 "; in {} of its samples a new call had begun since the previous one, so its calls are \
@@ -373,7 +416,7 @@ fn reasons(a: &FunctionAdvice, interval: f64) -> Vec<String> {
             c.entries_lower_bound, c.per_second_lower_bound
         ));
     }
-    if c.max_depth >= 5 {
+    if c.max_depth >= RECURSIVE_DEPTH {
         out.push(format!(
             "recursive: up to {} of its frames on one stack, so call overhead is a large part of its cost",
             c.max_depth
