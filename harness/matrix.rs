@@ -378,11 +378,11 @@ impl Cell<'_> {
                 if !record.warmup {
                     record.checks = checks::evaluate_run(&checks::Inputs {
                         workload: &self.key.workload,
+                        targets: &self.workload.targets,
                         profile: Some(&profile),
                         truth: truth.as_ref().ok(),
                         memory_truth: self.memory_truth,
                         wall_ratio: None,
-                        is_sampler: self.backend.is_sampler(),
                     });
                     // Each measured run's parsed profile is kept beside its raw output, so
                     // that `report --recheck` can re-decide every run's checks under new rules.
@@ -554,19 +554,9 @@ pub fn run_cell(
             planned_runs(ctx.settings, backend.name(), workload)
                 .saturating_sub(record.runs.len() as u64),
         );
+        // A failed cell has no verdicts: its checks were never run, which is not the same
+        // as a run whose output lacks what a check looks for.
         record.status = Status::Failed { category, error };
-        let profilers_fault = !matches!(category, Failure::WorkloadFailed | Failure::Interrupted);
-        if backend.name() != "none" && profilers_fault {
-            // A failed cell fails every check it could have passed: no output, no evidence.
-            record.checks = checks::evaluate(&checks::Inputs {
-                workload: &record.key.workload,
-                profile: None,
-                truth: None,
-                memory_truth,
-                wall_ratio: None,
-                is_sampler: backend.is_sampler(),
-            });
-        }
         record.finished = now();
         Ok(record)
     };
@@ -691,11 +681,11 @@ pub fn run_cell(
         let wall_ratio = record.overhead.as_ref().and_then(|o| o.wall);
         let whole_cell = checks::evaluate(&checks::Inputs {
             workload: &record.key.workload,
+            targets: &workload.targets,
             profile: main_profile.as_ref(),
             truth: main_truth.as_ref(),
             memory_truth,
             wall_ratio: wall_ratio.as_ref(),
-            is_sampler: backend.is_sampler(),
         });
         record.checks = checks::combine(&record.main_run_checks(), whole_cell);
     }

@@ -4,7 +4,7 @@
 
 use crate::checks::{self, Inputs};
 use crate::results::{RunDir, RunKind, Status};
-use crate::workload::Truth;
+use crate::workload::{Truth, Workload};
 use anyhow::Result;
 use profbench_profilers::Profile;
 use std::collections::BTreeMap;
@@ -46,10 +46,9 @@ fn read_profile(path: &Path) -> Option<Profile> {
 /// Rewrites the checks (and the function bias, for workloads in `workloads_dir` that name a
 /// pair) of every finished profiled cell; returns how many were re-decided.
 pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<usize> {
-    let bias_pairs: BTreeMap<String, (String, String)> = crate::workload::discover(workloads_dir)
-        .unwrap_or_default()
+    let workloads: BTreeMap<String, Workload> = crate::workload::discover(workloads_dir)?
         .into_iter()
-        .filter_map(|w| Some((w.name, w.bias?)))
+        .map(|w| (w.name.clone(), w))
         .collect();
     let run = RunDir {
         root: dir.to_path_buf(),
@@ -71,7 +70,12 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<usize> {
         .into_iter()
         .filter(|c| c.key.backend != "none" && c.status == Status::Ok)
     {
-        if let Some((inline, calls)) = bias_pairs.get(&cell.key.workload) {
+        // A cell of a workload no longer in the folder keeps what it had: its targets are
+        // unknown.
+        let Some(workload) = workloads.get(&cell.key.workload) else {
+            continue;
+        };
+        if let Some((inline, calls)) = &workload.bias {
             cell.function_bias = crate::function_bias::assess(&cell, inline, calls);
         }
         let raw = run.raw_dir(&cell.key);
@@ -80,8 +84,6 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<usize> {
             continue;
         };
         let truth = last_profiled_truth(&raw);
-        let is_sampler =
-            profbench_profilers::backend(&cell.key.backend).is_some_and(|b| b.is_sampler());
         let wall = cell.overhead.as_ref().and_then(|o| o.wall);
         let key = (cell.key.launcher.clone(), cell.key.workload.clone());
         let memory_truth = memory.get(&key);
@@ -97,21 +99,21 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<usize> {
                 let t = Truth::load(&folder.join("truth.json")).ok();
                 record.checks = checks::evaluate_run(&Inputs {
                     workload: &cell.key.workload,
+                    targets: &workload.targets,
                     profile: Some(&p),
                     truth: t.as_ref(),
                     memory_truth,
                     wall_ratio: None,
-                    is_sampler,
                 });
             }
         }
         let whole_cell = checks::evaluate(&Inputs {
             workload: &cell.key.workload,
+            targets: &workload.targets,
             profile: Some(&profile),
             truth: truth.as_ref(),
             memory_truth,
             wall_ratio: wall.as_ref(),
-            is_sampler,
         });
         cell.checks = checks::combine(&cell.main_run_checks(), whole_cell);
         run.write_cell(&cell)?;

@@ -27,6 +27,10 @@ pub struct Workload {
     /// small calls (function bias).
     #[serde(default)]
     pub bias: Option<(String, String)>,
+    /// What the capability checks look for in this workload (header lines such as
+    /// `calls=`, `sleep=`, `remote=`; see `checks::targets`).
+    #[serde(default)]
+    pub targets: crate::checks::Targets,
     /// sha256 of the script, stored with results.
     pub sha256: String,
 }
@@ -47,7 +51,9 @@ pub fn discover(dir: &Path) -> Result<Vec<Workload>> {
         }
         let text =
             fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        if let Some(w) = from_header(&path, &text) {
+        if let Some(mut w) = from_header(&path, &text) {
+            w.targets = crate::checks::Targets::from_header(&text)
+                .with_context(|| format!("reading the header of {}", path.display()))?;
             found.push(w);
         }
     }
@@ -99,6 +105,7 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
         scalable,
         perturb,
         bias,
+        targets: Default::default(),
         sha256: format!("{:x}", sha2::Sha256::digest(text.as_bytes())),
     })
 }

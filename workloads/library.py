@@ -5,6 +5,8 @@ inputs generated before each phase starts (~0.5 s each on the reference machine)
 passes when it shows frames inside the standard library (json) and inside pandas.
 """
 # profbench: phases=json_loads,pandas_read_csv
+# profbench: library=parse_json:json.loads
+# profbench: library=read_csv:pandas.read_csv
 import json
 import os
 import random

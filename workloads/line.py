@@ -7,6 +7,8 @@ their safepoint bias here. light_loop() is a pure-Python loop of similar length,
 phase so that the share of time between phases means something.
 """
 # profbench: phases=mixed_lines,light_loop
+# profbench: heavy-line=mixed_lines:sum(range(10**7))
+# profbench: light-line=mixed_lines:a = 1
 try:
     import truth
 except ImportError:  # this script's folder is not on sys.path (e.g. run through runpy.run_path)

@@ -7,6 +7,8 @@ is wrapped in truth.task (one JSON line per task, on the worker), and ray.shutdo
 """
 # profbench: phases=submit_small_tasks,submit_heavy_tasks,submit_io_tasks,create_data,put_data,submit_data_tasks,gather_results
 # profbench: uses-ray
+# profbench: remote=parallel_heavy_loop,parallel_io_bound,process_large_data
+# profbench: heavy-remote=parallel_heavy_loop:24
 # profbench: name=ray
 import os
 import sys

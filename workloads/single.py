@@ -6,6 +6,11 @@ memory allocation (a huge list). Only the truth.phase markers in main() are adde
 """
 # profbench: memory-truth
 # profbench: phases=recursion,heavy_loop,io_bound,library_call,memory_allocation
+# profbench: calls=pattern_recursion:242785
+# profbench: sleep=pattern_io_bound
+# profbench: library=pattern_library_call:json.dumps,numpy.random.rand,numpy.dot
+# profbench: heavy-line=pattern_heavy_loop:result += hashlib.md5
+# profbench: memory=pattern_memory_allocation
 import time
 import json
 import hashlib
