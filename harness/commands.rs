@@ -13,7 +13,7 @@ use crate::runner::INTERRUPTED;
 use crate::workload::{self, Workload};
 use anyhow::{bail, Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use profbench_profilers::{all_backends, Backend, PythonFacts};
+use profbench_profilers::{all_backends, Backend, Failure, PythonFacts};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -238,9 +238,13 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
         let b = backends.iter().find(|b| b.name() == key.backend).unwrap();
         let l = launchers.iter().find(|l| l.name == key.launcher).unwrap();
         let baseline = baseline_record(&run_dir, l, w);
+        // A baseline that failed makes the row a workload failure, unless profbench itself
+        // was at fault: then each cell meets (and reports) the fault itself.
         let failed = baseline.as_ref().and_then(|r| match &r.status {
-            Status::Failed { error, .. } => Some(error.clone()),
-            Status::Ok => None,
+            Status::Failed { category, error } if *category != Failure::HarnessFault => {
+                Some(error.clone())
+            }
+            _ => None,
         });
         let memory_truth = baseline.as_ref().and_then(|r| r.memory_truth.as_ref());
         match matrix::run_cell(

@@ -232,8 +232,13 @@ impl Cell<'_> {
     ) -> Result<usize, Interrupted> {
         let dir = self.raw_dir().join(label);
         let out_dir = dir.join("out");
-        let _ = fs::remove_dir_all(&dir);
-        let _ = fs::create_dir_all(&out_dir);
+        // A profiler run without its output folder would be blamed for writing nothing.
+        if let Err(fault) = fresh_dir(&dir).and_then(|()| create_dir(&out_dir)) {
+            self.ctx.progress.inc(1);
+            self.runs
+                .push(RunRecord::harness_fault(kind, warmup, fault));
+            return Ok(self.runs.len() - 1);
+        }
         let truth_path = dir.join("truth.json");
         let tool_bin = match self.ctx.tool_bins.get(self.backend.name()) {
             Some(Ok(p)) => p.clone(),
@@ -283,15 +288,8 @@ impl Cell<'_> {
             log_dir: dir.clone(),
             output_cap_bytes: self.ctx.settings.output_cap_bytes,
         };
-        let measured = runner::run(&spec).unwrap_or_else(|e| Measured {
-            ending: Ending::NotStarted(format!("{e:#}")),
-            wall_s: 0.0,
-            cpu_s: None,
-            peak_rss_bytes: None,
-            stdout_tail: String::new(),
-            stderr_tail: String::new(),
-            ended_leftovers: vec![],
-        });
+        let measured =
+            runner::run(&spec).unwrap_or_else(|e| Measured::not_started(format!("{e:#}")));
         self.ctx.progress.inc(1);
         if measured.ending == Ending::Interrupted {
             return Err(Interrupted);
@@ -305,6 +303,7 @@ impl Cell<'_> {
             accuracy: None,
             note: None,
             parse_error: None,
+            harness_fault: None,
             variant: None,
             checks: vec![],
             measured,
@@ -386,12 +385,9 @@ impl Cell<'_> {
                     });
                     // Each measured run's parsed profile is kept beside its raw output, so
                     // that `report --recheck` can re-decide every run's checks under new rules.
-                    if let (Some(run_dir), Ok(bytes)) =
-                        (out_dir.parent(), serde_json::to_vec(&profile))
-                    {
-                        if (bytes.len() as u64) < RAW_CAP_BYTES {
-                            let path = run_dir.join("profile.json");
-                            let _ = crate::results::write_atomic(&path, &bytes);
+                    if let Some(run_dir) = out_dir.parent() {
+                        if let Err(fault) = keep_profile(&run_dir.join("profile.json"), &profile) {
+                            record.harness_fault = Some(fault);
                         }
                     }
                 }
@@ -400,15 +396,17 @@ impl Cell<'_> {
             }
         }
         if !self.ctx.settings.keep_raw && record.output_bytes.unwrap_or(0) > RAW_CAP_BYTES {
-            let _ = fs::remove_dir_all(out_dir);
-            let _ = fs::create_dir_all(out_dir);
-            let _ = fs::write(
-                out_dir.join("DROPPED.txt"),
-                format!(
-                    "raw output of {} bytes dropped after parsing (over the cap; use --keep-raw)\n",
-                    record.output_bytes.unwrap_or(0)
-                ),
+            let note = format!(
+                "raw output of {} bytes dropped after parsing (over the cap; use --keep-raw)\n",
+                record.output_bytes.unwrap_or(0)
             );
+            let dropped = fresh_dir(out_dir).and_then(|()| {
+                let path = out_dir.join("DROPPED.txt");
+                fs::write(&path, note).map_err(|e| fault("write", &path, &e))
+            });
+            if let Err(fault) = dropped {
+                record.harness_fault.get_or_insert(fault);
+            }
         }
     }
 
@@ -443,6 +441,9 @@ impl Cell<'_> {
 
     /// The failure a run stands for, if it failed (`None` when it is fine).
     fn failure_of(&self, r: &RunRecord) -> Option<(Failure, String)> {
+        if let Some(fault) = &r.harness_fault {
+            return Some((Failure::HarnessFault, fault.clone()));
+        }
         let m = &r.measured;
         let text = format!("{}\n{}", m.stderr_tail, m.stdout_tail);
         let (category, error) = match &m.ending {
@@ -499,6 +500,45 @@ impl Cell<'_> {
         };
         Some((category, error.trim().to_string()))
     }
+}
+
+/// A harness fault in words: what profbench was doing, on which path, and the OS error.
+fn fault(what: &str, path: &Path, e: &std::io::Error) -> String {
+    format!(
+        "profbench could not {what} {}: {e} (fix: make the results folder writable, or pass another --out)",
+        path.display()
+    )
+}
+
+/// Empties `dir` (gone already is fine) and creates it again.
+fn fresh_dir(dir: &Path) -> Result<(), String> {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(fault("remove the folder", dir, &e))
+        }
+        _ => {}
+    }
+    create_dir(dir)
+}
+
+fn create_dir(dir: &Path) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| fault("create the folder", dir, &e))
+}
+
+/// Writes a parsed profile beside a run's output (small ones only: above the raw cap it is
+/// not kept, as the raw output is not).
+fn keep_profile(path: &Path, profile: &Profile) -> Result<(), String> {
+    let bytes = serde_json::to_vec(profile).map_err(|e| {
+        format!(
+            "profbench could not serialise the profile for {}: {e}",
+            path.display()
+        )
+    })?;
+    if (bytes.len() as u64) >= RAW_CAP_BYTES {
+        return Ok(());
+    }
+    crate::results::write_atomic(path, &bytes)
+        .map_err(|e| format!("profbench could not write {}: {e:#}", path.display()))
 }
 
 /// A distribution's installed version, names compared as PEP 503 normalises them
@@ -691,12 +731,14 @@ pub fn run_cell(
     }
     if let Some(profile) = &main_profile {
         record.profile_warnings = profile.warnings.clone();
-        // The last parsed profile, for checks and re-reading; small enough to keep.
+        // The last parsed profile, for checks and re-reading.
         let path = ctx.run_dir.raw_dir(&record.key).join("profile.json");
-        if let Ok(bytes) = serde_json::to_vec(profile) {
-            if (bytes.len() as u64) < RAW_CAP_BYTES {
-                let _ = crate::results::write_atomic(&path, &bytes);
-            }
+        if let Err(fault) = keep_profile(&path, profile) {
+            record.status = Status::Failed {
+                category: Failure::HarnessFault,
+                error: fault,
+            };
+            record.checks.clear();
         }
     }
     record.finished = now();

@@ -69,6 +69,10 @@ pub struct RunRecord {
     /// Set when the profiler's output was missing or could not be parsed.
     #[serde(default)]
     pub parse_error: Option<(Failure, String)>,
+    /// What profbench itself could not do for this run (create its folder, write a file it
+    /// keeps): the run ends its cell as a harness fault, never blamed on the profiler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_fault: Option<String>,
     /// Runs outside the cell's main pairs: `scale=3` (the cost split's other lengths) or
     /// `perturb=PHASE:SECONDS` (the actionability run). None for the main pairs.
     #[serde(default)]
@@ -135,6 +139,24 @@ pub struct CellRecord {
 }
 
 impl RunRecord {
+    /// A run that never started because profbench could not prepare it (`fault` says why).
+    pub fn harness_fault(kind: RunKind, warmup: bool, fault: String) -> RunRecord {
+        RunRecord {
+            kind,
+            warmup,
+            measured: Measured::not_started(fault.clone()),
+            phase_wall_s: BTreeMap::new(),
+            output_bytes: None,
+            postprocess_s: None,
+            accuracy: None,
+            note: None,
+            parse_error: None,
+            harness_fault: Some(fault),
+            variant: None,
+            checks: vec![],
+        }
+    }
+
     /// Whether this run is one of the cell's measured main pairs (not a warm-up, not a
     /// variant at another length or with added work).
     pub fn is_main(&self) -> bool {

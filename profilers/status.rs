@@ -19,6 +19,9 @@ pub enum Failure {
     WorkloadFailed,
     /// The user pressed Ctrl-C; the cell was not finished.
     Interrupted,
+    /// profbench itself could not do its part (create a run folder, write a file it keeps):
+    /// never the profiler's fault. The error says what, which path and the OS error.
+    HarnessFault,
 }
 
 impl fmt::Display for Failure {
@@ -35,6 +38,7 @@ impl fmt::Display for Failure {
             Failure::UnparseableOutput => "unparseable output",
             Failure::WorkloadFailed => "workload failed",
             Failure::Interrupted => "interrupted",
+            Failure::HarnessFault => "harness fault",
         })
     }
 }

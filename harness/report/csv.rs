@@ -1,7 +1,7 @@
 //! `comparison.csv`: one row per cell, every number in its own column, for spreadsheets and
 //! pandas. Columns are documented in docs/results-schema.md.
 
-use super::{table_order, Exporter};
+use super::{table_order, ExportError, Exporter};
 use crate::results::{CellRecord, RunInfo, Status};
 use crate::stats::Estimate;
 
@@ -184,13 +184,18 @@ pub fn record(c: &CellRecord) -> Vec<String> {
 }
 
 /// The CSV of any set of cells (one run, or several merged: `platform_id` tells them apart).
-pub fn render_cells(cells: &[CellRecord]) -> String {
+pub fn render_cells(cells: &[CellRecord]) -> Result<String, ExportError> {
+    let file = "comparison.csv";
+    let csv_error = |source| ExportError::Csv { file, source };
     let mut w = ::csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(COLUMNS);
+    w.write_record(COLUMNS).map_err(csv_error)?;
     for c in table_order(cells) {
-        let _ = w.write_record(record(c));
+        w.write_record(record(c)).map_err(csv_error)?;
     }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    let bytes = w
+        .into_inner()
+        .map_err(|e| csv_error(e.into_error().into()))?;
+    String::from_utf8(bytes).map_err(|source| ExportError::Utf8 { file, source })
 }
 
 impl Exporter for Csv {
@@ -198,7 +203,7 @@ impl Exporter for Csv {
         "comparison.csv"
     }
 
-    fn render(&self, _info: &RunInfo, cells: &[CellRecord]) -> String {
+    fn render(&self, _info: &RunInfo, cells: &[CellRecord]) -> Result<String, ExportError> {
         render_cells(cells)
     }
 }
@@ -211,7 +216,7 @@ mod tests {
     #[test]
     fn one_row_per_cell_with_every_column() {
         let cells = testdata::run();
-        let text = render_cells(&cells);
+        let text = render_cells(&cells).unwrap();
         let mut r = ::csv::Reader::from_reader(text.as_bytes());
         assert_eq!(r.headers().unwrap().len(), COLUMNS.len());
         let rows: Vec<::csv::StringRecord> = r.records().map(Result::unwrap).collect();

@@ -2,7 +2,7 @@
 //! SVG inlined; nothing fetched, so it works offline and as a CI artifact) with the sortable
 //! table, the charts and every failure's reason.
 
-use super::{table_order, Exporter};
+use super::{table_order, ExportError, Exporter};
 use crate::plot::{status_colour, Chart};
 use crate::results::{CellRecord, RunInfo, Status};
 use crate::stats::Estimate;
@@ -386,12 +386,17 @@ impl Exporter for Html {
         "report.html"
     }
 
-    fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> String {
-        render_many(std::slice::from_ref(info), cells, &[], None)
+    fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> Result<String, ExportError> {
+        Ok(render_many(std::slice::from_ref(info), cells, &[], None))
     }
 
-    fn render_with_charts(&self, info: &RunInfo, cells: &[CellRecord], charts: &[Chart]) -> String {
-        render_many(std::slice::from_ref(info), cells, charts, None)
+    fn render_with_charts(
+        &self,
+        info: &RunInfo,
+        cells: &[CellRecord],
+        charts: &[Chart],
+    ) -> Result<String, ExportError> {
+        Ok(render_many(std::slice::from_ref(info), cells, charts, None))
     }
 }
 

@@ -1,7 +1,7 @@
 //! `results.json`: every cell record and the run info in one versioned document, the format
 //! other tools should read (docs/results-schema.md describes it field by field).
 
-use super::{table_order, Exporter};
+use super::{table_order, ExportError, Exporter};
 use crate::results::{CellRecord, RunInfo, SCHEMA};
 use serde::Serialize;
 
@@ -21,7 +21,7 @@ pub struct Document<'a> {
     pub cells: Vec<&'a CellRecord>,
 }
 
-pub fn render_many(infos: &[RunInfo], cells: &[CellRecord]) -> String {
+pub fn render_many(infos: &[RunInfo], cells: &[CellRecord]) -> Result<String, ExportError> {
     let doc = Document {
         format: FORMAT,
         schema: SCHEMA,
@@ -29,7 +29,10 @@ pub fn render_many(infos: &[RunInfo], cells: &[CellRecord]) -> String {
         runs: infos,
         cells: table_order(cells),
     };
-    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    serde_json::to_string_pretty(&doc).map_err(|source| ExportError::Json {
+        file: "results.json",
+        source,
+    })
 }
 
 impl Exporter for Json {
@@ -37,7 +40,7 @@ impl Exporter for Json {
         "results.json"
     }
 
-    fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> String {
+    fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> Result<String, ExportError> {
         render_many(std::slice::from_ref(info), cells)
     }
 }
@@ -50,7 +53,7 @@ mod tests {
     #[test]
     fn document_holds_schema_and_every_cell_reads_back() {
         let cells = testdata::run();
-        let text = render_many(&[], &cells);
+        let text = render_many(&[], &cells).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["format"], FORMAT);
         assert_eq!(v["schema"], SCHEMA);

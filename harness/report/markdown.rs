@@ -1,6 +1,6 @@
 //! `comparison.md`: backend × workload with status, overhead and accuracy, ready to paste.
 
-use super::Exporter;
+use super::{ExportError, Exporter};
 use crate::results::{CellRecord, RunInfo, Status};
 use crate::stats::Estimate;
 use std::fmt::Write;
@@ -170,7 +170,14 @@ impl Exporter for Markdown {
         "comparison.md"
     }
 
-    fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> String {
+    fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> Result<String, ExportError> {
+        Ok(render(info, cells))
+    }
+}
+
+/// The comparison of one run's cells (writing into a String cannot fail).
+pub fn render(info: &RunInfo, cells: &[CellRecord]) -> String {
+    {
         let p = &info.platform;
         let mut out = String::new();
         let _ = writeln!(out, "# profbench comparison: run {}\n", info.run_id);
