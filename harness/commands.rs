@@ -53,7 +53,7 @@ pub fn select_backends(
     // `none` is always in: it is the baseline row and tells workload failures apart.
     Ok(all
         .into_iter()
-        .filter(|b| b.name() == "none" || wanted.iter().any(|w| w == b.name()))
+        .filter(|b| b.name() == crate::results::BASELINE || wanted.iter().any(|w| w == b.name()))
         .collect())
 }
 
@@ -314,7 +314,7 @@ fn baseline_record(run_dir: &RunDir, l: &Launcher, w: &Workload) -> Option<resul
     let key = CellKey {
         launcher: l.name.clone(),
         workload: w.name.clone(),
-        backend: "none".into(),
+        backend: crate::results::BASELINE.into(),
     };
     let path = run_dir.cells_dir().join(key.file_name());
     serde_json::from_slice(&fs::read(path).ok()?).ok()

@@ -67,7 +67,7 @@ pub struct Interrupted;
 /// memory truth run when it asks for one.
 pub fn planned_runs(settings: &Settings, backend: &str, workload: &Workload) -> u64 {
     let per_side = (settings.warmup + settings.runs) as u64;
-    if backend == "none" {
+    if backend == crate::results::BASELINE {
         per_side + u64::from(workload.memory_truth)
     } else {
         let lengths = 1 + settings.other_lengths(workload).len() as u64;
@@ -639,7 +639,7 @@ pub fn run_cell(
         last_truth: None,
         memory_truth,
     };
-    let baseline_only = backend.name() == "none";
+    let baseline_only = backend.name() == crate::results::BASELINE;
     let load_at_start = machine_load::Snapshot::take();
     let mut i = 0;
     while cell.wants_more(i, baseline_only) {

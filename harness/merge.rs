@@ -138,7 +138,7 @@ fn summary(c: &CellRecord) -> (Option<String>, String) {
         Status::Ok => {
             let wall = c.overhead.as_ref().and_then(|o| o.wall);
             let mut s = match wall {
-                Some(w) if c.key.backend == "none" => format!("{:.2} s", w.median),
+                Some(w) if c.key.is_baseline() => format!("{:.2} s", w.median),
                 Some(w) => format!(
                     "{:.2}× [{:.2}, {:.2}]{}",
                     w.median,

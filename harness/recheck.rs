@@ -57,7 +57,7 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<usize> {
     let (cells, _) = run.read_cells();
     let memory: BTreeMap<(String, String), Truth> = cells
         .iter()
-        .filter(|c| c.key.backend == "none")
+        .filter(|c| c.key.is_baseline())
         .filter_map(|c| {
             Some((
                 (c.key.launcher.clone(), c.key.workload.clone()),
@@ -68,7 +68,7 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<usize> {
     let mut count = 0;
     for mut cell in cells
         .into_iter()
-        .filter(|c| c.key.backend != "none" && c.status == Status::Ok)
+        .filter(|c| !c.key.is_baseline() && c.status == Status::Ok)
     {
         // A cell of a workload no longer in the folder keeps what it had: its targets are
         // unknown.

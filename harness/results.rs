@@ -22,7 +22,15 @@ pub struct CellKey {
     pub backend: String,
 }
 
+/// The baseline's backend name: the workload with no profiler.
+pub const BASELINE: &str = "none";
+
 impl CellKey {
+    /// Whether this is the baseline's cell (no profiler).
+    pub fn is_baseline(&self) -> bool {
+        self.backend == BASELINE
+    }
+
     pub fn file_name(&self) -> String {
         format!(
             "{}__{}__{}.json",

@@ -108,6 +108,16 @@ pub fn evaluate(inputs: &Inputs) -> Vec<Check> {
 const WHOLE_CELL_AXIS: u8 = 7;
 
 impl Verdict {
+    /// The verdict as results files spell it (`not-applicable`).
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Partial => "partial",
+            Verdict::Fail => "fail",
+            Verdict::NotApplicable => "not-applicable",
+        }
+    }
+
     /// Fail < partial < pass; not-applicable has no rank.
     pub fn rank(self) -> Option<u8> {
         match self {

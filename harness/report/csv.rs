@@ -98,18 +98,22 @@ pub fn record(c: &CellRecord) -> Vec<String> {
     };
     let o = c.overhead.as_ref();
     let wall = o.and_then(|o| o.wall);
-    let baseline = c.key.backend == "none";
+    let baseline = c.key.is_baseline();
     let (base, ratio) = if baseline {
         (est3(wall), est3(None))
     } else {
         (est3(None), est3(wall))
     };
     let a = c.accuracy.as_ref();
-    let checks = crate::plot::checks::checks_of(c)
-        .iter()
-        .map(|k| format!("{}:{}", k.axis, k.verdict))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let checks = if matches!(c.status, Status::Failed { .. }) && !c.key.is_baseline() {
+        super::markdown::NOT_RUN.to_string()
+    } else {
+        crate::plot::checks::checks_of(c)
+            .iter()
+            .map(|k| format!("{}:{}", k.axis, k.verdict.word()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let mut warnings: Vec<String> = c.profile_warnings.clone();
     warnings.extend(o.map(|o| o.warning_text.clone()).unwrap_or_default());
     let mut r = vec![

@@ -141,7 +141,7 @@ fn row(out: &mut String, c: &CellRecord, show_platform: bool) {
     };
     let o = c.overhead.as_ref();
     let wall = o.and_then(|o| o.wall);
-    let overhead = if c.key.backend == "none" {
+    let overhead = if c.key.is_baseline() {
         (
             String::new(),
             wall.map(|w| {
@@ -157,7 +157,7 @@ fn row(out: &mut String, c: &CellRecord, show_platform: bool) {
     } else {
         ratio(wall)
     };
-    let (cpu, rss) = if c.key.backend == "none" {
+    let (cpu, rss) = if c.key.is_baseline() {
         ((String::new(), "–".into()), (String::new(), "–".into()))
     } else {
         (
@@ -179,7 +179,7 @@ fn row(out: &mut String, c: &CellRecord, show_platform: bool) {
                 a.worst_pp
             ),
         ),
-        (None, Some(n)) if c.key.backend != "none" && !failed => {
+        (None, Some(n)) if !c.key.is_baseline() && !failed => {
             (String::new(), format!("n/a: {}", esc(n)), String::new())
         }
         _ => (String::new(), "–".into(), String::new()),

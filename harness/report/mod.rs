@@ -69,7 +69,7 @@ pub fn table_order(cells: &[CellRecord]) -> Vec<&CellRecord> {
             (
                 c.key.workload.clone(),
                 c.key.launcher.clone(),
-                c.key.backend != "none",
+                !c.key.is_baseline(),
                 crate::plot::backend_rank(&c.key.backend),
                 c.key.backend.clone(),
                 c.platform_id.clone(),
