@@ -480,6 +480,12 @@ impl Cell<'_> {
                     },
                     timed_out: *ending == Ending::TimedOut,
                     stderr: text.clone(),
+                    workload_file: self
+                        .workload
+                        .script
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
                 };
                 let category = if r.kind == RunKind::Baseline {
                     Failure::WorkloadFailed

@@ -23,7 +23,7 @@
 use crate::backend::{Backend, Launch, ParseError};
 use crate::profile::{Clock, Frame, Profile, Sample};
 use crate::pyspy::leaf_lines;
-use crate::status::{classify_with, ExitInfo, Failure};
+use crate::status::{classify_by, ExitInfo, Failure, Rule};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
@@ -163,29 +163,33 @@ impl Backend for Austin {
 }
 
 /// Austin's own failure texts (3.7.0 and 4.0.0, seen on real runs), then the shared patterns.
+/// Austin's own error texts. Austin 3.7.0 prints "not a Python process" also when it is
+/// refused access to a process it attaches to, and both versions print "Cannot launch the
+/// given command" for a missing executable too: the text cannot tell these apart, so the
+/// category follows the text.
+const RULES: &[Rule] = &[
+    // austin-dist 4.0.0's manylinux wheel is tagged manylinux_2_12 but needs GLIBC_2.38.
+    Rule::when(&["version `glibc"], Failure::BinaryIncompatible),
+    Rule::when(&["insufficient permissions"], Failure::PermissionDenied),
+    // A launcher (`uv`) or non-Python program.
+    Rule::when(&["not a python\nprocess"], Failure::TargetNotFound),
+    Rule::when(&["not a python process"], Failure::TargetNotFound),
+    Rule::when(
+        &["cannot determine the version of the python interpreter"],
+        Failure::TargetNotFound,
+    ),
+    Rule::when(
+        &["cannot launch the given command or it terminated too quickly"],
+        Failure::TargetNotFound,
+    ),
+    Rule::when(
+        &["unable to create the given output file"],
+        Failure::NoOutput,
+    ),
+];
+
 pub fn classify_austin(exit: &ExitInfo) -> Failure {
-    classify_with(exit, |text| {
-        if text.contains("version `glibc") {
-            // austin-dist 4.0.0's manylinux wheel is tagged manylinux_2_12 but needs GLIBC_2.38.
-            Some(Failure::BinaryIncompatible)
-        } else if text.contains("insufficient permissions") {
-            Some(Failure::PermissionDenied)
-        } else if text.contains("not a python\nprocess")
-            || text.contains("not a python process")
-            || text.contains("cannot determine the version of the python interpreter")
-            || text.contains("cannot launch the given command or it terminated too quickly")
-        {
-            // A launcher (`uv`) or non-Python program. Austin 3.7.0 prints the same "not a Python
-            // process" text when it is refused access to a process it attaches to, and both lines
-            // print "Cannot launch the given command" for a missing executable too: the text
-            // cannot tell these apart, so the category follows the text.
-            Some(Failure::TargetNotFound)
-        } else if text.contains("unable to create the given output file") {
-            Some(Failure::NoOutput)
-        } else {
-            None
-        }
-    })
+    classify_by(exit, RULES)
 }
 
 fn parse_id(text: &str, hex: bool) -> Option<u64> {

@@ -15,7 +15,7 @@
 
 use crate::backend::{Backend, Launch, ParseError, PythonFacts};
 use crate::profile::{Clock, Frame, LineStat, Profile, Sample};
-use crate::status::{classify_with, ExitInfo, Failure};
+use crate::status::{classify_by, ExitInfo, Failure, Rule};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
@@ -179,17 +179,18 @@ pub fn parse_collapsed(text: &str, interval: f64) -> Result<Profile, ParseError>
 }
 
 /// The sampler's failure texts first, then the shared patterns.
+/// Before 3.15 the stdlib has no `profiling` package: the interpreter, not an install, is
+/// what is missing (`check` normally stops this before a run).
+const RULES: &[Rule] = &[
+    Rule::when(
+        &["no module named 'profiling'"],
+        Failure::UnsupportedPlatform,
+    ),
+    Rule::when(&["no module named profiling"], Failure::UnsupportedPlatform),
+];
+
 pub fn classify(exit: &ExitInfo) -> Failure {
-    classify_with(exit, |text| {
-        // Before 3.15 the stdlib has no `profiling` package: the interpreter, not an install,
-        // is what is missing (`check` normally stops this before a run).
-        if text.contains("no module named 'profiling'")
-            || text.contains("no module named profiling")
-        {
-            return Some(Failure::UnsupportedPlatform);
-        }
-        None
-    })
+    classify_by(exit, RULES)
 }
 
 #[cfg(test)]
