@@ -150,6 +150,11 @@ impl Bench<'_> {
                 },
                 timed_out: m.ending == Ending::TimedOut,
                 stderr: text.clone(),
+                workload_file: w
+                    .script
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
             };
             return Err(format!(
                 "{}: trial run ended {:?}: {}",
