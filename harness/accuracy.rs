@@ -1,4 +1,4 @@
-//! Accuracy against ground truth (METHOD.md, "Accuracy"): each phase's attributed share of
+//! Accuracy against ground truth (docs/method.md, "Accuracy"): each phase's attributed share of
 //! the phase functions' time versus its truth share, in the backend's own clock.
 
 use crate::workload::Truth;

@@ -1,5 +1,5 @@
 //! A profiler's cost split into a fixed part (start, attach, writing the output) and a running
-//! part (per second of workload), from the same cell run at several lengths (METHOD.md,
+//! part (per second of workload), from the same cell run at several lengths (docs/method.md,
 //! "Overhead"; `matrix --lengths 1,3` on workloads marked `# profbench: scalable`).
 //!
 //! At each length the extra seconds of a pair are profiled wall − baseline wall; their median

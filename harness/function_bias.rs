@@ -1,4 +1,4 @@
-//! Function bias (the Scalene paper, OSDI'23, §6.2; METHOD.md, "Accuracy"): the same work
+//! Function bias (the Scalene paper, OSDI'23, §6.2; docs/method.md, "Accuracy"): the same work
 //! written inline in one function and as many small calls in another. Without a profiler the
 //! call-heavy one takes `truth_ratio` times as long; a profiler that charges each call with
 //! its own cost reports a larger ratio. Unlike the per-run accuracy (whose truth is measured

@@ -210,7 +210,7 @@ impl Cell<'_> {
     }
 
     /// A separate baseline run with tracemalloc and per-phase peak RSS on: memory truth that
-    /// does not distort the timed runs (METHOD.md, "Ground truth").
+    /// does not distort the timed runs (docs/method.md, "Ground truth").
     fn memory_truth(&mut self) -> Result<Option<Truth>, Interrupted> {
         let env = vec![("PROFBENCH_MEMORY_TRUTH".into(), "1".into())];
         let i = self.run_labelled(RunKind::Baseline, "memory-truth", true, env)?;

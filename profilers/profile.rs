@@ -1,4 +1,4 @@
-//! The normalised profile every backend's output is parsed into (METHOD.md, "Accuracy").
+//! The normalised profile every backend's output is parsed into (docs/method.md, "Accuracy").
 //!
 //! Two shapes of data exist in the wild: stack samples (samplers) and per-function call
 //! records (tracers such as cProfile). A `Profile` holds either or both, plus optional line

@@ -44,7 +44,7 @@ impl PySpy {
         nonblocking: false,
         rate: 100,
     };
-    /// The rate sweep (METHOD.md): the default row at 10 and 1000 Hz.
+    /// The rate sweep (docs/method.md): the default row at 10 and 1000 Hz.
     pub const RATE_10: PySpy = PySpy {
         name: "py-spy-10hz",
         rate: 10,

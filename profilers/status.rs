@@ -1,4 +1,4 @@
-//! How a cell ended (METHOD.md, "Platform status"): ok, or one failure category.
+//! How a cell ended (docs/method.md, "Platform status"): ok, or one failure category.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

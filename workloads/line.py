@@ -1,4 +1,4 @@
-"""Line-level workload: axis 4 of the seed article, literally.
+"""Line-level workload: axis 4 of the article, literally.
 
 mixed_lines() holds a light line (a = 1) and a heavy line (sum(range(10**7))) in one
 function; a line-level profiler must put nearly all of its time on the heavy line. The heavy

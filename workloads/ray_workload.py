@@ -1,4 +1,4 @@
-"""Distributed workload: the seed article's eval_multi_process.py, reproduced faithfully.
+"""Distributed workload: the article's eval_multi_process.py, reproduced faithfully.
 
 20 small and 4 heavy parallel_heavy_loop tasks, 4 parallel_io_bound tasks, and a ~80 MB array
 put in the object store and read by 4 process_large_data tasks. Added for profbench: each step

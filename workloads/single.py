@@ -1,4 +1,4 @@
-"""Single-process workload: the seed article's eval_single_process.py, reproduced faithfully.
+"""Single-process workload: the article's eval_single_process.py, reproduced faithfully.
 
 Five patterns, one phase each: recursion (call count and depth), heavy loop (CPU-bound,
 line-level hot spot), I/O bound (sleep: wall vs CPU), library call (json + NumPy),

@@ -89,7 +89,7 @@ def _reset_hwm():
 
 
 class phase:
-    """Context manager marking one phase of the workload (one seed pattern)."""
+    """Context manager marking one phase of the workload (one pattern of the article)."""
 
     __slots__ = ("name", "func", "_hwm_ok", "_rss_start", "_s_perf", "_s_proc", "_s_thread")
 

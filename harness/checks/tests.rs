@@ -156,7 +156,7 @@ fn every_captured_output_gets_its_ten_verdicts() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-// ------------------------------------------------------------------------ one cell by hand
+// ------------------------------------------------------------------- one cell at a time
 
 struct Cell<'a> {
     workload: &'a str,

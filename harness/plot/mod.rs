@@ -128,7 +128,7 @@ pub fn status_colour(category: &str) -> RGBColor {
     }
 }
 
-/// Status categories in the order METHOD.md lists them (legends follow it).
+/// Status categories in the order docs/method.md lists them (legends follow it).
 pub const STATUS_ORDER: [&str; 12] = [
     "ok",
     "not installable",
@@ -528,7 +528,7 @@ mod tests {
     }
 }
 
-/// One filled box of a grid chart with centred text (grids are laid out by hand: categorical
+/// One filled box of a grid chart with centred text (grids are laid out explicitly: categorical
 /// axes in plotters would cost more code than they save).
 pub(crate) fn grid_box<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,

@@ -5,6 +5,7 @@ pub mod csv;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod readme_table;
 
 use crate::actionability::Actionability;
 use crate::cost_split::CostSplit;
@@ -57,6 +58,7 @@ pub fn exporters() -> Vec<Box<dyn Exporter>> {
         Box::new(csv::Csv),
         Box::new(json::Json),
         Box::new(html::Html),
+        Box::new(readme_table::ReadmeTable),
     ]
 }
 
