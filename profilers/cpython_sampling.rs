@@ -170,6 +170,7 @@ pub fn parse_collapsed(text: &str, interval: f64) -> Result<Profile, ParseError>
             function: Some(function),
             line,
             time,
+            inclusive: None,
             hits: Some(hits),
         })
         .collect();

@@ -147,7 +147,11 @@ pub fn parse_dump(bytes: &[u8]) -> Result<Profile, ParseError> {
                 file: f.file.clone(),
                 function: Some(f.function.clone()),
                 line: *line,
+                // line_profiler times a line from its start to the next line of the same
+                // frame: what the line calls is in it (inclusive). Its output has no self
+                // time, so `time` carries the same figure.
                 time: time * unit,
+                inclusive: Some(time * unit),
                 hits: Some(*hits),
             });
         }

@@ -75,8 +75,14 @@ pub struct LineStat {
     /// Enclosing function, when the backend says.
     pub function: Option<String>,
     pub line: u32,
-    /// Seconds attributed to the line itself.
+    /// Self time: seconds while this line was the innermost Python line running (samples
+    /// whose leaf frame is on it; for a line tracer, the line's own execution).
     pub time: f64,
+    /// Inclusive time: seconds while this line was on the stack, what it calls included
+    /// (line_profiler's per-line time; a sampler's samples with the line anywhere on their
+    /// stack). None when the backend reports self time only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inclusive: Option<f64>,
     #[serde(default)]
     pub hits: Option<u64>,
 }

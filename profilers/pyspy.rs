@@ -339,6 +339,7 @@ pub fn leaf_lines(profile: &Profile) -> Vec<LineStat> {
                 function: Some(f.function.clone()),
                 line: f.line,
                 time,
+                inclusive: None,
                 hits: Some(hits),
             }
         })

@@ -240,7 +240,10 @@ pub fn parse_json(bytes: &[u8]) -> Result<Profile, ParseError> {
                 file: file.clone(),
                 function,
                 line: lineno as u32,
+                // Scalene charges a sample to the innermost line of the profiled program:
+                // self time among the program's lines (library calls included).
                 time: percent / 100.0 * elapsed,
+                inclusive: None,
                 hits,
             });
         }

@@ -17,9 +17,12 @@ fn line_times(p: &Profile, file: &str, first: u32, end: u32) -> (BTreeMap<u32, f
         .unwrap_or_default();
     let in_range = |f: &str, line: u32| f.ends_with(&base) && line >= first && line < end;
     let mut out = BTreeMap::new();
+    // A line's time includes what it calls (`sum(range(10**7))` is one C call): inclusive
+    // where the backend reports it, else its self time, which for a line calling only C
+    // functions is the same.
     for l in &p.lines {
         if in_range(&l.file, l.line) {
-            *out.entry(l.line).or_insert(0.0) += l.time;
+            *out.entry(l.line).or_insert(0.0) += l.inclusive.unwrap_or(l.time);
         }
     }
     if !out.is_empty() {

@@ -271,30 +271,36 @@ pub fn build(rec: &Recording) -> Output {
     }
 }
 
-/// Inclusive time per source line (a line that calls a slow function is a slow line, as in
-/// line_profiler); a line is counted once per sample even under recursion.
+/// Time per source line: self (samples whose leaf frame is on the line) and inclusive (a line
+/// that calls a slow function is a slow line, as in line_profiler; counted once per sample
+/// even under recursion).
 pub fn line_stats(profile: &Profile) -> Vec<LineStat> {
-    let mut acc: HashMap<u32, (f64, u64)> = HashMap::new();
+    // frame -> (self seconds, inclusive seconds, samples)
+    let mut acc: HashMap<u32, (f64, f64, u64)> = HashMap::new();
     let mut seen: HashSet<u32> = HashSet::new();
     for s in &profile.samples {
         seen.clear();
         for &i in &s.stack {
             if seen.insert(i) {
-                let e = acc.entry(i).or_insert((0.0, 0));
-                e.0 += s.weight;
-                e.1 += s.count;
+                let e = acc.entry(i).or_insert((0.0, 0.0, 0));
+                e.1 += s.weight;
+                e.2 += s.count;
             }
+        }
+        if let Some(&leaf) = s.stack.last() {
+            acc.entry(leaf).or_insert((0.0, 0.0, 0)).0 += s.weight;
         }
     }
     let mut out: Vec<LineStat> = acc
         .into_iter()
-        .filter_map(|(i, (time, hits))| {
+        .filter_map(|(i, (time, inclusive, hits))| {
             let f = profile.frames.get(i as usize)?;
             Some(LineStat {
                 file: f.file.clone(),
                 function: Some(f.function.clone()),
                 line: f.line,
                 time,
+                inclusive: Some(inclusive),
                 hits: Some(hits),
             })
         })
