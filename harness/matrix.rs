@@ -1,7 +1,7 @@
 //! The matrix: for each (launcher, workload, backend) cell, baseline and profiled runs
 //! interleaved after a warm-up, measured, parsed, compared with truth, and written at once.
 
-use crate::accuracy::{self, Accuracy, PhaseAccuracy};
+use crate::accuracy::{self, Accuracy};
 use crate::actionability::{self, Actionability};
 use crate::checks;
 use crate::cost_split::{self, CostSplit, LengthPoint};
@@ -49,15 +49,22 @@ impl Settings {
     }
 }
 
+/// Per backend, the folder of its own tool environment, or why it could not be made.
+pub type ToolBins = BTreeMap<String, Result<PathBuf, String>>;
+
 /// Everything a cell needs that is shared across cells.
 pub struct Context<'a> {
     pub env: &'a PythonEnv,
     pub installs: &'a BTreeMap<String, Install>,
-    pub tool_bins: &'a crate::commands::ToolBins,
+    pub tool_bins: &'a ToolBins,
     pub settings: &'a Settings,
     pub run_dir: &'a RunDir,
     pub progress: &'a ProgressBar,
 }
+
+/// An optional part of a cell (the cost split, actionability): `Ok(Some)` measured,
+/// `Ok(None)` not asked for by the workload, `Err(note)` missing, with why.
+type Part<T> = std::result::Result<Option<T>, String>;
 
 /// The cell stopped because the user pressed Ctrl-C.
 #[derive(Debug)]
@@ -150,16 +157,16 @@ impl Cell<'_> {
 
     /// Pairs at each other length (`--lengths`), then the cost split through all lengths.
     /// Called right after the main pairs, which are then all of `self.runs` (length 1).
-    fn cost_split(
-        &mut self,
-        rate_hz: Option<f64>,
-    ) -> Result<Result<Option<CostSplit>, String>, Interrupted> {
+    fn cost_split(&mut self, rate_hz: Option<f64>) -> Result<Part<CostSplit>, Interrupted> {
         let lengths = self.ctx.settings.other_lengths(self.workload);
         if lengths.is_empty() {
             return Ok(Ok(None));
         }
         let main: Vec<&RunRecord> = self.runs.iter().collect();
-        let mut points: Vec<LengthPoint> = cost_split::point(1.0, &main).into_iter().collect();
+        let mut points: Vec<LengthPoint> =
+            cost_split::point(1.0, &RunRecord::measured_pairs(&main))
+                .into_iter()
+                .collect();
         for scale in lengths {
             let variant = cost_split::variant(scale);
             let first = self.runs.len();
@@ -176,7 +183,7 @@ impl Cell<'_> {
                 }
             }
             let runs: Vec<&RunRecord> = self.runs[first..].iter().collect();
-            points.extend(cost_split::point(scale, &runs));
+            points.extend(cost_split::point(scale, &RunRecord::measured_pairs(&runs)));
         }
         Ok(Ok(cost_split::split(points, rate_hz)))
     }
@@ -185,7 +192,7 @@ impl Cell<'_> {
     fn actionability(
         &mut self,
         base: Option<&Accuracy>,
-    ) -> Result<Result<Option<Actionability>, String>, Interrupted> {
+    ) -> Result<Part<Actionability>, Interrupted> {
         let (Some(spec), Some(base)) = (self.workload.perturb.clone(), base) else {
             return Ok(Ok(None));
         };
@@ -587,6 +594,7 @@ pub fn run_cell(
         memory_truth: None,
         profile_warnings: vec![],
         checks: vec![],
+        checks_rules: None,
         cost_split: None,
         actionability: None,
         function_bias: None,
@@ -721,7 +729,7 @@ pub fn run_cell(
     }
     record.runs = std::mem::take(&mut cell.runs);
     if let (false, Some((inline, calls))) = (baseline_only, &workload.bias) {
-        record.function_bias = crate::function_bias::assess(&record, inline, calls);
+        record.function_bias = record.function_bias(inline, calls);
     }
     if !baseline_only {
         let wall_ratio = record.overhead.as_ref().and_then(|o| o.wall);
@@ -734,6 +742,7 @@ pub fn run_cell(
             wall_ratio: wall_ratio.as_ref(),
         });
         record.checks = checks::combine(&record.main_run_checks(), whole_cell);
+        record.checks_rules = Some(checks::RULES_VERSION);
     }
     if let Some(profile) = &main_profile {
         record.profile_warnings = profile.warnings.clone();
@@ -827,56 +836,10 @@ fn summarise(record: &mut CellRecord, runs: &[RunRecord], baseline_only: bool) {
     )
     .map(|e| e.median);
     let accs: Vec<&Accuracy> = prof.iter().filter_map(|r| r.accuracy.as_ref()).collect();
-    record.accuracy = combine_accuracy(&accs);
+    record.accuracy = accuracy::combine(&accs);
     if record.accuracy.is_none() {
         record.accuracy_note = prof.iter().find_map(|r| r.note.clone());
     }
-}
-
-/// Per phase, the median over runs of each field; then MAE and worst phase over phases.
-fn combine_accuracy(runs: &[&Accuracy]) -> Option<Accuracy> {
-    let first = runs.first()?;
-    let median = |f: &dyn Fn(&PhaseAccuracy) -> f64, i: usize| {
-        median_of(runs.iter().filter_map(|a| a.phases.get(i).map(f))).unwrap_or(0.0)
-    };
-    let phases: Vec<PhaseAccuracy> = first
-        .phases
-        .iter()
-        .enumerate()
-        .map(|(i, p)| PhaseAccuracy {
-            phase: p.phase.clone(),
-            function: p.function.clone(),
-            attributed_s: median(&|x| x.attributed_s, i),
-            truth_s: median(&|x| x.truth_s, i),
-            attributed_share: median(&|x| x.attributed_share, i),
-            truth_share: median(&|x| x.truth_share, i),
-            error_pp: median(&|x| x.error_pp, i),
-        })
-        .collect();
-    let mae_pp = phases.iter().map(|p| p.error_pp).sum::<f64>() / phases.len().max(1) as f64;
-    let worst = phases
-        .iter()
-        .max_by(|a, b| a.error_pp.total_cmp(&b.error_pp))?;
-    Some(Accuracy {
-        clock: first.clock,
-        worst_phase: worst.phase.clone(),
-        worst_pp: worst.error_pp,
-        mae_pp,
-        samples: first.samples,
-        sampling_error_pp: first.sampling_error_pp,
-        rate_hz: median_of(runs.iter().filter_map(|a| a.rate_hz)),
-        asked_hz: first.asked_hz,
-        missed_samples: median_of(
-            runs.iter()
-                .filter_map(|a| a.missed_samples.map(|m| m as f64)),
-        )
-        .map(|m| m.round() as u64),
-        phases,
-    })
-}
-
-fn median_of(values: impl Iterator<Item = f64>) -> Option<f64> {
-    Estimate::of(&values.collect::<Vec<_>>()).map(|e| e.median)
 }
 
 #[cfg(test)]
