@@ -73,7 +73,7 @@ fn core_requirements(workloads_dir: &Path) -> Result<Vec<String>> {
 }
 
 /// Per backend with isolated requirements, its tool environment's bin folder (or why not).
-pub type ToolBins = BTreeMap<String, Result<PathBuf, String>>;
+pub use crate::matrix::ToolBins;
 
 /// Creates or reuses the Python environment for these backends, and their tool environments.
 /// Public so that the criterion benches (`benches/overhead.rs`, `benches/ingest.rs`) run in the

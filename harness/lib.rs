@@ -22,4 +22,5 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod stats;
+pub mod targets;
 pub mod workload;

@@ -30,8 +30,17 @@ fn main() {
 fn report(args: &profbench::cli::ReportArgs) -> anyhow::Result<i32> {
     if args.recheck {
         for dir in &args.dirs {
-            let n = profbench::recheck::recheck(dir, &args.workloads_dir)?;
-            println!("re-decided the checks of {n} cell(s) in {}", dir.display());
+            let said = profbench::recheck::recheck(dir, &args.workloads_dir)?;
+            for r in &said {
+                println!("{}: {}", r.cell, r.how);
+            }
+            let n = said.iter().filter(|r| r.redecided).count();
+            println!(
+                "re-decided the checks of {n} of {} cell(s) in {} (rules version {})",
+                said.len(),
+                dir.display(),
+                profbench::checks::RULES_VERSION
+            );
         }
     }
     let written = match (&args.dirs[..], &args.out) {

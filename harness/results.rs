@@ -129,6 +129,10 @@ pub struct CellRecord {
     /// The ten capability checks decided from this cell's own output.
     #[serde(default)]
     pub checks: Vec<crate::checks::Check>,
+    /// Which version of the rules decided `checks` (`checks::RULES_VERSION`); None in records
+    /// written before versions were recorded (version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks_rules: Option<u32>,
     /// Fixed and running cost from runs at several lengths (`--lengths`, scalable workloads).
     #[serde(default)]
     pub cost_split: Option<crate::cost_split::CostSplit>,
@@ -170,9 +174,36 @@ impl RunRecord {
     pub fn is_main(&self) -> bool {
         !self.warmup && self.variant.is_none()
     }
+
+    /// (baseline wall, profiled wall) seconds of each measured pair of `runs` (in the order
+    /// they ran) whose two runs succeeded.
+    pub fn measured_pairs(runs: &[&RunRecord]) -> Vec<(f64, f64)> {
+        let side = |kind| runs.iter().filter(move |r| r.kind == kind && !r.warmup);
+        side(RunKind::Baseline)
+            .zip(side(RunKind::Profiled))
+            .filter(|(b, p)| b.measured.succeeded() && p.measured.succeeded())
+            .map(|(b, p)| (b.measured.wall_s, p.measured.wall_s))
+            .collect()
+    }
 }
 
 impl CellRecord {
+    /// The function bias of the workload's `inline`/`calls` pair, from this cell's measured
+    /// baseline runs and its accuracy.
+    pub fn function_bias(
+        &self,
+        inline: &str,
+        calls: &str,
+    ) -> Option<crate::function_bias::FunctionBias> {
+        let baseline: Vec<&BTreeMap<String, f64>> = self
+            .runs
+            .iter()
+            .filter(|r| r.kind == RunKind::Baseline && r.is_main())
+            .map(|r| &r.phase_wall_s)
+            .collect();
+        crate::function_bias::assess(&baseline, self.accuracy.as_ref(), inline, calls)
+    }
+
     /// The checks of each measured profiled run of the main pairs that has them, in order.
     pub fn main_run_checks(&self) -> Vec<&[crate::checks::Check]> {
         self.runs

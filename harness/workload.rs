@@ -28,9 +28,9 @@ pub struct Workload {
     #[serde(default)]
     pub bias: Option<(String, String)>,
     /// What the capability checks look for in this workload (header lines such as
-    /// `calls=`, `sleep=`, `remote=`; see `checks::targets`).
+    /// `calls=`, `sleep=`, `remote=`; see `targets.rs`).
     #[serde(default)]
-    pub targets: crate::checks::Targets,
+    pub targets: crate::targets::Targets,
     /// sha256 of the script, stored with results.
     pub sha256: String,
 }
@@ -52,7 +52,7 @@ pub fn discover(dir: &Path) -> Result<Vec<Workload>> {
         let text =
             fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         if let Some(mut w) = from_header(&path, &text) {
-            w.targets = crate::checks::Targets::from_header(&text)
+            w.targets = crate::targets::Targets::from_header(&text)
                 .with_context(|| format!("reading the header of {}", path.display()))?;
             found.push(w);
         }
@@ -92,7 +92,7 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
         } else if let Some(p) = rest.strip_prefix("perturb=") {
             perturb = Some(p.trim().to_string());
         } else if let Some(p) = rest.strip_prefix("bias=") {
-            bias = crate::function_bias::parse_pair(p);
+            bias = parse_pair(p);
         }
     }
     use sha2::Digest;
@@ -108,6 +108,13 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
         targets: Default::default(),
         sha256: format!("{:x}", sha2::Sha256::digest(text.as_bytes())),
     })
+}
+
+/// `inline,calls` from a workload header's `bias=` value.
+fn parse_pair(spec: &str) -> Option<(String, String)> {
+    let (a, b) = spec.split_once(',')?;
+    let (a, b) = (a.trim(), b.trim());
+    (!a.is_empty() && !b.is_empty()).then(|| (a.to_string(), b.to_string()))
 }
 
 /// Picks the workloads named in `wanted` (all when empty), erroring with the valid names.
@@ -222,6 +229,15 @@ mod tests {
         assert!(w.uses_ray);
         assert_eq!(w.name, "ray");
         assert!(from_header(Path::new("/x/truth.py"), "import os\n").is_none());
+    }
+
+    #[test]
+    fn a_bias_pair_is_two_names() {
+        assert_eq!(
+            parse_pair("inline_work, many_calls"),
+            Some(("inline_work".into(), "many_calls".into()))
+        );
+        assert_eq!(parse_pair("only"), None);
     }
 
     #[test]

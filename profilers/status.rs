@@ -24,6 +24,24 @@ pub enum Failure {
     HarnessFault,
 }
 
+impl Failure {
+    /// Every category, in the order docs/method.md lists them.
+    pub const ALL: [Failure; 12] = [
+        Failure::NotInstallable,
+        Failure::BinaryIncompatible,
+        Failure::PermissionDenied,
+        Failure::UnsupportedPlatform,
+        Failure::TargetNotFound,
+        Failure::Crashed,
+        Failure::TimedOut,
+        Failure::NoOutput,
+        Failure::UnparseableOutput,
+        Failure::WorkloadFailed,
+        Failure::Interrupted,
+        Failure::HarnessFault,
+    ];
+}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -1,8 +1,8 @@
 //! Axis 3, library transparency.
 
 use super::frames::{describe_frame, frames_named_any, in_import, is, is_module_code, secs, short};
-use super::targets::LibraryUse;
 use super::{na, no_profile, Decided, Inputs, Verdict};
+use crate::targets::LibraryUse;
 use std::collections::{BTreeSet, HashMap};
 
 /// A frame's bare function name, without the decorations tracers add

@@ -4,7 +4,7 @@
 //! keeps the evidence that decided it: the frame, line or number, so a reader can check the
 //! verdict against the raw output.
 //!
-//! What each axis looks for comes from the workload's header (`targets.rs`); an axis whose
+//! What each axis looks for comes from the workload's header (`crate::targets`); an axis whose
 //! target the workload does not name is not applicable there, with the reason as evidence.
 //! One file per axis or group: `calls.rs` (1), `waiting.rs` (2), `library.rs` (3),
 //! `lines.rs` (4), `memory.rs` (5), `distributed.rs` (6, 9, 10), `overhead.rs` (7),
@@ -18,16 +18,15 @@ mod lines;
 mod memory;
 mod overhead;
 mod serialization;
-pub mod targets;
 #[cfg(test)]
 mod tests;
 mod waiting;
 
 use crate::stats::Estimate;
+pub use crate::targets::{self, Targets};
 use crate::workload::Truth;
 use profbench_profilers::Profile;
 use serde::{Deserialize, Serialize};
-pub use targets::Targets;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -63,6 +62,12 @@ pub struct Inputs<'a> {
     /// The cell's wall-time ratio to the baseline, for axis 7.
     pub wall_ratio: Option<&'a Estimate>,
 }
+
+/// The version of the rules in this folder, stored with every cell they decide
+/// (`CellRecord::checks_rules`), so a reader can tell which rules gave a verdict. 1: the
+/// rules before targets came from workload headers (records without the field); 2: targets
+/// from headers, no verdicts for failed cells.
+pub const RULES_VERSION: u32 = 2;
 
 /// Axis names, index = axis - 1.
 pub const AXES: [&str; 10] = [
