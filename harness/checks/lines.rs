@@ -40,6 +40,20 @@ fn line_times(p: &Profile, file: &str, first: u32, end: u32) -> (BTreeMap<u32, f
     (out, "sampled lines")
 }
 
+/// The line of `def NAME(` (or `async def`) in the source, 1-based.
+fn def_line(source: &str, name: &str) -> Option<u32> {
+    let wanted = format!("def {name}(");
+    source
+        .lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.starts_with(&wanted)
+                || l.strip_prefix("async ")
+                    .is_some_and(|r| r.starts_with(&wanted))
+        })
+        .map(|i| i as u32 + 1)
+}
+
 /// The function's lines: from its `def` line to the next top-level statement.
 fn function_span(source: &str, first: u32) -> u32 {
     let lines: Vec<&str> = source.lines().collect();
@@ -93,9 +107,16 @@ pub fn line_level(inputs: &Inputs) -> Decided {
     let Ok(source) = std::fs::read_to_string(&ph.file) else {
         return na(format!("cannot read the workload source {}", ph.file));
     };
-    let end = function_span(&source, ph.line);
     let func = bare(&ph.function);
-    let Some(heavy) = find_line(&source, ph.line, end, heavy_text) else {
+    // The run's line numbers are those of the source as it ran; lines added above the
+    // function since (a header line) move it: find its `def` now and read the source there,
+    // in the run's numbering.
+    let first = def_line(&source, func).unwrap_or(ph.line);
+    let shift = |line: u32| (line + ph.line).saturating_sub(first);
+    let end = shift(function_span(&source, first));
+    let Some(heavy) =
+        find_line(&source, first, function_span(&source, first), heavy_text).map(shift)
+    else {
         return na(format!("no `{heavy_text}` line in {func}"));
     };
     let Some(p) = inputs.profile else {
@@ -120,7 +141,8 @@ pub fn line_level(inputs: &Inputs) -> Decided {
     let heavy_share = heavy_s / total;
     match light_text {
         Some(light_text) => {
-            let light = find_line(&source, ph.line, end, light_text).unwrap_or(0);
+            let light = find_line(&source, first, function_span(&source, first), light_text)
+                .map_or(0, shift);
             let light_share = times.get(&light).copied().unwrap_or(0.0) / total;
             let ev = format!(
                 "{func} ({source_kind}): line {heavy} `{heavy_text}` {:.1}%, line {light} `{light_text}` {:.2}% of {total:.3} s",

@@ -408,3 +408,20 @@ fn checks_serialise_with_kebab_case_verdicts() {
     assert_eq!(v["verdict"], "not-applicable");
     assert_eq!(serde_json::from_value::<Check>(v).unwrap(), c);
 }
+
+#[test]
+fn axis4_reads_an_edited_source_in_the_runs_line_numbers() {
+    // The py-spy capture's lines are those of single.py as captured; the repository's
+    // single.py has header lines added above the function since.
+    let mut t = truth("checks/single-cprofile.truth.json");
+    let now = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/workloads/single.py"));
+    for p in &mut t.phases {
+        p.file = now.to_string_lossy().into_owned();
+    }
+    let p = parse("py-spy", "checks/single-pyspy.txt", 100, Clock::Wall);
+    expect(
+        &Cell::new("single", &p, &t).axis(4),
+        Verdict::Pass,
+        "line 34 `result += hashlib.md5` ranked 1 of",
+    );
+}
