@@ -33,6 +33,34 @@ pub enum Command {
     Record(profbench_sampler::RecordArgs),
     /// Rewrite a run folder's reports, or merge folders from several machines into one report.
     Report(ReportArgs),
+    /// Platforms on this machine: other Pythons, Debian chroots, a restricted user.
+    Platform {
+        #[command(subcommand)]
+        command: PlatformCommand,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum PlatformCommand {
+    /// Every platform this machine knows of, and whether it can be had here (and why not).
+    List,
+    /// Make a platform (a chroot tree: debootstrap) and build its pinned environment.
+    Build {
+        /// A name from `profbench platform list`.
+        name: String,
+    },
+    /// Delete a chroot platform's tree (refused while anything is mounted inside).
+    Remove { name: String },
+    /// Run a command on a platform: `profbench platform run debian13 -- python3 -V`.
+    Run {
+        name: String,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Print the platform descriptor of where this runs (what every cell records).
+    #[command(hide = true)]
+    Describe,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -117,6 +145,11 @@ pub struct MatrixArgs {
     /// Folder holding run folders.
     #[arg(long, default_value = "results")]
     pub results_dir: PathBuf,
+    /// Platforms to run on, comma-separated, or `all` (see `profbench platform list`); each
+    /// gets a run folder under OUT/platforms/, merged into one table with a column per
+    /// platform. Default: the host interpreter only, as a plain run.
+    #[arg(long, value_delimiter = ',')]
+    pub platforms: Vec<String>,
 }
 
 /// A positive work multiplier.

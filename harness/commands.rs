@@ -112,11 +112,14 @@ pub fn prepare_env(
     Ok((env, base, installs, tool_bins))
 }
 
-fn install_ctrlc() {
+pub fn install_ctrlc() {
     // A second Ctrl-C while cleaning up is left to the default handler's patience: we exit soon.
     let _ = ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
             eprintln!("\nprofbench: second interrupt, exiting now");
+            // Exiting skips destructors: a chroot's mounts are undone here.
+            #[cfg(target_os = "linux")]
+            crate::platforms::mounts::unmount_all_active();
             std::process::exit(130);
         }
         eprintln!("\nprofbench: interrupted; ending the current run and keeping finished cells...");
@@ -124,6 +127,9 @@ fn install_ctrlc() {
 }
 
 pub fn matrix(args: &MatrixArgs) -> Result<i32> {
+    if !args.platforms.is_empty() {
+        return crate::platforms::run::matrix(args);
+    }
     launcher::check_names(&args.launchers)?;
     let backends = select_backends(&args.backends, args.backend_file.as_deref())?;
     let all_workloads = workload::discover(&args.common.workloads_dir)?;
@@ -448,6 +454,13 @@ pub fn doctor(args: &CommonArgs) -> Result<i32> {
             }
         };
         println!("  {:<22} {verdict}", b.name());
+    }
+    // On a platform's own run (`platform build`), the list would describe the platform from inside.
+    if std::env::var_os(platform::NAME_VAR).is_none() {
+        println!("platforms (`profbench platform list`):");
+        for line in crate::platforms::describe_all(&crate::platforms::discover()) {
+            println!("{line}");
+        }
     }
     Ok(0)
 }

@@ -14,6 +14,7 @@ pub mod machine_load;
 pub mod matrix;
 pub mod merge;
 pub mod platform;
+pub mod platforms;
 pub mod plot;
 pub mod pyenv;
 pub mod reaper;

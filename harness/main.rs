@@ -16,6 +16,7 @@ fn main() {
         }),
         Command::Record(args) => profbench_sampler::record(&args),
         Command::Report(args) => report(&args),
+        Command::Platform { command } => profbench::platforms::run::command(&command),
     };
     match result {
         Ok(code) => std::process::exit(code),
