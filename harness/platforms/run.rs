@@ -195,6 +195,12 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             }
             Ok(python) => {
                 eprintln!("== platform {}: {}", e.name, e.about);
+                #[cfg(target_os = "linux")]
+                if let Kind::Chroot(spec) = e.kind {
+                    if super::chroot::built(spec).is_none() {
+                        super::chroot::build(spec)?;
+                    }
+                }
                 std::fs::create_dir_all(&dir)?;
                 let mut argv: Vec<OsString> = vec!["matrix".into()];
                 argv.extend(common.iter().map(OsString::from));
