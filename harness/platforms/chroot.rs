@@ -139,7 +139,9 @@ fn copy_host_files(tree: &Path) -> Result<()> {
 
 /// chroot(8) into the tree, in `cwd`, with only `CLEAN_ENV` and `env`.
 pub fn command(tree: &Path, cwd: &Path, argv: &[OsString], env: &[(OsString, OsString)]) -> Command {
-    let mut cmd = Command::new("chroot");
+    // Found on the host's PATH: the command itself gets an empty environment.
+    let chroot = which::which("chroot").unwrap_or_else(|_| "/usr/sbin/chroot".into());
+    let mut cmd = Command::new(chroot);
     cmd.arg(tree).arg("/usr/bin/env").arg("-i").arg("-C").arg(cwd);
     for (k, v) in CLEAN_ENV {
         cmd.arg(format!("{k}={v}"));
@@ -212,7 +214,17 @@ pub fn build(spec: &Spec) -> Result<()> {
 /// was killed: its mounts would take host folders down with the tree).
 pub fn remove(spec: &Spec) -> Result<()> {
     let tree = tree(spec);
-    let busy = mounts::mounted_under(&tree);
+    if !tree.exists() {
+        bail!("{} is not built ({} does not exist)", spec.name, tree.display());
+    }
+    remove_tree(&tree)?;
+    let _ = std::fs::remove_file(tree.with_extension("build.log"));
+    Ok(())
+}
+
+/// Deletes a tree unless something is mounted inside.
+pub fn remove_tree(tree: &Path) -> Result<()> {
+    let busy = mounts::mounted_under(tree);
     if !busy.is_empty() {
         bail!(
             "{} has {} mount(s) inside (first: {}): wait for its run to end, or unmount them (umount -R {})",
@@ -222,12 +234,7 @@ pub fn remove(spec: &Spec) -> Result<()> {
             tree.display()
         );
     }
-    if !tree.exists() {
-        bail!("{} is not built ({} does not exist)", spec.name, tree.display());
-    }
-    std::fs::remove_dir_all(&tree).with_context(|| format!("removing {}", tree.display()))?;
-    let _ = std::fs::remove_file(tree.with_extension("build.log"));
-    Ok(())
+    std::fs::remove_dir_all(tree).with_context(|| format!("removing {}", tree.display()))
 }
 
 /// Runs `argv` inside the tree in `cwd` (a host folder shared at the same path, with the

@@ -25,8 +25,15 @@ impl Mounts {
     /// Mounts a fresh /proc, the host's /sys and /dev (recursively: /dev/pts, /dev/shm), and
     /// each of `shared` (host folders) at the same path inside `tree`.
     pub fn enter(tree: &Path, shared: &[PathBuf]) -> Result<Mounts> {
-        // Left over from a run that was killed (SIGKILL skips every guard): clear first.
-        unmount_under(tree);
+        let busy = mounted_under(tree);
+        if !busy.is_empty() {
+            anyhow::bail!(
+                "{} already has {} mount(s) inside: another run is using it, or one was killed (fix: umount -R {} once nothing runs there)",
+                tree.display(),
+                busy.len(),
+                tree.display()
+            );
+        }
         let mut m = Mounts { points: vec![] };
         m.add(None::<&Path>, &tree.join("proc"), Some("proc"), MsFlags::empty())?;
         m.add(Some(Path::new("/sys")), &tree.join("sys"), None, MsFlags::MS_BIND | MsFlags::MS_REC)?;
