@@ -53,7 +53,10 @@ fn os_release() -> (String, String) {
     };
     (
         get("ID").unwrap_or_else(|| std::env::consts::OS.into()),
-        get("VERSION_ID").unwrap_or_else(|| "unknown".into()),
+        // Debian unstable has no VERSION_ID, only the codename of the next release.
+        get("VERSION_ID")
+            .or_else(|| get("VERSION_CODENAME"))
+            .unwrap_or_else(|| "unknown".into()),
     )
 }
 

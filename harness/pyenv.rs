@@ -248,7 +248,7 @@ pub fn ensure(
     }
     if let Ok(failed) = fs::read_to_string(root.join(CORE_FAILURES)) {
         for line in failed.lines() {
-            pb.println(format!("warning: workload requirement not installable here: {line}"));
+            eprintln!("warning: workload requirement not installable here: {line}");
         }
     }
     let mut outcomes = BTreeMap::new();
