@@ -1,6 +1,7 @@
 //! CPython 3.15's built-in sampling profiler ("Tachyon", `python -m profiling.sampling`),
-//! row `cpython-sampling`: `python -m profiling.sampling run --collapsed -i 100 -d 86400
-//! -o out.txt script.py`. It runs the script in a child process and reads its stacks from
+//! row `cpython-sampling`: `python -m profiling.sampling run --collapsed -r 10000 -d 86400
+//! -o out.txt script.py` (3.15.2's `run --help`: `-r, --sampling-rate RATE` in Hz; the
+//! alphas' `-i INTERVAL_US` is gone and is refused as an unrecognized argument). It runs the script in a child process and reads its stacks from
 //! outside (like py-spy), in wall-clock mode, main thread only (its defaults).
 //!
 //! Output: collapsed stacks, one line per distinct stack, root first, then a space and the
@@ -59,8 +60,8 @@ impl Backend for CPythonSampling {
         let mut argv = launch.python.to_vec();
         argv.extend(["-m", "profiling.sampling", "run", "--collapsed"].map(OsString::from));
         argv.extend([
-            "-i".into(),
-            INTERVAL_US.to_string().into(),
+            "-r".into(),
+            (1_000_000 / INTERVAL_US).to_string().into(),
             "-d".into(),
             DURATION_S.to_string().into(),
             OsString::from("-o"),
