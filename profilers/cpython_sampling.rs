@@ -251,6 +251,18 @@ mod tests {
     }
 
     #[test]
+    fn a_real_capture_from_python_3_15_2() {
+        // Captured in the sid-py315 chroot (see the fixtures' README), -r 10000.
+        let text = std::fs::read_to_string(format!("{FIX}line-collapsed-3.15.2.txt")).unwrap();
+        let p = parse_collapsed(&text, 100e-6).unwrap();
+        assert_eq!(p.sample_count(), 26237);
+        assert!((p.inclusive_seconds("mixed_lines", Some("line.py")) - 1.1).abs() < 1e-9);
+        assert!((p.inclusive_seconds("light_loop", Some("line.py")) - 1.5202).abs() < 1e-9);
+        let heavy = p.lines.iter().find(|l| l.file == "line.py" && l.line == 24).unwrap();
+        assert_eq!(heavy.hits, Some(11000));
+    }
+
+    #[test]
     fn the_documentations_short_example_parses() {
         // Verbatim shape of Doc/library/profiling.sampling.rst's example: bare names, no tid.
         let p = parse_collapsed("main;process_data;parse_json;decode_utf8 42\nmain;process_data;parse_json 156\nmain;handle_request;send_response 89\n", 1e-4).unwrap();
