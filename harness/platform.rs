@@ -99,11 +99,14 @@ fn is_root() -> bool {
 
 /// A field of `/proc/self/status` (Linux), e.g. `CapEff` or `Seccomp`.
 fn proc_status(field: &str) -> Option<String> {
-    fs::read_to_string("/proc/self/status").ok()?.lines().find_map(|l| {
-        l.strip_prefix(field)
-            .and_then(|rest| rest.strip_prefix(':'))
-            .map(|v| v.trim().to_string())
-    })
+    fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .map(|v| v.trim().to_string())
+        })
 }
 
 fn user() -> String {
@@ -164,7 +167,11 @@ pub fn describe(python: (u32, u32, u32)) -> Platform {
     let id = format!("{os}-{os_version}-{arch}-{libc}-py{python}");
     Platform {
         // Two platforms may share OS and Python (`host` and `restricted`): the name tells them apart.
-        id: if name.is_empty() { id } else { format!("{name}:{id}") },
+        id: if name.is_empty() {
+            id
+        } else {
+            format!("{name}:{id}")
+        },
         os,
         os_version,
         arch,

@@ -225,7 +225,15 @@ pub fn ensure(
         };
         created.map_err(|e| anyhow::anyhow!("{e}\nfix: check that {} can create virtual environments (Debian: apt-get install python3-venv)", base_python.display()))?;
         if !core.is_empty() {
-            let all_at_once = install(&pb, uv.as_deref(), &root, &cache, core, "installing workload requirements", &log);
+            let all_at_once = install(
+                &pb,
+                uv.as_deref(),
+                &root,
+                &cache,
+                core,
+                "installing workload requirements",
+                &log,
+            );
             if let Err(e) = all_at_once {
                 // A pin without a wheel for this Python (Ray on 3.15) is data, not the end of
                 // the run: each requirement alone, and the workloads that need a missing one
@@ -233,7 +241,15 @@ pub fn ensure(
                 let (mut failed, mut n) = (String::new(), 0);
                 for (i, req) in core.iter().enumerate() {
                     let one_log = log.with_extension(format!("{i}.log"));
-                    if let Err(e) = install(&pb, uv.as_deref(), &root, &cache, std::slice::from_ref(req), &format!("installing {req}"), &one_log) {
+                    if let Err(e) = install(
+                        &pb,
+                        uv.as_deref(),
+                        &root,
+                        &cache,
+                        std::slice::from_ref(req),
+                        &format!("installing {req}"),
+                        &one_log,
+                    ) {
                         failed.push_str(&format!("{req}: {}\n", e.replace('\n', " / ")));
                         n += 1;
                     }

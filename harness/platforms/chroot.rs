@@ -60,11 +60,16 @@ pub const EXE_INSIDE: &str = "/usr/local/bin/profbench";
 /// The environment inside: nothing from the host (no PATH, PIP_*, PYTHON*), but the CA bundle
 /// the host trusts (copied in) so that a TLS-intercepting network still reaches PyPI.
 pub const CLEAN_ENV: &[(&str, &str)] = &[
-    ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+    (
+        "PATH",
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ),
     ("HOME", "/root"),
     ("LANG", "C.UTF-8"),
     ("DEBIAN_FRONTEND", "noninteractive"),
     ("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"),
+    // The workloads folder is the host's, shared: no __pycache__ written into the checkout.
+    ("PYTHONDONTWRITEBYTECODE", "1"),
 ];
 const HOST_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
 
@@ -127,22 +132,35 @@ fn run_logged(cmd: &mut Command, what: &str, log: &Path) -> Result<()> {
 
 /// Copies what the host knows into the tree before anything in it goes online.
 fn copy_host_files(tree: &Path) -> Result<()> {
-    for (from, to) in [("/etc/resolv.conf", "etc/resolv.conf"), (HOST_CA, "etc/ssl/certs/ca-certificates.crt")] {
+    for (from, to) in [
+        ("/etc/resolv.conf", "etc/resolv.conf"),
+        (HOST_CA, "etc/ssl/certs/ca-certificates.crt"),
+    ] {
         let to = tree.join(to);
         std::fs::create_dir_all(to.parent().unwrap())?;
         // resolv.conf may be a symlink into /run in the tree: replace it with a file.
         let _ = std::fs::remove_file(&to);
-        std::fs::copy(from, &to).with_context(|| format!("copying {from} into {}", tree.display()))?;
+        std::fs::copy(from, &to)
+            .with_context(|| format!("copying {from} into {}", tree.display()))?;
     }
     Ok(())
 }
 
 /// chroot(8) into the tree, in `cwd`, with only `CLEAN_ENV` and `env`.
-pub fn command(tree: &Path, cwd: &Path, argv: &[OsString], env: &[(OsString, OsString)]) -> Command {
+pub fn command(
+    tree: &Path,
+    cwd: &Path,
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
+) -> Command {
     // Found on the host's PATH: the command itself gets an empty environment.
     let chroot = which::which("chroot").unwrap_or_else(|_| "/usr/sbin/chroot".into());
     let mut cmd = Command::new(chroot);
-    cmd.arg(tree).arg("/usr/bin/env").arg("-i").arg("-C").arg(cwd);
+    cmd.arg(tree)
+        .arg("/usr/bin/env")
+        .arg("-i")
+        .arg("-C")
+        .arg(cwd);
     for (k, v) in CLEAN_ENV {
         cmd.arg(format!("{k}={v}"));
     }
@@ -165,10 +183,15 @@ pub fn build(spec: &Spec) -> Result<()> {
     let tree = tree(spec);
     let busy = mounts::mounted_under(&tree);
     if !busy.is_empty() {
-        bail!("{} is in use ({} mounted inside): wait for its run to end", tree.display(), busy[0].display());
+        bail!(
+            "{} is in use ({} mounted inside): wait for its run to end",
+            tree.display(),
+            busy[0].display()
+        );
     }
     if tree.exists() {
-        std::fs::remove_dir_all(&tree).with_context(|| format!("removing the old {}", tree.display()))?;
+        std::fs::remove_dir_all(&tree)
+            .with_context(|| format!("removing the old {}", tree.display()))?;
     }
     std::fs::create_dir_all(&tree).with_context(|| format!("creating {}", tree.display()))?;
     let mirror = mirror::host_mirror().map_err(anyhow::Error::msg)?;
@@ -189,7 +212,12 @@ pub fn build(spec: &Spec) -> Result<()> {
         &log,
     )?;
     copy_host_files(&tree)?;
-    let apt = format!("apt-get {0} update && apt-get {0} install -y --no-install-recommends {1}", spec.apt_options.join(" "), spec.packages.join(" ")).replace("  ", " ");
+    let apt = format!(
+        "apt-get {0} update && apt-get {0} install -y --no-install-recommends {1}",
+        spec.apt_options.join(" "),
+        spec.packages.join(" ")
+    )
+    .replace("  ", " ");
     {
         let _mounts = Mounts::enter(&tree, &[])?;
         let sh = |script: String| vec![OsString::from("/bin/sh"), "-c".into(), script.into()];
@@ -206,7 +234,12 @@ pub fn build(spec: &Spec) -> Result<()> {
         built_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
     std::fs::write(tree.join(RECORD), serde_json::to_vec_pretty(&record)?)?;
-    eprintln!("{}: built in {:.0} s at {}", spec.name, started.elapsed().as_secs_f64(), tree.display());
+    eprintln!(
+        "{}: built in {:.0} s at {}",
+        spec.name,
+        started.elapsed().as_secs_f64(),
+        tree.display()
+    );
     Ok(())
 }
 
@@ -215,7 +248,11 @@ pub fn build(spec: &Spec) -> Result<()> {
 pub fn remove(spec: &Spec) -> Result<()> {
     let tree = tree(spec);
     if !tree.exists() {
-        bail!("{} is not built ({} does not exist)", spec.name, tree.display());
+        bail!(
+            "{} is not built ({} does not exist)",
+            spec.name,
+            tree.display()
+        );
     }
     remove_tree(&tree)?;
     let _ = std::fs::remove_file(tree.with_extension("build.log"));
@@ -250,14 +287,19 @@ pub fn run(
         bail!("{}: {why}", spec.name);
     }
     if built(spec).is_none() {
-        bail!("{} is not built: run `profbench platform build {}`", spec.name, spec.name);
+        bail!(
+            "{} is not built: run `profbench platform build {}`",
+            spec.name,
+            spec.name
+        );
     }
     let tree = tree(spec);
     copy_host_files(&tree)?;
     let exe = std::env::current_exe().context("locating the profbench executable")?;
     let inside_exe = tree.join(EXE_INSIDE.trim_start_matches('/'));
     std::fs::create_dir_all(inside_exe.parent().unwrap())?;
-    std::fs::copy(&exe, &inside_exe).with_context(|| format!("copying {} into {}", exe.display(), tree.display()))?;
+    std::fs::copy(&exe, &inside_exe)
+        .with_context(|| format!("copying {} into {}", exe.display(), tree.display()))?;
     let mut dirs: Vec<PathBuf> = Vec::new();
     for d in std::iter::once(cwd.to_path_buf()).chain(shared.iter().cloned()) {
         if !dirs.iter().any(|k| d.starts_with(k)) {

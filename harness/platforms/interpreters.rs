@@ -130,7 +130,10 @@ pub fn name_all(found: &[Interpreter]) -> Vec<(String, Interpreter)> {
         } else {
             format!("py{}", i.version_text())
         };
-        if named.iter().all(|(n, o)| *n != name && o.version != i.version) {
+        if named
+            .iter()
+            .all(|(n, o)| *n != name && o.version != i.version)
+        {
             named.push((name, i.clone()));
         }
     }
@@ -155,7 +158,13 @@ mod tests {
         for ok in ["python3.8", "python3.13", "python3.15"] {
             assert!(is_versioned_python3(ok), "{ok}");
         }
-        for no in ["python3", "python3.11-config", "python3.13t", "python2.7", "python3."] {
+        for no in [
+            "python3",
+            "python3.11-config",
+            "python3.13t",
+            "python2.7",
+            "python3.",
+        ] {
             assert!(!is_versioned_python3(no), "{no}");
         }
     }

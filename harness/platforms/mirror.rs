@@ -45,7 +45,9 @@ pub fn deb822(text: &str) -> Vec<Source> {
                 .filter(|l| !l.trim_start().starts_with('#'))
                 .find_map(|l| {
                     let (k, v) = l.split_once(':')?;
-                    k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                    k.trim()
+                        .eq_ignore_ascii_case(name)
+                        .then(|| v.trim().to_string())
                 })
         };
         let types = field("Types").unwrap_or_default();
@@ -71,7 +73,8 @@ pub fn deb822(text: &str) -> Vec<Source> {
 
 /// Every `deb` source apt reads under `etc_apt` (apt reads only `*.list` and `*.sources`).
 pub fn sources(etc_apt: &Path) -> Vec<Source> {
-    let mut out = one_line(&std::fs::read_to_string(etc_apt.join("sources.list")).unwrap_or_default());
+    let mut out =
+        one_line(&std::fs::read_to_string(etc_apt.join("sources.list")).unwrap_or_default());
     let mut files: Vec<_> = std::fs::read_dir(etc_apt.join("sources.list.d"))
         .map(|e| e.filter_map(|e| e.ok()).map(|e| e.path()).collect())
         .unwrap_or_default();

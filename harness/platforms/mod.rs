@@ -59,7 +59,11 @@ pub fn discover() -> Vec<Entry> {
             .is_none()
             .then(|| "no python3 on PATH that runs".to_string()),
         about: match &host_python {
-            Some(i) => format!("the host as it is: Python {} ({})", i.version_text(), i.executable.display()),
+            Some(i) => format!(
+                "the host as it is: Python {} ({})",
+                i.version_text(),
+                i.executable.display()
+            ),
             None => "the host as it is".into(),
         },
         duplicate_of: None,
@@ -67,10 +71,13 @@ pub fn discover() -> Vec<Entry> {
     for (name, i) in interpreters::name_all(&interpreters::discover()) {
         let (a, b, _) = i.version;
         out.push(Entry {
-            unavailable: ((a, b) < MIN_PYTHON).then(|| {
-                format!("profbench needs Python ≥ {}.{}", MIN_PYTHON.0, MIN_PYTHON.1)
-            }),
-            about: format!("the host with Python {} ({})", i.version_text(), i.path.display()),
+            unavailable: ((a, b) < MIN_PYTHON)
+                .then(|| format!("profbench needs Python ≥ {}.{}", MIN_PYTHON.0, MIN_PYTHON.1)),
+            about: format!(
+                "the host with Python {} ({})",
+                i.version_text(),
+                i.path.display()
+            ),
             duplicate_of: host_python
                 .as_ref()
                 .filter(|h| h.executable == i.executable)
@@ -117,7 +124,10 @@ pub fn discover() -> Vec<Entry> {
 pub fn select(wanted: &[String]) -> Result<Vec<Entry>> {
     let known = discover();
     if wanted.iter().any(|w| w == "all") {
-        return Ok(known.into_iter().filter(|e| e.duplicate_of.is_none()).collect());
+        return Ok(known
+            .into_iter()
+            .filter(|e| e.duplicate_of.is_none())
+            .collect());
     }
     let mut out = Vec::new();
     for w in wanted {
@@ -125,7 +135,11 @@ pub fn select(wanted: &[String]) -> Result<Vec<Entry>> {
             Some(e) => out.push(e.clone()),
             None => bail!(
                 "unknown platform '{w}': valid platforms here are all, {}",
-                known.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
+                known
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }
@@ -149,7 +163,10 @@ pub fn describe_all(entries: &[Entry]) -> Vec<String> {
             (None, Some(d)) => format!("available (same interpreter as {d}; left out of `all`)"),
             (None, None) => "available".into(),
         };
-        lines.push(format!("  {:<12} {state}\n  {:<12} {}", e.name, "", e.about));
+        lines.push(format!(
+            "  {:<12} {state}\n  {:<12} {}",
+            e.name, "", e.about
+        ));
     }
     for (name, why) in elsewhere() {
         lines.push(format!("  {name:<12} {why}"));

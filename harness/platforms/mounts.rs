@@ -35,11 +35,31 @@ impl Mounts {
             );
         }
         let mut m = Mounts { points: vec![] };
-        m.add(None::<&Path>, &tree.join("proc"), Some("proc"), MsFlags::empty())?;
-        m.add(Some(Path::new("/sys")), &tree.join("sys"), None, MsFlags::MS_BIND | MsFlags::MS_REC)?;
-        m.add(Some(Path::new("/dev")), &tree.join("dev"), None, MsFlags::MS_BIND | MsFlags::MS_REC)?;
+        m.add(
+            None::<&Path>,
+            &tree.join("proc"),
+            Some("proc"),
+            MsFlags::empty(),
+        )?;
+        m.add(
+            Some(Path::new("/sys")),
+            &tree.join("sys"),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+        )?;
+        m.add(
+            Some(Path::new("/dev")),
+            &tree.join("dev"),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+        )?;
         for dir in shared {
-            m.add(Some(dir.as_path()), &inside(tree, dir), None, MsFlags::MS_BIND | MsFlags::MS_REC)?;
+            m.add(
+                Some(dir.as_path()),
+                &inside(tree, dir),
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+            )?;
         }
         Ok(m)
     }
@@ -53,12 +73,28 @@ impl Mounts {
     ) -> Result<()> {
         std::fs::create_dir_all(target)
             .with_context(|| format!("creating mount point {}", target.display()))?;
-        let what = source.map(|s| s.display().to_string()).unwrap_or("proc".into());
-        mount(source.or(Some(Path::new("proc"))), target, fstype, flags, None::<&str>)
-            .with_context(|| format!("mounting {what} on {} (fix: run as root, in a container with CAP_SYS_ADMIN)", target.display()))?;
+        let what = source
+            .map(|s| s.display().to_string())
+            .unwrap_or("proc".into());
+        mount(
+            source.or(Some(Path::new("proc"))),
+            target,
+            fstype,
+            flags,
+            None::<&str>,
+        )
+        .with_context(|| {
+            format!(
+                "mounting {what} on {} (fix: run as root, in a container with CAP_SYS_ADMIN)",
+                target.display()
+            )
+        })?;
         // Recorded before anything else can fail, so the guard always undoes it.
         self.points.push(target.to_path_buf());
-        ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).push(target.to_path_buf());
+        ACTIVE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(target.to_path_buf());
         Ok(())
     }
 
@@ -119,7 +155,10 @@ fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;

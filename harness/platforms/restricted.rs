@@ -69,7 +69,11 @@ pub fn reachable_by_others(path: &Path) -> bool {
     let Ok(real) = path.canonicalize() else {
         return false;
     };
-    let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode()).unwrap_or(0);
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0)
+    };
     mode(&real) & 0o005 == 0o005 && real.ancestors().skip(1).all(|d| mode(d) & 0o001 != 0)
 }
 

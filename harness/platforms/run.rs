@@ -77,14 +77,18 @@ fn restricted_python() -> Result<PathBuf, String> {
         .chain(found.iter().filter(ok))
         .next()
         .map(|i| i.executable.clone())
-        .ok_or_else(|| "no Python 3.8+ that the user nobody can run (all are under private folders)".into())
+        .ok_or_else(|| {
+            "no Python 3.8+ that the user nobody can run (all are under private folders)".into()
+        })
 }
 
 /// How the platform was made, for its descriptor.
 fn how_built(e: &Entry) -> String {
     match &e.kind {
         Kind::Host => "the host as it is".into(),
-        Kind::Interpreter(i) => format!("the host with {} ({})", i.path.display(), i.version_text()),
+        Kind::Interpreter(i) => {
+            format!("the host with {} ({})", i.path.display(), i.version_text())
+        }
         #[cfg(target_os = "linux")]
         Kind::Chroot(spec) => match super::chroot::built(spec) {
             Some(r) => super::chroot::how_built(spec, &r),
@@ -177,10 +181,16 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
         .flatten()
     {
         let abs = std::path::absolute(p)?;
-        shared.push(if abs.is_dir() { abs } else { abs.parent().unwrap().to_path_buf() });
+        shared.push(if abs.is_dir() {
+            abs
+        } else {
+            abs.parent().unwrap().to_path_buf()
+        });
     }
     let mut dirs = Vec::new();
-    let mut summary = String::from("# Platforms of this run\n\n| platform | state | how it was made |\n|---|---|---|\n");
+    let mut summary = String::from(
+        "# Platforms of this run\n\n| platform | state | how it was made |\n|---|---|---|\n",
+    );
     let mut code = 0;
     for e in &entries {
         if crate::runner::INTERRUPTED.load(Ordering::SeqCst) {
@@ -245,7 +255,10 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     }
     let written = crate::merge::merge(&dirs, &out)?;
     print!("{summary}");
-    for p in written.iter().filter(|p| p.extension().is_some_and(|x| x == "md" || x == "html")) {
+    for p in written
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "md" || x == "html"))
+    {
         println!("wrote {}", p.display());
     }
     println!("wrote {}", out.join("platforms.md").display());
@@ -265,7 +278,10 @@ pub fn command(cmd: &PlatformCommand) -> Result<i32> {
         PlatformCommand::Describe => {
             let python = crate::pyenv::find_base_python(None)?;
             let version = crate::pyenv::python_version(&python)?;
-            println!("{}", serde_json::to_string_pretty(&crate::platform::describe(version))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::platform::describe(version))?
+            );
             Ok(0)
         }
         PlatformCommand::Build { name } => {
@@ -311,20 +327,29 @@ fn one(name: &str) -> Result<Entry> {
 /// `platform run NAME -- CMD`: CMD on that platform, in the current folder.
 fn run_command(e: &Entry, argv: &[OsString]) -> Result<i32> {
     if argv.is_empty() {
-        bail!("nothing to run: profbench platform run {} -- COMMAND", e.name);
+        bail!(
+            "nothing to run: profbench platform run {} -- COMMAND",
+            e.name
+        );
     }
     if let Some(why) = &e.unavailable {
         bail!("{}: cannot be had here: {why}", e.name);
     }
     let cwd = std::env::current_dir()?;
     let status = match &e.kind {
-        Kind::Host => std::process::Command::new(&argv[0]).args(&argv[1..]).status(),
+        Kind::Host => std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .status(),
         Kind::Interpreter(i) => {
             // Its interpreter's folder first on PATH: `python3` is that Python.
             let dir = i.path.parent().unwrap_or(Path::new("/")).to_path_buf();
             let path = std::env::var_os("PATH").unwrap_or_default();
-            let joined = std::env::join_paths(std::iter::once(dir).chain(std::env::split_paths(&path)))?;
-            std::process::Command::new(&argv[0]).args(&argv[1..]).env("PATH", joined).status()
+            let joined =
+                std::env::join_paths(std::iter::once(dir).chain(std::env::split_paths(&path)))?;
+            std::process::Command::new(&argv[0])
+                .args(&argv[1..])
+                .env("PATH", joined)
+                .status()
         }
         #[cfg(target_os = "linux")]
         Kind::Chroot(spec) => {
@@ -354,10 +379,21 @@ fn restricted_env() -> Vec<(OsString, OsString)> {
         ("HOME".into(), cache.clone().into()),
         ("PROFBENCH_CACHE".into(), cache.into()),
         ("LANG".into(), "C.UTF-8".into()),
+        // nobody cannot write to the checkout anyway; say so rather than let Python try.
+        ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
     ];
     const KEEP: &[&str] = &[
-        NAME_VAR, BUILT_VAR, "TERM", "SSL_CERT_FILE", "SSL_CERT_DIR", "http_proxy",
-        "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+        NAME_VAR,
+        BUILT_VAR,
+        "TERM",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
     ];
     for k in KEEP {
         if let Some(v) = std::env::var_os(k) {
@@ -374,11 +410,23 @@ mod tests {
     #[test]
     fn each_platform_sets_its_own_out_python_and_platforms() {
         let parent: Vec<String> = [
-            "--platforms", "all", "--workloads", "single,line", "--out=results/x", "--python",
-            "/usr/bin/python3", "--runs", "2", "--out", "y",
+            "--platforms",
+            "all",
+            "--workloads",
+            "single,line",
+            "--out=results/x",
+            "--python",
+            "/usr/bin/python3",
+            "--runs",
+            "2",
+            "--out",
+            "y",
         ]
         .map(String::from)
         .to_vec();
-        assert_eq!(child_args(&parent), ["--workloads", "single,line", "--runs", "2"]);
+        assert_eq!(
+            child_args(&parent),
+            ["--workloads", "single,line", "--runs", "2"]
+        );
     }
 }
