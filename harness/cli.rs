@@ -15,6 +15,8 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once per process: the size of the largest variant (matrix's options) costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the comparison: every (launcher, workload, backend) cell, with interleaved baseline runs.
     Matrix(MatrixArgs),

@@ -258,7 +258,11 @@ mod tests {
         assert_eq!(p.sample_count(), 26237);
         assert!((p.inclusive_seconds("mixed_lines", Some("line.py")) - 1.1).abs() < 1e-9);
         assert!((p.inclusive_seconds("light_loop", Some("line.py")) - 1.5202).abs() < 1e-9);
-        let heavy = p.lines.iter().find(|l| l.file == "line.py" && l.line == 24).unwrap();
+        let heavy = p
+            .lines
+            .iter()
+            .find(|l| l.file == "line.py" && l.line == 24)
+            .unwrap();
         assert_eq!(heavy.hits, Some(11000));
     }
 

@@ -38,12 +38,30 @@ fn list_names_the_host_and_every_interpreter_with_its_real_version() {
     assert!(text.contains("  host "), "{text}");
     let found = profbench::platforms::interpreters::discover();
     for (name, i) in profbench::platforms::interpreters::name_all(&found) {
-        assert!(text.contains(&format!("  {name} ")), "{name} missing:\n{text}");
+        assert!(
+            text.contains(&format!("  {name} ")),
+            "{name} missing:\n{text}"
+        );
         // What the list says is what the interpreter says of itself.
-        let v = std::process::Command::new(&i.path).arg("-V").output().unwrap();
-        let said = String::from_utf8_lossy(&v.stdout).to_string() + &String::from_utf8_lossy(&v.stderr);
-        assert!(said.contains(&i.version_text()), "{}: {said}", i.path.display());
-        assert!(text.contains(&format!("Python {} ({})", i.version_text(), i.path.display())), "{text}");
+        let v = std::process::Command::new(&i.path)
+            .arg("-V")
+            .output()
+            .unwrap();
+        let said =
+            String::from_utf8_lossy(&v.stdout).to_string() + &String::from_utf8_lossy(&v.stderr);
+        assert!(
+            said.contains(&i.version_text()),
+            "{}: {said}",
+            i.path.display()
+        );
+        assert!(
+            text.contains(&format!(
+                "Python {} ({})",
+                i.version_text(),
+                i.path.display()
+            )),
+            "{text}"
+        );
     }
     for elsewhere in ["windows", "macos"] {
         assert!(text.contains(elsewhere), "{text}");
@@ -52,10 +70,16 @@ fn list_names_the_host_and_every_interpreter_with_its_real_version() {
 
 #[test]
 fn an_unknown_platform_is_one_line_naming_the_valid_ones() {
-    let out = profbench().args(["platform", "run", "nope", "--", "true"]).output().unwrap();
+    let out = profbench()
+        .args(["platform", "run", "nope", "--", "true"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown platform 'nope'") && err.contains("host"), "{err}");
+    assert!(
+        err.contains("unknown platform 'nope'") && err.contains("host"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
 
@@ -81,7 +105,8 @@ fn the_restricted_descriptor_says_nobody_no_capabilities_and_seccomp() {
     assert_eq!(d["capabilities"], "none", "{d}");
     assert_eq!(d["seccomp"], "filter", "{d}");
     // The host's own descriptor, for contrast.
-    let host: Value = serde_json::from_str(&stdout(profbench().args(["platform", "describe"]))).unwrap();
+    let host: Value =
+        serde_json::from_str(&stdout(profbench().args(["platform", "describe"]))).unwrap();
     assert_eq!(host["seccomp"], "none", "{host}");
     assert_eq!(host["root"], true, "{host}");
     for field in ["os", "arch", "libc", "python", "ptrace", "how_built"] {
@@ -106,7 +131,10 @@ fn seccomp_denies_process_vm_readv_and_ptrace_with_eperm() {
             .args(["platform", "run", "restricted", "--", "python3"])
             .arg(&program),
     );
-    assert!(text.contains("process_vm_readv -1 Operation not permitted"), "{text}");
+    assert!(
+        text.contains("process_vm_readv -1 Operation not permitted"),
+        "{text}"
+    );
     assert!(text.contains("ptrace -1 Operation not permitted"), "{text}");
 }
 
@@ -143,7 +171,11 @@ fn mounts_are_gone_after_the_guard_drops_and_after_a_panic() {
         let m = Mounts::enter(&tree, std::slice::from_ref(&shared)).unwrap();
         let now = mounted_under(&tree);
         for p in m.points() {
-            assert!(now.contains(p), "{} not in /proc/self/mounts: {now:?}", p.display());
+            assert!(
+                now.contains(p),
+                "{} not in /proc/self/mounts: {now:?}",
+                p.display()
+            );
         }
         let inside = profbench::platforms::mounts::inside(&tree, &shared).join("marker");
         assert_eq!(std::fs::read_to_string(inside).unwrap(), "here");
@@ -168,9 +200,14 @@ fn removing_a_tree_with_mounts_inside_is_refused() {
     let (scratch, _) = scratch_tree();
     let tree = scratch.0.join("tree");
     let m = Mounts::enter(&tree, &[]).unwrap();
-    let err = profbench::platforms::chroot::remove_tree(&tree).unwrap_err().to_string();
+    let err = profbench::platforms::chroot::remove_tree(&tree)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("mount"), "{err}");
-    assert!(tree.join("proc/self").exists(), "the tree and its mounts must still be there");
+    assert!(
+        tree.join("proc/self").exists(),
+        "the tree and its mounts must still be there"
+    );
     drop(m);
     profbench::platforms::chroot::remove_tree(&tree).unwrap();
     assert!(!tree.exists());
@@ -182,7 +219,7 @@ fn other_interpreter() -> Option<String> {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let lines: Vec<&str> = text.lines().collect();
     lines.iter().find_map(|l| {
-        let name = l.trim_start().split_whitespace().next()?;
+        let name = l.split_whitespace().next()?;
         (name.starts_with("py3.") && l.trim_end().ends_with(" available")).then(|| name.to_string())
     })
 }
@@ -196,22 +233,52 @@ fn a_real_cell_on_another_host_python() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
     let status = profbench()
-        .args(["matrix", "--platforms", &name, "--workloads", "line", "--backends", "cprofile", "--quick", "--out"])
+        .args([
+            "matrix",
+            "--platforms",
+            &name,
+            "--workloads",
+            "line",
+            "--backends",
+            "cprofile",
+            "--quick",
+            "--out",
+        ])
         .arg(&out)
         .output()
         .unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let dir = out.join("platforms").join(&name);
-    let info: Value = serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
     let p = &info["platform"];
     assert_eq!(p["name"], name.as_str(), "{p}");
-    assert!(p["python"].as_str().unwrap().starts_with(name.trim_start_matches("py")), "{p}");
-    let cell: Value = serde_json::from_slice(&std::fs::read(dir.join("cells/direct__line__cprofile.json")).unwrap()).unwrap();
+    assert!(
+        p["python"]
+            .as_str()
+            .unwrap()
+            .starts_with(name.trim_start_matches("py")),
+        "{p}"
+    );
+    let cell: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("cells/direct__line__cprofile.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(cell["status"]["state"], "ok", "{cell}");
     assert_eq!(cell["platform_id"], p["id"]);
     let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
-    assert!(md.contains(&format!("| {} |", p["id"].as_str().unwrap())) || md.contains(p["id"].as_str().unwrap()), "{md}");
-    assert!(std::fs::read_to_string(out.join("platforms.md")).unwrap().contains(&format!("| {name} | ran |")));
+    assert!(
+        md.contains(&format!("| {} |", p["id"].as_str().unwrap()))
+            || md.contains(p["id"].as_str().unwrap()),
+        "{md}"
+    );
+    assert!(std::fs::read_to_string(out.join("platforms.md"))
+        .unwrap()
+        .contains(&format!("| {name} | ran |")));
 }
 
 /// debootstrap (≈ 1 min) and the environment inside (≈ 2-4 min) the first time; reused after.
@@ -224,20 +291,44 @@ fn a_real_cell_inside_debian13_leaves_no_mount() {
     let tmp = tempfile::tempdir_in(repo().join("target")).unwrap();
     let out = tmp.path().join("run");
     let status = profbench()
-        .args(["matrix", "--platforms", "debian13", "--workloads", "line", "--backends", "cprofile", "--quick", "--out"])
+        .args([
+            "matrix",
+            "--platforms",
+            "debian13",
+            "--workloads",
+            "line",
+            "--backends",
+            "cprofile",
+            "--quick",
+            "--out",
+        ])
         .arg(&out)
         .output()
         .unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let dir = out.join("platforms/debian13");
-    let info: Value = serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
     let p = &info["platform"];
     assert_eq!(p["os"], "debian", "{p}");
     assert_eq!(p["os_version"], "13", "{p}");
-    assert!(p["how_built"].as_str().unwrap().contains("debootstrap --variant=minbase"), "{p}");
+    assert!(
+        p["how_built"]
+            .as_str()
+            .unwrap()
+            .contains("debootstrap --variant=minbase"),
+        "{p}"
+    );
     // The cell ran inside: its interpreter is the tree's, not the host's.
     assert_ne!(p["python"], "3.11.7");
-    let cell: Value = serde_json::from_slice(&std::fs::read(dir.join("cells/direct__line__cprofile.json")).unwrap()).unwrap();
+    let cell: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("cells/direct__line__cprofile.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(cell["status"]["state"], "ok", "{cell}");
     let cache = profbench::pyenv::cache_dir().join("platforms/debian13");
     assert_eq!(mounted_under(&cache), Vec::<PathBuf>::new());
