@@ -69,6 +69,9 @@ pub const RECURSION_CALLS: u64 = 242_785;
 pub const MIN_RECURSION_DEPTH: usize = 20;
 /// The heavy remote function is called 20 + 4 times by the Ray workload.
 pub const HEAVY_TASK_CALLS: u64 = 24;
+/// Axis 9: task spans this close (median, start and end) to the tasks' own truth are right;
+/// a 100 Hz sampler's tick, and under the 10 ms the shortest task of the workload lasts.
+pub const SPAN_TOLERANCE_MS: f64 = 10.0;
 /// The Ray workload's remote functions.
 pub const REMOTE_FUNCTIONS: [&str; 3] = [
     "parallel_heavy_loop",
@@ -1007,13 +1010,31 @@ pub fn cross_process(inputs: &Inputs) -> Decided {
                 .insert(s.pid);
         }
     }
+    // Ray's own tools may name a worker by its Ray worker id instead of an OS pid (pid 0,
+    // tid = the id's row): a task span there ran in that worker.
+    let mut ray_workers: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
     for sp in &p.spans {
         if is_remote_span(&sp.name) {
-            found
-                .entry(span_function(&sp.name).to_string())
-                .or_default()
-                .insert(sp.pid);
+            let f = span_function(&sp.name).to_string();
+            if sp.pid == 0 && sp.tid != 0 {
+                ray_workers.entry(f).or_default().insert(sp.tid);
+            } else {
+                found.entry(f).or_default().insert(sp.pid);
+            }
         }
+    }
+    if found.is_empty() && !ray_workers.is_empty() {
+        let names: Vec<String> = ray_workers
+            .iter()
+            .map(|(f, ids)| format!("{f} in {} Ray worker(s)", ids.len()))
+            .collect();
+        return (
+            Verdict::Pass,
+            format!(
+                "task spans of {} (workers named by Ray worker id, no OS pid; no stacks inside)",
+                names.join(", ")
+            ),
+        );
     }
     let workers: BTreeSet<u32> = found
         .values()
@@ -1225,9 +1246,13 @@ pub fn serialization(inputs: &Inputs) -> Decided {
     }
 }
 
-/// Axis 9, timeline (ray): timestamped per-worker activity, enough for a Gantt chart. Spans
-/// (start < end) or samples with a `time` in ≥ 2 worker pids (≠ the driver's truth.pid) →
-/// pass; timestamps in the driver or a single worker only → partial; no timestamps → fail.
+/// Axis 9, timeline (ray): timestamped per-worker activity, enough for a Gantt chart, in the
+/// right place. Spans (start < end) or samples with a `time` in ≥ 2 workers (pids of the
+/// tasks ≠ the driver's truth.pid, or Ray worker ids of remote-function spans), and the task
+/// spans set against the tasks' own truth (ray_truth::span_errors): ≥ 90% of the tasks
+/// matched with median start and end errors ≤ 10 ms → pass; larger errors, or no task span
+/// with an absolute time when the truth has tasks → partial; timestamps in the driver or a
+/// single worker only → partial; no timestamps → fail. A truth without tasks is not scored.
 pub fn timeline(inputs: &Inputs) -> Decided {
     if let Some(na) = ray_only(inputs) {
         return na;
@@ -1264,26 +1289,68 @@ pub fn timeline(inputs: &Inputs) -> Decided {
     let workers: BTreeSet<u32> = pids
         .keys()
         .copied()
-        .filter(|&pid| Some(pid) != driver && (task_pids.is_empty() || task_pids.contains(&pid)))
+        .filter(|&pid| {
+            pid != 0 && Some(pid) != driver && (task_pids.is_empty() || task_pids.contains(&pid))
+        })
+        .collect();
+    // Workers named by Ray worker id (pid 0): those that ran a remote function's task.
+    let ray_workers: BTreeSet<u64> = p
+        .spans
+        .iter()
+        .filter(|s| s.pid == 0 && s.tid != 0 && s.end > s.start && is_remote_span(&s.name))
+        .map(|s| s.tid)
         .collect();
     let driver_s = driver.map_or("unknown".to_string(), |d| d.to_string());
+    let by_id = if ray_workers.is_empty() {
+        String::new()
+    } else {
+        format!(" and {} Ray worker id(s)", ray_workers.len())
+    };
     let ev = format!(
-        "{spans} spans and {} timed samples in {} worker pid(s) of the tasks [{}] and the driver ({driver_s}: {})",
+        "{spans} spans and {} timed samples in {} worker pid(s) of the tasks [{}]{by_id} and the driver ({driver_s}: {})",
         timed - spans,
         workers.len(),
         pid_list(&workers),
         driver.and_then(|d| pids.get(&d)).copied().unwrap_or(0)
     );
-    if workers.len() >= 2 {
-        (Verdict::Pass, ev)
-    } else {
-        (Verdict::Partial, ev)
+    if workers.len() + ray_workers.len() < 2 {
+        return (Verdict::Partial, ev);
+    }
+    // Enough for a Gantt chart; right only if the task spans sit where the tasks ran.
+    let has_task_times = inputs.truth.is_some_and(|t| !t.tasks.is_empty());
+    match inputs
+        .truth
+        .and_then(|t| crate::ray_truth::span_errors(p, t))
+    {
+        Some(e)
+            if e.matched * 10 >= e.truth_tasks * 9
+                && e.median_start_ms <= SPAN_TOLERANCE_MS
+                && e.median_end_ms <= SPAN_TOLERANCE_MS =>
+        {
+            (Verdict::Pass, format!("{ev}; {}", e.describe()))
+        }
+        Some(e) => (
+            Verdict::Partial,
+            format!(
+                "{ev}; {} (pass needs ≥ 90% matched within {SPAN_TOLERANCE_MS} ms)",
+                e.describe()
+            ),
+        ),
+        None if has_task_times => (
+            Verdict::Partial,
+            format!("{ev}; no task spans with an absolute time to set against the tasks' truth"),
+        ),
+        None => (
+            Verdict::Pass,
+            format!("{ev}; no task truth to score spans against"),
+        ),
     }
 }
 
 /// Axis 10, aggregation (ray): the 24 calls of parallel_heavy_loop summarised as one entry
-/// (count, total, mean). Call records for it with 24 calls (summed over processes) → pass;
-/// 24 spans named parallel_heavy_loop (count derivable from the timeline) → pass; time
+/// (count, total, mean); 24, or the count of its task lines in the run's truth when there are
+/// any. Call records for it with that count (summed over processes) → pass;
+/// that many spans named parallel_heavy_loop (count derivable from the timeline) → pass; time
 /// without a count (samples), or a count other than 24 → partial; the function absent →
 /// fail.
 pub fn aggregation(inputs: &Inputs) -> Decided {
@@ -1294,10 +1361,16 @@ pub fn aggregation(inputs: &Inputs) -> Decided {
         return no_profile();
     };
     let name = "parallel_heavy_loop";
+    // The count the run really made (the workload can split its work into more tasks).
+    let expected = inputs
+        .truth
+        .map(|t| crate::ray_truth::truth_calls(t, name) as u64)
+        .filter(|&n| n > 0)
+        .unwrap_or(HEAVY_TASK_CALLS);
     let mask = frames_named(p, name);
     let records = calls_of(p, &mask);
     if let Some((calls, _, total)) = records {
-        if calls == HEAVY_TASK_CALLS {
+        if calls == expected {
             return (
                 Verdict::Pass,
                 format!(
@@ -1313,7 +1386,7 @@ pub fn aggregation(inputs: &Inputs) -> Decided {
         .filter(|s| Profile::function_matches(span_function(&s.name), name))
         .collect();
     let span_total: f64 = spans.iter().map(|s| s.end - s.start).sum();
-    if spans.len() as u64 == HEAVY_TASK_CALLS {
+    if spans.len() as u64 == expected {
         return (
             Verdict::Pass,
             format!(
@@ -1326,14 +1399,14 @@ pub fn aggregation(inputs: &Inputs) -> Decided {
     if let Some((calls, _, total)) = records.filter(|r| r.0 > 0) {
         return (
             Verdict::Partial,
-            format!("{name}: {calls} calls ({total:.2} s), expected {HEAVY_TASK_CALLS}"),
+            format!("{name}: {calls} calls ({total:.2} s), expected {expected}"),
         );
     }
     if !spans.is_empty() {
         return (
             Verdict::Partial,
             format!(
-                "{name}: {} spans ({span_total:.2} s), expected {HEAVY_TASK_CALLS}",
+                "{name}: {} spans ({span_total:.2} s), expected {expected}",
                 spans.len()
             ),
         );
@@ -1756,6 +1829,10 @@ mod tests {
     fn viztracer_with_worker_spans() -> (Profile, Truth) {
         let (mut p, t) = ray_viztracer_driver();
         let t0 = t.phases.iter().map(|ph| ph.start_ns).min().unwrap();
+        p.origin = Some(profbench_profilers::profile::TimeOrigin {
+            clock: profbench_profilers::profile::OriginClock::Monotonic,
+            ns: t0,
+        });
         for task in &t.tasks {
             p.spans.push(profbench_profilers::profile::Span {
                 pid: task.pid,

@@ -147,7 +147,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     let mut plan = Vec::new();
     for l in &launchers {
         for w in &workloads {
-            for b in &backends {
+            for b in backends.iter().filter(|b| w.uses_ray || !b.needs_ray()) {
                 plan.push(CellKey {
                     launcher: l.name.clone(),
                     workload: w.name.clone(),

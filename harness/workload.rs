@@ -152,6 +152,19 @@ pub struct TaskTruth {
     pub cpu_thread_ns: i64,
     #[serde(default)]
     pub cpu_process_ns: i64,
+    /// time.time_ns() at start and end: the clock Ray's own timestamps are in.
+    #[serde(default)]
+    pub unix_start_ns: Option<i64>,
+    #[serde(default)]
+    pub unix_end_ns: Option<i64>,
+    /// In-memory bytes of the task's arguments and result, when the workload gave them.
+    #[serde(default)]
+    pub arg_bytes: Option<u64>,
+    #[serde(default)]
+    pub result_bytes: Option<u64>,
+    /// The Ray worker the task ran in (hex id), when it ran in one.
+    #[serde(default)]
+    pub ray_worker_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

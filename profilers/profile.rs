@@ -94,6 +94,24 @@ pub struct Span {
     pub end: f64,
 }
 
+/// Which clock a profile's "seconds since the profile's start" count from, and where that
+/// start is on it, so spans can be set against truth timestamps taken in the same clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OriginClock {
+    /// CLOCK_MONOTONIC (Python's perf_counter_ns on Linux), shared by all processes of a host.
+    Monotonic,
+    /// Nanoseconds since the Unix epoch (time.time_ns).
+    Unix,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeOrigin {
+    pub clock: OriginClock,
+    /// The profile's start, in nanoseconds of `clock`.
+    pub ns: i64,
+}
+
 /// Memory figures a backend reported.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Memory {
@@ -133,6 +151,9 @@ pub struct Profile {
     /// What the backend's own output says about its data (lost events, a full buffer).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Where `start`/`time` seconds count from, when the backend's timestamps are absolute.
+    #[serde(default)]
+    pub origin: Option<TimeOrigin>,
 }
 
 impl Profile {
@@ -149,6 +170,7 @@ impl Profile {
             missed_samples: None,
             duration: None,
             warnings: Vec::new(),
+            origin: None,
         }
     }
 

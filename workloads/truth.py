@@ -190,13 +190,51 @@ def _tasks_fd():
     return _state["tasks_fd"]
 
 
+def _size(value):
+    """In-memory bytes of a task argument or result: a buffer's length (NumPy's nbytes, even
+    for a zero-copy view of the object store), else sys.getsizeof. Not the pickled size:
+    pickling an 80 MB array inside the task would itself cost the time being measured."""
+    n = getattr(value, "nbytes", None)
+    if isinstance(n, int):
+        return n
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return len(value)
+    try:
+        return sys.getsizeof(value)
+    except TypeError:
+        return None
+
+
+def _ray_worker_id():
+    """The Ray worker this task runs in (hex), when Ray is loaded: timelines name workers so."""
+    ray = sys.modules.get("ray")
+    if ray is None:
+        return None
+    try:
+        return ray.get_runtime_context().get_worker_id()
+    except Exception:
+        return None
+
+
 class task:
-    """Context manager around a remote function's body: one JSON line per task."""
+    """Context manager around a remote function's body: one JSON line per task.
 
-    __slots__ = ("function", "_s_perf", "_s_unix", "_s_proc", "_s_thread")
+        with truth.task("process_large_data", data) as t:   # arguments: their sizes are kept
+            return t.returns(len(data))                      # the result's size too
+    """
 
-    def __init__(self, function):
+    __slots__ = ("function", "_args", "_result_bytes", "_s_perf", "_s_unix", "_s_proc",
+                 "_s_thread")
+
+    def __init__(self, function, *args):
         self.function = function
+        self._args = args
+        self._result_bytes = None
+
+    def returns(self, value):
+        """Records the result's size and hands the value back."""
+        self._result_bytes = _size(value)
+        return value
 
     def __enter__(self):
         if _MEMORY and not _state["registered"] and tracemalloc.is_tracing():
@@ -215,6 +253,7 @@ class task:
         e_unix = time.time_ns()
         e_proc = _proc()
         e_thread = _thread()
+        sizes = [_size(a) for a in self._args]
         line = json.dumps({
             "function": self.function,
             "pid": os.getpid(),
@@ -225,6 +264,9 @@ class task:
             "unix_end_ns": e_unix,
             "cpu_thread_ns": e_thread - self._s_thread,
             "cpu_process_ns": e_proc - self._s_proc,
+            "arg_bytes": sum(sizes) if None not in sizes else None,
+            "result_bytes": self._result_bytes,
+            "ray_worker_id": _ray_worker_id(),
         }, separators=(",", ":")) + "\n"
         try:
             os.write(_tasks_fd(), line.encode())  # one write on an O_APPEND fd: no interleaving

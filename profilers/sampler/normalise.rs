@@ -4,7 +4,9 @@
 use crate::collector::{Recording, RssPoint};
 use crate::memory;
 use crate::ray::{self, RemoteFunction};
-use profbench_profilers::profile::{Clock, Frame, FunctionStat, LineStat, Profile, Sample, Span};
+use profbench_profilers::profile::{
+    Clock, Frame, FunctionStat, LineStat, OriginClock, Profile, Sample, Span, TimeOrigin,
+};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
@@ -84,6 +86,11 @@ pub fn reader_fallbacks(processes: &[ProcessInfo]) -> Vec<(&str, usize)> {
 pub fn build(rec: &Recording) -> Output {
     let secs = |t_ns: u64| t_ns.saturating_sub(rec.start_ns) as f64 / 1e9;
     let mut profile = Profile::new(Clock::Wall);
+    // The agents' clock is CLOCK_MONOTONIC: spans can be set against the truth's perf_counter.
+    profile.origin = i64::try_from(rec.start_ns).ok().map(|ns| TimeOrigin {
+        clock: OriginClock::Monotonic,
+        ns,
+    });
     let mut index: HashMap<Frame, u32> = HashMap::new();
     let mut processes = Vec::new();
     let mut thread_names = HashMap::new();
