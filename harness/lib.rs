@@ -16,6 +16,7 @@ pub mod merge;
 pub mod platform;
 pub mod plot;
 pub mod pyenv;
+pub mod ray_cost;
 pub mod ray_truth;
 pub mod reaper;
 pub mod recheck;
