@@ -1226,14 +1226,27 @@ pub fn serialization(inputs: &Inputs) -> Decided {
                 .map(|s| s.end - s.start)
                 .sum(),
         );
+    // What moving the data really cost, beside the backend's figure.
+    let truth = inputs
+        .truth
+        .and_then(crate::ray_truth::transfer_truth)
+        .map(|(put_s, bytes)| {
+            format!(
+                " (truth: ray.put took {put_s:.3} s; the tasks received {:.1} MB of arguments)",
+                bytes as f64 / 1e6
+            )
+        })
+        .unwrap_or_default();
     match best {
         Some((name, s)) if compute > 0.0 => (
             Verdict::Pass,
-            format!("{name}: {s:.3} s, apart from {compute:.2} s of remote compute"),
+            format!("{name}: {s:.3} s, apart from {compute:.2} s of remote compute{truth}"),
         ),
         Some((name, s)) => (
             Verdict::Partial,
-            format!("{name}: {s:.3} s, but no remote compute in the profile to set it against"),
+            format!(
+                "{name}: {s:.3} s, but no remote compute in the profile to set it against{truth}"
+            ),
         ),
         None if ser.iter().any(|&b| b) => (
             Verdict::Fail,
