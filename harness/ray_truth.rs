@@ -42,6 +42,10 @@ pub fn bare_function(name: &str) -> &str {
     name.rsplit('.').next().unwrap_or(name)
 }
 
+/// Added to a pairing's distance when the span is on another worker than the task: longer
+/// than any run, so it only pairs when nothing on the task's own worker is left.
+const OTHER_WORKER_S: f64 = 1e6;
+
 /// A truth task's start and end in the profile's seconds, when the clocks meet.
 fn truth_seconds(t: &TaskTruth, origin: &TimeOrigin) -> Option<(f64, f64)> {
     let (s, e) = match origin.clock {
@@ -73,8 +77,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Pairs each truth task with a task span of the same function (closest start + end first,
-/// each used once) and measures the errors. None when the truth has no tasks, the profile
+/// Pairs each truth task with a task span of the same function (on its own worker first,
+/// then closest start + end first, each used once) and measures the errors. None when the truth has no tasks, the profile
 /// no task spans, or no origin in a clock the truth has.
 pub fn span_errors(profile: &Profile, truth: &Truth) -> Option<SpanErrors> {
     let origin = profile.origin?;
@@ -101,7 +105,14 @@ pub fn span_errors(profile: &Profile, truth: &Truth) -> Option<SpanErrors> {
     for (i, (t, ts, te)) in truth_tasks.iter().enumerate() {
         for (j, s) in spans.iter().enumerate() {
             if bare_function(&s.name) == bare_function(&t.function) {
-                candidates.push(((s.start - ts).abs() + (s.end - te).abs(), i, j));
+                // Tasks of one function run at once on several workers: a span on the task's
+                // own worker is its match before any span elsewhere.
+                let elsewhere = if same_worker(s, t) == Some(false) {
+                    OTHER_WORKER_S
+                } else {
+                    0.0
+                };
+                candidates.push(((s.start - ts).abs() + (s.end - te).abs() + elsewhere, i, j));
             }
         }
     }
