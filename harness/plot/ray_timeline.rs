@@ -296,6 +296,8 @@ impl Draw for RayTimeline {
             .label_style(font(12.0))
             .axis_desc_style(font(13.0))
             .draw())?;
+        // A few pixels at least, so a task of a millisecond still shows its colour.
+        let min_task = (end - start) * 0.003;
         let colour_of = |name: &str| {
             self.functions
                 .iter()
@@ -320,10 +322,7 @@ impl Draw for RayTimeline {
             e(
                 chart.draw_series(spans.iter().filter(|s| s.category == "task").map(|s| {
                     Rectangle::new(
-                        [
-                            (s.start, top),
-                            (s.end.max(s.start + (end - start) * 0.001), mid),
-                        ],
+                        [(s.start, top), (s.end.max(s.start + min_task), mid)],
                         colour_of(&s.name).filled(),
                     )
                 })),
@@ -332,10 +331,7 @@ impl Draw for RayTimeline {
             e(
                 chart.draw_series(spans.iter().filter(|s| s.category == "task").map(|s| {
                     Rectangle::new(
-                        [
-                            (s.start, top),
-                            (s.end.max(s.start + (end - start) * 0.001), mid),
-                        ],
+                        [(s.start, top), (s.end.max(s.start + min_task), mid)],
                         WHITE.stroke_width(1),
                     )
                 })),
