@@ -15,7 +15,7 @@
 //! per workload; the ~0.5 s `benches/workloads/short.py` costs ≈ 24 × 12 × 0.5 s × 2 ≈ 5 min,
 //! which leaves room for the ingest bench in a ~15-minute `cargo bench` on 2 cores.
 //!
-//! Not METHOD.md's method: criterion runs one benchmark after the other (all `none` runs, then
+//! Not docs/method.md's method: criterion runs one benchmark after the other (all `none` runs, then
 //! all `cprofile` runs, ...), never interleaved A B A B, so drift of the machine's load between
 //! benchmarks lands in the ratios. `profbench matrix` measures the paired, interleaved ratios
 //! with their 95% intervals; when the two disagree, the matrix is the number to trust.
@@ -150,6 +150,11 @@ impl Bench<'_> {
                 },
                 timed_out: m.ending == Ending::TimedOut,
                 stderr: text.clone(),
+                workload_file: w
+                    .script
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
             };
             return Err(format!(
                 "{}: trial run ended {:?}: {}",
@@ -494,7 +499,7 @@ fn print_summary(summary: &[Summary], took: Duration) {
     println!();
     println!(
         "Caveat: criterion runs each backend's runs in one block, one backend after the other \
-         (none, none, ..., then cprofile, cprofile, ...), not interleaved A B A B as METHOD.md \
+         (none, none, ..., then cprofile, cprofile, ...), not interleaved A B A B as docs/method.md \
          asks; a change in the machine's load between blocks shows up in these ratios. For \
          paired ratios with 95% intervals run `profbench matrix` (e.g. `cargo run --release -- \
          matrix --workloads calibrated`); when the two disagree, trust the matrix."

@@ -1,4 +1,4 @@
-//! Accuracy against ground truth (METHOD.md, "Accuracy"): each phase's attributed share of
+//! Accuracy against ground truth (docs/method.md, "Accuracy"): each phase's attributed share of
 //! the phase functions' time versus its truth share, in the backend's own clock.
 
 use crate::workload::Truth;
@@ -55,6 +55,12 @@ pub fn assess(profile: &Profile, truth: &Truth, is_sampler: bool) -> Result<Accu
     }
     if truth.phases.len() < 2 {
         return Err("fewer than two phases: shares are trivially 100%".into());
+    }
+    if let Some(p) = truth.phases.iter().find(|p| p.function.is_empty()) {
+        return Err(format!(
+            "phase '{}' names no function: mark it `with phase(\"{}\", the_function):` to compare attributions",
+            p.name, p.name
+        ));
     }
     let mut attributed = Vec::new();
     let mut truths = Vec::new();
@@ -134,6 +140,65 @@ pub fn assess(profile: &Profile, truth: &Truth, is_sampler: bool) -> Result<Accu
             .filter(|i| *i > 0.0 && sampled)
             .map(|i| 1.0 / i),
         missed_samples: profile.missed_samples.filter(|_| sampled),
+    })
+}
+
+fn median_of(values: impl Iterator<Item = f64>) -> Option<f64> {
+    crate::stats::Estimate::of(&values.collect::<Vec<_>>()).map(|e| e.median)
+}
+
+/// A cell's accuracy from its measured runs': per phase, matched by name, the median of each
+/// field over the runs that have the phase; MAE and worst phase over those phases; the
+/// sampler's figures (samples, their error, achieved and asked rates, missed samples) as
+/// medians over the runs too, so that no one run speaks for the cell.
+pub fn combine(runs: &[&Accuracy]) -> Option<Accuracy> {
+    let first = runs.first()?;
+    let mut names: Vec<(&str, &str)> = Vec::new();
+    for p in runs.iter().flat_map(|a| &a.phases) {
+        if !names.iter().any(|(n, _)| *n == p.phase) {
+            names.push((&p.phase, &p.function));
+        }
+    }
+    let phases: Vec<PhaseAccuracy> = names
+        .into_iter()
+        .map(|(name, function)| {
+            let of = |f: &dyn Fn(&PhaseAccuracy) -> f64| {
+                median_of(
+                    runs.iter()
+                        .filter_map(|a| a.phases.iter().find(|p| p.phase == name))
+                        .map(f),
+                )
+                .unwrap_or(0.0)
+            };
+            PhaseAccuracy {
+                phase: name.to_string(),
+                function: function.to_string(),
+                attributed_s: of(&|x| x.attributed_s),
+                truth_s: of(&|x| x.truth_s),
+                attributed_share: of(&|x| x.attributed_share),
+                truth_share: of(&|x| x.truth_share),
+                error_pp: of(&|x| x.error_pp),
+            }
+        })
+        .collect();
+    let mae_pp = phases.iter().map(|p| p.error_pp).sum::<f64>() / phases.len().max(1) as f64;
+    let worst = phases
+        .iter()
+        .max_by(|a, b| a.error_pp.total_cmp(&b.error_pp))?;
+    let count = |f: &dyn Fn(&Accuracy) -> Option<u64>| {
+        median_of(runs.iter().filter_map(|a| f(a).map(|m| m as f64))).map(|m| m.round() as u64)
+    };
+    Some(Accuracy {
+        clock: first.clock,
+        worst_phase: worst.phase.clone(),
+        worst_pp: worst.error_pp,
+        mae_pp,
+        samples: count(&|a| a.samples),
+        sampling_error_pp: median_of(runs.iter().filter_map(|a| a.sampling_error_pp)),
+        rate_hz: median_of(runs.iter().filter_map(|a| a.rate_hz)),
+        asked_hz: median_of(runs.iter().filter_map(|a| a.asked_hz)),
+        missed_samples: count(&|a| a.missed_samples),
+        phases,
     })
 }
 
@@ -222,5 +287,50 @@ mod tests {
         assert!(assess(&profile(Clock::Wall, 0.0, 0.0), &truth(), false)
             .unwrap_err()
             .contains("no time"));
+    }
+
+    fn run_of(phases: &[(&str, f64)], samples: u64, rate: f64) -> Accuracy {
+        let phases: Vec<PhaseAccuracy> = phases
+            .iter()
+            .map(|(name, err)| PhaseAccuracy {
+                phase: name.to_string(),
+                function: format!("f_{name}"),
+                attributed_s: 1.0,
+                truth_s: 1.0,
+                attributed_share: 0.5,
+                truth_share: 0.5,
+                error_pp: *err,
+            })
+            .collect();
+        Accuracy {
+            clock: Clock::Wall,
+            worst_phase: phases[0].phase.clone(),
+            worst_pp: phases[0].error_pp,
+            mae_pp: 0.0,
+            phases,
+            samples: Some(samples),
+            sampling_error_pp: Some(samples as f64 / 100.0),
+            rate_hz: Some(rate),
+            asked_hz: Some(100.0),
+            missed_samples: None,
+        }
+    }
+
+    #[test]
+    fn runs_combine_by_phase_name_and_medians_of_every_figure() {
+        // The second run lists its phases in another order and lacks one.
+        let a = run_of(&[("a", 1.0), ("b", 3.0)], 100, 90.0);
+        let b = run_of(&[("b", 5.0), ("a", 2.0)], 300, 100.0);
+        let c = run_of(&[("a", 9.0)], 200, 95.0);
+        let cell = combine(&[&a, &b, &c]).unwrap();
+        let err = |n: &str| cell.phases.iter().find(|p| p.phase == n).unwrap().error_pp;
+        assert_eq!(err("a"), 2.0);
+        assert_eq!(err("b"), 4.0);
+        assert_eq!((cell.worst_phase.as_str(), cell.worst_pp), ("b", 4.0));
+        assert_eq!(cell.mae_pp, 3.0);
+        assert_eq!(cell.samples, Some(200));
+        assert_eq!(cell.sampling_error_pp, Some(2.0));
+        assert_eq!(cell.rate_hz, Some(95.0));
+        assert_eq!(combine(&[]), None);
     }
 }

@@ -1,4 +1,4 @@
-//! Actionability (Mytkowicz et al., PLDI'10; METHOD.md, "Accuracy"): one more profiled run with
+//! Actionability (Mytkowicz et al., PLDI'10; docs/method.md, "Accuracy"): one more profiled run with
 //! known work added to one phase. The time the profiler attributes to that phase must grow by
 //! the added work and the other phases must not move.
 //!

@@ -15,6 +15,8 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once per process: the size of the largest variant (matrix's options) costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the comparison: every (launcher, workload, backend) cell, with interleaved baseline runs.
     Matrix(MatrixArgs),
@@ -33,6 +35,36 @@ pub enum Command {
     Record(profbench_sampler::RecordArgs),
     /// Rewrite a run folder's reports, or merge folders from several machines into one report.
     Report(ReportArgs),
+    /// Which functions of a Python program to move to Rust, with the evidence for each.
+    Advise(crate::advise::AdviseArgs),
+    /// Platforms on this machine: other Pythons, Debian chroots, a restricted user.
+    Platform {
+        #[command(subcommand)]
+        command: PlatformCommand,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum PlatformCommand {
+    /// Every platform this machine knows of, and whether it can be had here (and why not).
+    List,
+    /// Make a platform (a chroot tree: debootstrap) and build its pinned environment.
+    Build {
+        /// A name from `profbench platform list`.
+        name: String,
+    },
+    /// Delete a chroot platform's tree (refused while anything is mounted inside).
+    Remove { name: String },
+    /// Run a command on a platform: `profbench platform run debian13 -- python3 -V`.
+    Run {
+        name: String,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Print the platform descriptor of where this runs (what every cell records).
+    #[command(hide = true)]
+    Describe,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -77,6 +109,16 @@ pub struct MatrixArgs {
     /// header; with --quick, those marked `quick=`).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
+    /// A program of yours to run as the only workload, instead of the workloads folder
+    /// (phase markers optional: `from profbench_truth import phase`).
+    #[arg(long, conflicts_with_all = ["workloads", "suite"])]
+    pub script: Option<PathBuf>,
+    /// Arguments for --script, split like a shell does: "'a b' c" is two arguments.
+    #[arg(long, requires = "script", allow_hyphen_values = true)]
+    pub script_args: Option<String>,
+    /// A benchmark suite as the workloads: `pyperformance` (all) or `pyperformance:raytrace,chaos`.
+    #[arg(long, conflicts_with = "workloads")]
+    pub suite: Option<String>,
     /// Launchers: direct (the env's python) and uv (`uv run python`) (default: both; with
     /// --quick, direct).
     #[arg(long, value_delimiter = ',')]
@@ -86,14 +128,15 @@ pub struct MatrixArgs {
     /// Cells left with fewer pairs than --runs (or, with --until-ci, a wider interval) say so.
     #[arg(long, default_value = "60m", value_parser = crate::schedule::Budget::parse)]
     pub budget: crate::schedule::Budget,
-    /// Measured pairs (baseline + profiled) per cell; 6 or more for a 95% interval.
-    #[arg(long, default_value_t = 6)]
-    pub runs: usize,
+    /// Measured pairs (baseline + profiled) per cell; 6 or more for a 95% interval. Without
+    /// it: 6, and pairs are added past 6 while the interval is wider than 10% (--until-ci 10).
+    #[arg(long)]
+    pub runs: Option<usize>,
     /// Adaptive repetition: past --runs, add pairs while the 95% interval is wider than this
     /// percentage of the median, up to --max-runs (and, with a budget, while time is left);
-    /// `off`: exactly --runs pairs.
-    #[arg(long, value_name = "PERCENT", default_value = "10", value_parser = parse_percent)]
-    pub until_ci: f64,
+    /// `off`: exactly --runs pairs. Default: 10 when --runs is not given, else off.
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    pub until_ci: Option<f64>,
     /// Upper bound on pairs per cell with --until-ci.
     #[arg(long, default_value_t = 30)]
     pub max_runs: usize,
@@ -126,6 +169,11 @@ pub struct MatrixArgs {
     /// Folder holding run folders.
     #[arg(long, default_value = "results")]
     pub results_dir: PathBuf,
+    /// Platforms to run on, comma-separated, or `all` (see `profbench platform list`); each
+    /// gets a run folder under OUT/platforms/, merged into one table with a column per
+    /// platform. Default: the host interpreter only, as a plain run.
+    #[arg(long, value_delimiter = ',')]
+    pub platforms: Vec<String>,
 }
 
 /// A positive work multiplier.

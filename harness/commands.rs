@@ -14,7 +14,7 @@ use crate::schedule;
 use crate::workload::{self, Workload};
 use anyhow::{bail, Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use profbench_profilers::{all_backends, Backend, PythonFacts};
+use profbench_profilers::{all_backends, Backend, Failure, PythonFacts};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -54,7 +54,7 @@ pub fn select_backends(
     // `none` is always in: it is the baseline row and tells workload failures apart.
     Ok(all
         .into_iter()
-        .filter(|b| b.name() == "none" || wanted.iter().any(|w| w == b.name()))
+        .filter(|b| b.name() == crate::results::BASELINE || wanted.iter().any(|w| w == b.name()))
         .collect())
 }
 
@@ -74,7 +74,7 @@ fn core_requirements(workloads_dir: &Path) -> Result<Vec<String>> {
 }
 
 /// Per backend with isolated requirements, its tool environment's bin folder (or why not).
-pub type ToolBins = BTreeMap<String, Result<PathBuf, String>>;
+pub use crate::matrix::ToolBins;
 
 /// Creates or reuses the Python environment for these backends, and their tool environments.
 /// Public so that the criterion benches (`benches/overhead.rs`, `benches/ingest.rs`) run in the
@@ -113,17 +113,24 @@ pub fn prepare_env(
     Ok((env, base, installs, tool_bins))
 }
 
-fn install_ctrlc() {
+pub fn install_ctrlc() {
     // A second Ctrl-C while cleaning up is left to the default handler's patience: we exit soon.
     let _ = ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
             eprintln!("\nprofbench: second interrupt, exiting now");
+            // Exiting skips destructors: a chroot's mounts are undone here.
+            #[cfg(target_os = "linux")]
+            crate::platforms::mounts::unmount_all_active();
             std::process::exit(130);
         }
         eprintln!("\nprofbench: interrupted; ending the current run and keeping finished cells...");
     });
 }
 
+/// Pairs per cell when --runs is not given, and the interval (% of the median) that pairs are
+/// added past them until.
+const DEFAULT_PAIRS: usize = 6;
+const DEFAULT_UNTIL_CI: f64 = 10.0;
 /// `--quick`: a first answer in minutes.
 const QUICK_BUDGET: Duration = Duration::from_secs(10 * 60);
 /// `--quick`'s pairs on the workloads whose overhead it measures.
@@ -194,6 +201,9 @@ fn schedule_summary(log: &schedule::ScheduleLog) -> String {
 }
 
 pub fn matrix(args: &MatrixArgs) -> Result<i32> {
+    if !args.platforms.is_empty() {
+        return crate::platforms::run::matrix(args);
+    }
     // Both launchers by default; --quick measures the direct one only.
     let launcher_names: Vec<String> = if !args.launchers.is_empty() {
         args.launchers.clone()
@@ -204,13 +214,28 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     };
     launcher::check_names(&launcher_names)?;
     let backends = select_backends(&args.backends, args.backend_file.as_deref())?;
-    let all_workloads = workload::discover(&args.common.workloads_dir)?;
-    let workloads = if args.workloads.is_empty() {
-        workload::default_selection(&all_workloads, args.quick)
-    } else {
-        workload::select(&all_workloads, &args.workloads)?
+    // What to run: the workloads folder, a user's program (--script) or a suite (--suite).
+    let suite = args
+        .suite
+        .as_deref()
+        .map(crate::suite::SuiteSpec::parse)
+        .transpose()?;
+    let mut workloads = match (&args.script, &suite) {
+        (Some(script), _) => {
+            let words = args.script_args.as_deref().unwrap_or("");
+            vec![workload::from_script(script, workload::split_args(words)?)?]
+        }
+        (None, Some(_)) => vec![],
+        (None, None) => {
+            let all_workloads = workload::discover(&args.common.workloads_dir)?;
+            if args.workloads.is_empty() {
+                workload::default_selection(&all_workloads, args.quick)
+            } else {
+                workload::select(&all_workloads, &args.workloads)?
+            }
+        }
     };
-    if workloads.is_empty() {
+    if workloads.is_empty() && suite.is_none() {
         bail!(
             "no workloads found in {} (fix: pass --workloads-dir)",
             args.common.workloads_dir.display()
@@ -218,17 +243,31 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     }
     reaper::become_subreaper();
     install_ctrlc();
-    let (env, _base, installs, tool_bins) = prepare_env(&args.common, &backends)?;
+    let (mut env, base, installs, tool_bins) = prepare_env(&args.common, &backends)?;
+    workload::install_truth_module(&env, &args.common.workloads_dir)?;
     let launchers: Vec<Launcher> = launcher_names
         .iter()
         .map(|n| launcher::make(n, &env))
         .collect::<Result<_>>()?;
 
     let run_dir = open_run_dir(args)?;
+    if let Some(spec) = &suite {
+        let core = core_requirements(&args.common.workloads_dir)?;
+        let (suite_workloads, refreshed) = crate::suite::pyperformance::prepare(
+            &spec.pyperformance_benchmarks(),
+            &base,
+            &core,
+            &env,
+            &run_dir.root,
+            Duration::from_secs(args.timeout),
+        )?;
+        workloads = suite_workloads;
+        env = refreshed;
+    }
     let mut plan = Vec::new();
     for l in &launchers {
         for w in &workloads {
-            for b in &backends {
+            for b in backends.iter().filter(|b| w.uses_ray || !b.needs_ray()) {
                 plan.push(CellKey {
                     launcher: l.name.clone(),
                     workload: w.name.clone(),
@@ -241,7 +280,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     let (runs, warmup) = if args.quick {
         (QUICK_PAIRS, 0)
     } else {
-        (args.runs.max(1), args.warmup)
+        (args.runs.unwrap_or(DEFAULT_PAIRS).max(1), args.warmup)
     };
     let budget = if args.quick {
         Some(QUICK_BUDGET)
@@ -279,7 +318,11 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     run_dir.write_info(&info)?;
     let settings = Settings {
         runs,
-        until_ci: (args.until_ci > 0.0).then_some(args.until_ci / 100.0),
+        until_ci: args
+            .until_ci
+            .or((args.runs.is_none() && !args.quick).then_some(DEFAULT_UNTIL_CI))
+            .filter(|p| *p > 0.0)
+            .map(|p| p / 100.0),
         max_runs: args.max_runs,
         warmup,
         timeout: Duration::from_secs(args.timeout),
@@ -289,16 +332,15 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
         profbench_exe: std::env::current_exe().context("locating the profbench executable")?,
         lengths: args.lengths.clone(),
     };
-    // The pairs each cell is asked for: with --quick, overhead pairs only where the workload
-    // asks for them (`quick=overhead`), a status run elsewhere.
+    // The pairs each cell is asked for: with --quick, a status run where the workload asks
+    // for one (`quick=status`).
     let target_pairs = |w: &Workload| match (args.quick, w.quick) {
-        (true, Some(workload::QuickRole::Overhead)) => settings.runs,
-        (true, _) => 0,
-        (false, _) => settings.runs,
+        (true, Some(workload::QuickRole::Status)) => 0,
+        _ => settings.runs,
     };
     // Baseline cells first: every workload's seconds are then known early, for the ETA.
     let mut order: Vec<&CellKey> = plan.iter().collect();
-    order.sort_by_key(|k| k.backend != "none");
+    order.sort_by_key(|k| !k.is_baseline());
     let (existing, _) = run_dir.read_cells();
     let mut records: BTreeMap<CellKey, results::CellRecord> = existing
         .into_iter()
@@ -386,11 +428,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             let (b, p) = schedule::runs_needed(
                 r,
                 &k.backend,
-                if k.backend == "none" {
-                    0
-                } else {
-                    target_pairs(w)
-                },
+                if k.is_baseline() { 0 } else { target_pairs(w) },
                 if r.is_none() { settings.warmup } else { 0 },
             );
             rest += est.cost_s(k, b, p);
@@ -460,9 +498,13 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     {
         let (w, b, l) = find(key);
         let baseline = baseline_record(&run_dir, l, w);
+        // A baseline that failed makes the row a workload failure, unless profbench itself
+        // was at fault: then each cell meets (and reports) the fault itself.
         let failed = baseline.as_ref().and_then(|r| match &r.status {
-            Status::Failed { error, .. } => Some(error.clone()),
-            Status::Ok => None,
+            Status::Failed { category, error } if *category != Failure::HarnessFault => {
+                Some(error.clone())
+            }
+            _ => None,
         });
         let memory_truth = baseline.as_ref().and_then(|r| r.memory_truth.as_ref());
         match matrix::run_cell(
@@ -601,7 +643,7 @@ fn baseline_record(run_dir: &RunDir, l: &Launcher, w: &Workload) -> Option<resul
     let key = CellKey {
         launcher: l.name.clone(),
         workload: w.name.clone(),
-        backend: "none".into(),
+        backend: crate::results::BASELINE.into(),
     };
     let path = run_dir.cells_dir().join(key.file_name());
     serde_json::from_slice(&fs::read(path).ok()?).ok()
@@ -739,6 +781,13 @@ pub fn doctor(args: &CommonArgs) -> Result<i32> {
             }
         };
         println!("  {:<22} {verdict}", b.name());
+    }
+    // On a platform's own run (`platform build`), the list would describe the platform from inside.
+    if std::env::var_os(platform::NAME_VAR).is_none() {
+        println!("platforms (`profbench platform list`):");
+        for line in crate::platforms::describe_all(&crate::platforms::discover()) {
+            println!("{line}");
+        }
     }
     Ok(0)
 }

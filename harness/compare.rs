@@ -19,7 +19,7 @@ pub struct Agreement {
 fn ratios(cells: Vec<CellRecord>) -> BTreeMap<CellKey, Estimate> {
     cells
         .into_iter()
-        .filter(|c| c.key.backend != "none")
+        .filter(|c| !c.key.is_baseline())
         .filter_map(|c| Some((c.key, c.overhead?.wall?)))
         .collect()
 }

@@ -1,12 +1,11 @@
 //! A profiler's cost split into a fixed part (start, attach, writing the output) and a running
-//! part (per second of workload), from the same cell run at several lengths (METHOD.md,
+//! part (per second of workload), from the same cell run at several lengths (docs/method.md,
 //! "Overhead"; `matrix --lengths 1,3` on workloads marked `# profbench: scalable`).
 //!
 //! At each length the extra seconds of a pair are profiled wall − baseline wall; their median
 //! against the baseline's median wall gives one point, and a least-squares line through the
 //! points gives extra = fixed + running × workload seconds.
 
-use crate::results::{RunKind, RunRecord};
 use crate::stats::{fit_line, Estimate};
 use serde::{Deserialize, Serialize};
 
@@ -35,15 +34,9 @@ pub fn variant(scale: f64) -> String {
     format!("scale={scale}")
 }
 
-/// The point of one length from its measured (non-warm-up) runs, baseline and profiled in
-/// the order they ran.
-pub fn point(scale: f64, runs: &[&RunRecord]) -> Option<LengthPoint> {
-    let side = |kind| runs.iter().filter(move |r| r.kind == kind && !r.warmup);
-    let pairs: Vec<(f64, f64)> = side(RunKind::Baseline)
-        .zip(side(RunKind::Profiled))
-        .filter(|(b, p)| b.measured.succeeded() && p.measured.succeeded())
-        .map(|(b, p)| (b.measured.wall_s, p.measured.wall_s))
-        .collect();
+/// The point of one length from its measured pairs: (baseline wall, profiled wall) seconds
+/// of each pair whose two runs succeeded.
+pub fn point(scale: f64, pairs: &[(f64, f64)]) -> Option<LengthPoint> {
     let baseline = Estimate::of(&pairs.iter().map(|p| p.0).collect::<Vec<_>>())?;
     let extra = Estimate::of(&pairs.iter().map(|p| p.1 - p.0).collect::<Vec<_>>())?;
     Some(LengthPoint {

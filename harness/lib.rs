@@ -3,6 +3,7 @@
 
 pub mod accuracy;
 pub mod actionability;
+pub mod advise;
 pub mod checks;
 pub mod cli;
 pub mod commands;
@@ -14,13 +15,19 @@ pub mod machine_load;
 pub mod matrix;
 pub mod merge;
 pub mod platform;
+pub mod platforms;
 pub mod plot;
 pub mod pyenv;
+pub mod ray_cost;
+pub mod ray_truth;
 pub mod reaper;
 pub mod recheck;
 pub mod report;
 pub mod results;
 pub mod runner;
 pub mod schedule;
+pub mod self_time;
 pub mod stats;
+pub mod suite;
+pub mod targets;
 pub mod workload;

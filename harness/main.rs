@@ -16,6 +16,8 @@ fn main() {
         }),
         Command::Record(args) => profbench_sampler::record(&args),
         Command::Report(args) => report(&args),
+        Command::Advise(args) => profbench::advise::run(&args),
+        Command::Platform { command } => profbench::platforms::run::command(&command),
     };
     match result {
         Ok(code) => std::process::exit(code),
@@ -30,8 +32,17 @@ fn main() {
 fn report(args: &profbench::cli::ReportArgs) -> anyhow::Result<i32> {
     if args.recheck {
         for dir in &args.dirs {
-            let n = profbench::recheck::recheck(dir, &args.workloads_dir)?;
-            println!("re-decided the checks of {n} cell(s) in {}", dir.display());
+            let said = profbench::recheck::recheck(dir, &args.workloads_dir)?;
+            for r in &said {
+                println!("{}: {}", r.cell, r.how);
+            }
+            let n = said.iter().filter(|r| r.redecided).count();
+            println!(
+                "re-decided the checks of {n} of {} cell(s) in {} (rules version {})",
+                said.len(),
+                dir.display(),
+                profbench::checks::RULES_VERSION
+            );
         }
     }
     let written = match (&args.dirs[..], &args.out) {

@@ -1,7 +1,7 @@
 //! The matrix: for each (launcher, workload, backend) cell, baseline and profiled runs
 //! interleaved after a warm-up, measured, parsed, compared with truth, and written at once.
 
-use crate::accuracy::{self, Accuracy, PhaseAccuracy};
+use crate::accuracy::{self, Accuracy};
 use crate::actionability::{self, Actionability};
 use crate::checks;
 use crate::cost_split::{self, CostSplit, LengthPoint};
@@ -49,15 +49,22 @@ impl Settings {
     }
 }
 
+/// Per backend, the folder of its own tool environment, or why it could not be made.
+pub type ToolBins = BTreeMap<String, Result<PathBuf, String>>;
+
 /// Everything a cell needs that is shared across cells.
 pub struct Context<'a> {
     pub env: &'a PythonEnv,
     pub installs: &'a BTreeMap<String, Install>,
-    pub tool_bins: &'a crate::commands::ToolBins,
+    pub tool_bins: &'a ToolBins,
     pub settings: &'a Settings,
     pub run_dir: &'a RunDir,
     pub progress: &'a ProgressBar,
 }
+
+/// An optional part of a cell (the cost split, actionability): `Ok(Some)` measured,
+/// `Ok(None)` not asked for by the workload, `Err(note)` missing, with why.
+type Part<T> = std::result::Result<Option<T>, String>;
 
 /// The cell stopped because the user pressed Ctrl-C.
 #[derive(Debug)]
@@ -104,7 +111,7 @@ pub fn planned_runs(settings: &Settings, goal: &Goal, backend: &str, workload: &
     } else {
         0
     };
-    if backend == "none" {
+    if backend == crate::results::BASELINE {
         per_side.max(1) + u64::from(workload.memory_truth)
     } else if goal.pairs == 0 {
         1
@@ -198,16 +205,16 @@ impl Cell<'_> {
 
     /// Pairs at each other length (`--lengths`), then the cost split through all lengths.
     /// Called right after the main pairs, which are then all of `self.runs` (length 1).
-    fn cost_split(
-        &mut self,
-        rate_hz: Option<f64>,
-    ) -> Result<Result<Option<CostSplit>, String>, Interrupted> {
+    fn cost_split(&mut self, rate_hz: Option<f64>) -> Result<Part<CostSplit>, Interrupted> {
         let lengths = self.ctx.settings.other_lengths(self.workload);
         if lengths.is_empty() {
             return Ok(Ok(None));
         }
         let main: Vec<&RunRecord> = self.runs.iter().collect();
-        let mut points: Vec<LengthPoint> = cost_split::point(1.0, &main).into_iter().collect();
+        let mut points: Vec<LengthPoint> =
+            cost_split::point(1.0, &RunRecord::measured_pairs(&main))
+                .into_iter()
+                .collect();
         for scale in lengths {
             let variant = cost_split::variant(scale);
             let first = self.runs.len();
@@ -224,7 +231,7 @@ impl Cell<'_> {
                 }
             }
             let runs: Vec<&RunRecord> = self.runs[first..].iter().collect();
-            points.extend(cost_split::point(scale, &runs));
+            points.extend(cost_split::point(scale, &RunRecord::measured_pairs(&runs)));
         }
         Ok(Ok(cost_split::split(points, rate_hz)))
     }
@@ -233,7 +240,7 @@ impl Cell<'_> {
     fn actionability(
         &mut self,
         base: Option<&Accuracy>,
-    ) -> Result<Result<Option<Actionability>, String>, Interrupted> {
+    ) -> Result<Part<Actionability>, Interrupted> {
         let (Some(spec), Some(base)) = (self.workload.perturb.clone(), base) else {
             return Ok(Ok(None));
         };
@@ -258,7 +265,7 @@ impl Cell<'_> {
     }
 
     /// A separate baseline run with tracemalloc and per-phase peak RSS on: memory truth that
-    /// does not distort the timed runs (METHOD.md, "Ground truth").
+    /// does not distort the timed runs (docs/method.md, "Ground truth").
     fn memory_truth(&mut self) -> Result<Option<Truth>, Interrupted> {
         let env = vec![("PROFBENCH_MEMORY_TRUTH".into(), "1".into())];
         let i = self.run_labelled(RunKind::Baseline, "memory-truth", true, env)?;
@@ -280,19 +287,30 @@ impl Cell<'_> {
     ) -> Result<usize, Interrupted> {
         let dir = self.raw_dir().join(label);
         let out_dir = dir.join("out");
-        let _ = fs::remove_dir_all(&dir);
-        let _ = fs::create_dir_all(&out_dir);
+        // A profiler run without its output folder would be blamed for writing nothing.
+        if let Err(fault) = fresh_dir(&dir).and_then(|()| create_dir(&out_dir)) {
+            self.ctx.progress.inc(1);
+            self.runs
+                .push(RunRecord::harness_fault(kind, warmup, fault));
+            return Ok(self.runs.len() - 1);
+        }
         let truth_path = dir.join("truth.json");
         let tool_bin = match self.ctx.tool_bins.get(self.backend.name()) {
             Some(Ok(p)) => p.clone(),
             _ => self.ctx.env.bin_dir.clone(),
         };
+        // The program's own arguments, then where it writes its own timing, if it does.
+        let own_time_path = dir.join("own-time.json");
+        let mut args: Vec<OsString> = self.workload.args.iter().map(OsString::from).collect();
+        if let Some(own) = &self.workload.own_time {
+            args.extend(own.args(&own_time_path));
+        }
         let launch = Launch {
             python: &self.launcher.python,
             bin_dir: &self.ctx.env.bin_dir,
             tool_bin_dir: &tool_bin,
             script: &self.workload.script,
-            args: &[],
+            args: &args,
             out_dir: &out_dir,
             profbench_exe: &self.ctx.settings.profbench_exe,
         };
@@ -331,15 +349,8 @@ impl Cell<'_> {
             log_dir: dir.clone(),
             output_cap_bytes: self.ctx.settings.output_cap_bytes,
         };
-        let measured = runner::run(&spec).unwrap_or_else(|e| Measured {
-            ending: Ending::NotStarted(format!("{e:#}")),
-            wall_s: 0.0,
-            cpu_s: None,
-            peak_rss_bytes: None,
-            stdout_tail: String::new(),
-            stderr_tail: String::new(),
-            ended_leftovers: vec![],
-        });
+        let measured =
+            runner::run(&spec).unwrap_or_else(|e| Measured::not_started(format!("{e:#}")));
         self.ctx.progress.inc(1);
         if measured.ending == Ending::Interrupted {
             return Err(Interrupted);
@@ -353,12 +364,27 @@ impl Cell<'_> {
             accuracy: None,
             note: None,
             parse_error: None,
+            harness_fault: None,
             variant: None,
             checks: vec![],
+            self_time: None,
+            own_time_s: None,
             measured,
         };
         if record.measured.succeeded() {
-            let truth = Truth::load(&truth_path);
+            if let Some(own) = &self.workload.own_time {
+                match own.read(&own_time_path) {
+                    Ok(s) => record.own_time_s = Some(s),
+                    Err(e) => record.note = Some(e),
+                }
+            }
+            // A program from outside (`--script`, `--suite`) may mark no phases at all.
+            let no_phases = self.workload.truth_optional && !truth_path.exists();
+            let truth = if no_phases {
+                Err(anyhow::anyhow!("no truth: the program marks no phases"))
+            } else {
+                Truth::load(&truth_path)
+            };
             if let Ok(t) = &truth {
                 record.phase_wall_s = t
                     .phases
@@ -368,7 +394,7 @@ impl Cell<'_> {
             }
             if kind == RunKind::Profiled {
                 self.finish_profiled(&mut record, &launch, &out_dir, truth);
-            } else if let Err(e) = truth {
+            } else if let (Err(e), false) = (truth, no_phases) {
                 record.note = Some(format!("{e:#}"));
             }
         }
@@ -416,6 +442,8 @@ impl Cell<'_> {
             None => {}
             Some(Err(e)) => record.parse_error = Some((e.failure(), e.to_string())),
             Some(Ok(profile)) => {
+                record.self_time =
+                    crate::self_time::distribution(&profile, self.backend.is_sampler());
                 match &truth {
                     Ok(t) => match accuracy::assess(&profile, t, self.backend.is_sampler()) {
                         Ok(a) => record.accuracy = Some(a),
@@ -426,20 +454,17 @@ impl Cell<'_> {
                 if !record.warmup {
                     record.checks = checks::evaluate_run(&checks::Inputs {
                         workload: &self.key.workload,
+                        targets: &self.workload.targets,
                         profile: Some(&profile),
                         truth: truth.as_ref().ok(),
                         memory_truth: self.memory_truth,
                         wall_ratio: None,
-                        is_sampler: self.backend.is_sampler(),
                     });
                     // Each measured run's parsed profile is kept beside its raw output, so
                     // that `report --recheck` can re-decide every run's checks under new rules.
-                    if let (Some(run_dir), Ok(bytes)) =
-                        (out_dir.parent(), serde_json::to_vec(&profile))
-                    {
-                        if (bytes.len() as u64) < RAW_CAP_BYTES {
-                            let path = run_dir.join("profile.json");
-                            let _ = crate::results::write_atomic(&path, &bytes);
+                    if let Some(run_dir) = out_dir.parent() {
+                        if let Err(fault) = keep_profile(&run_dir.join("profile.json"), &profile) {
+                            record.harness_fault = Some(fault);
                         }
                     }
                 }
@@ -448,15 +473,17 @@ impl Cell<'_> {
             }
         }
         if !self.ctx.settings.keep_raw && record.output_bytes.unwrap_or(0) > RAW_CAP_BYTES {
-            let _ = fs::remove_dir_all(out_dir);
-            let _ = fs::create_dir_all(out_dir);
-            let _ = fs::write(
-                out_dir.join("DROPPED.txt"),
-                format!(
-                    "raw output of {} bytes dropped after parsing (over the cap; use --keep-raw)\n",
-                    record.output_bytes.unwrap_or(0)
-                ),
+            let note = format!(
+                "raw output of {} bytes dropped after parsing (over the cap; use --keep-raw)\n",
+                record.output_bytes.unwrap_or(0)
             );
+            let dropped = fresh_dir(out_dir).and_then(|()| {
+                let path = out_dir.join("DROPPED.txt");
+                fs::write(&path, note).map_err(|e| fault("write", &path, &e))
+            });
+            if let Err(fault) = dropped {
+                record.harness_fault.get_or_insert(fault);
+            }
         }
     }
 
@@ -492,6 +519,9 @@ impl Cell<'_> {
 
     /// The failure a run stands for, if it failed (`None` when it is fine).
     fn failure_of(&self, r: &RunRecord) -> Option<(Failure, String)> {
+        if let Some(fault) = &r.harness_fault {
+            return Some((Failure::HarnessFault, fault.clone()));
+        }
         let m = &r.measured;
         let text = format!("{}\n{}", m.stderr_tail, m.stdout_tail);
         let (category, error) = match &m.ending {
@@ -528,6 +558,12 @@ impl Cell<'_> {
                     },
                     timed_out: *ending == Ending::TimedOut,
                     stderr: text.clone(),
+                    workload_file: self
+                        .workload
+                        .script
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
                 };
                 let category = if r.kind == RunKind::Baseline {
                     Failure::WorkloadFailed
@@ -548,6 +584,45 @@ impl Cell<'_> {
         };
         Some((category, error.trim().to_string()))
     }
+}
+
+/// A harness fault in words: what profbench was doing, on which path, and the OS error.
+fn fault(what: &str, path: &Path, e: &std::io::Error) -> String {
+    format!(
+        "profbench could not {what} {}: {e} (fix: make the results folder writable, or pass another --out)",
+        path.display()
+    )
+}
+
+/// Empties `dir` (gone already is fine) and creates it again.
+fn fresh_dir(dir: &Path) -> Result<(), String> {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(fault("remove the folder", dir, &e))
+        }
+        _ => {}
+    }
+    create_dir(dir)
+}
+
+fn create_dir(dir: &Path) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| fault("create the folder", dir, &e))
+}
+
+/// Writes a parsed profile beside a run's output (small ones only: above the raw cap it is
+/// not kept, as the raw output is not).
+fn keep_profile(path: &Path, profile: &Profile) -> Result<(), String> {
+    let bytes = serde_json::to_vec(profile).map_err(|e| {
+        format!(
+            "profbench could not serialise the profile for {}: {e}",
+            path.display()
+        )
+    })?;
+    if (bytes.len() as u64) >= RAW_CAP_BYTES {
+        return Ok(());
+    }
+    crate::results::write_atomic(path, &bytes)
+        .map_err(|e| format!("profbench could not write {}: {e:#}", path.display()))
 }
 
 /// A distribution's installed version, names compared as PEP 503 normalises them
@@ -597,6 +672,7 @@ pub fn run_cell(
         memory_truth: None,
         profile_warnings: vec![],
         checks: vec![],
+        checks_rules: None,
         cost_split: None,
         actionability: None,
         function_bias: None,
@@ -610,9 +686,15 @@ pub fn run_cell(
             planned_runs(ctx.settings, &goal, backend.name(), workload)
                 .saturating_sub(record.runs.len() as u64),
         );
-        Ok(mark_failed(record, backend, memory_truth, category, error))
+        Ok(mark_failed(record, category, error))
     };
     // Reasons not to run at all, each decided here and now.
+    if let Some(why) = &workload.unavailable {
+        // The program's own requirements failed: no profiler ran, none gets verdicts.
+        let mut failed = fail(record, Failure::NotInstallable, why.clone())?;
+        failed.checks.clear();
+        return Ok(failed);
+    }
     if let Some(why) = &launcher.unavailable {
         return fail(record, Failure::NotInstallable, why.clone());
     }
@@ -658,7 +740,7 @@ pub fn run_cell(
             return fail(record, category, error);
         }
     }
-    if backend.name() == "none" && workload.memory_truth {
+    if backend.name() == crate::results::BASELINE && workload.memory_truth {
         ctx.progress.set_message(format!(
             "{} / {}: memory truth run",
             record.key.launcher, record.key.workload
@@ -687,7 +769,7 @@ fn continue_cell(
     let warmup = count(RunKind::Baseline, true).max(count(RunKind::Profiled, true));
     let paired = count(RunKind::Baseline, false);
     // A status run has no baseline yet: it gets one now and becomes the first pair.
-    let unpaired = if backend.name() == "none" {
+    let unpaired = if backend.name() == crate::results::BASELINE {
         0
     } else {
         count(RunKind::Profiled, false).saturating_sub(paired)
@@ -723,7 +805,7 @@ fn continue_cell(
     if let Err((category, error)) = outcome {
         record.runs = std::mem::take(&mut cell.runs);
         record.notes.append(&mut cell.notes());
-        return Ok(mark_failed(record, backend, memory_truth, category, error));
+        return Ok(mark_failed(record, category, error));
     }
     cell.finish(record)
 }
@@ -741,7 +823,7 @@ impl Cell<'_> {
             "{} / {} / {}",
             self.key.launcher, self.key.workload, self.key.backend
         ));
-        let baseline_only = self.backend.name() == "none";
+        let baseline_only = self.backend.name() == crate::results::BASELINE;
         if self.goal.pairs == 0 {
             // A status run: one measured run, nothing to pair it with.
             if self.runs.iter().any(|r| r.is_main()) {
@@ -829,7 +911,7 @@ impl Cell<'_> {
         let backend = self.backend;
         let workload = self.workload;
         let memory_truth = self.memory_truth;
-        let baseline_only = backend.name() == "none";
+        let baseline_only = backend.name() == crate::results::BASELINE;
         record.notes.append(&mut self.notes());
         let load_at_start = self.load_at_start.take();
         // The main pairs are summarised before the variants run: the checks, and the profile
@@ -861,28 +943,31 @@ impl Cell<'_> {
         }
         record.runs = std::mem::take(&mut self.runs);
         if let (false, Some((inline, calls))) = (baseline_only, &workload.bias) {
-            record.function_bias = crate::function_bias::assess(&record, inline, calls);
+            record.function_bias = record.function_bias(inline, calls);
         }
         if !baseline_only {
             let wall_ratio = record.overhead.as_ref().and_then(|o| o.wall);
             let whole_cell = checks::evaluate(&checks::Inputs {
                 workload: &record.key.workload,
+                targets: &workload.targets,
                 profile: main_profile.as_ref(),
                 truth: main_truth.as_ref(),
                 memory_truth,
                 wall_ratio: wall_ratio.as_ref(),
-                is_sampler: backend.is_sampler(),
             });
             record.checks = checks::combine(&record.main_run_checks(), whole_cell);
+            record.checks_rules = Some(checks::RULES_VERSION);
         }
         if let Some(profile) = &main_profile {
             record.profile_warnings = profile.warnings.clone();
-            // The last parsed profile, for checks and re-reading; small enough to keep.
+            // The last parsed profile, for checks and re-reading.
             let path = ctx.run_dir.raw_dir(&record.key).join("profile.json");
-            if let Ok(bytes) = serde_json::to_vec(profile) {
-                if (bytes.len() as u64) < RAW_CAP_BYTES {
-                    let _ = crate::results::write_atomic(&path, &bytes);
-                }
+            if let Err(fault) = keep_profile(&path, profile) {
+                record.status = Status::Failed {
+                    category: Failure::HarnessFault,
+                    error: fault,
+                };
+                record.checks.clear();
             }
         }
         record.finished = now();
@@ -890,27 +975,11 @@ impl Cell<'_> {
     }
 }
 
-/// The record of a cell that ended in a failure.
-fn mark_failed(
-    mut record: CellRecord,
-    backend: &dyn Backend,
-    memory_truth: Option<&Truth>,
-    category: Failure,
-    error: String,
-) -> CellRecord {
+/// The record of a cell that ended in a failure. A failed cell has no verdicts: its checks
+/// were never run, which is not the same as a run whose output lacks what a check looks for.
+fn mark_failed(mut record: CellRecord, category: Failure, error: String) -> CellRecord {
     record.status = Status::Failed { category, error };
-    let profilers_fault = !matches!(category, Failure::WorkloadFailed | Failure::Interrupted);
-    if backend.name() != "none" && profilers_fault {
-        // A failed cell fails every check it could have passed: no output, no evidence.
-        record.checks = checks::evaluate(&checks::Inputs {
-            workload: &record.key.workload,
-            profile: None,
-            truth: None,
-            memory_truth,
-            wall_ratio: None,
-            is_sampler: backend.is_sampler(),
-        });
-    }
+    record.checks.clear();
     record.finished = now();
     record
 }
@@ -939,8 +1008,10 @@ fn summarise(record: &mut CellRecord, runs: &[RunRecord], baseline_only: bool) {
     if baseline_only {
         // The baseline row reports absolute seconds, not ratios.
         let walls: Vec<f64> = base.iter().map(|r| r.measured.wall_s).collect();
+        let own: Vec<f64> = base.iter().filter_map(|r| r.own_time_s).collect();
         let mut o = Overhead {
             wall: Estimate::of(&walls),
+            own_time: Estimate::of(&own),
             ..Default::default()
         };
         if let Some(w) = &o.wall {
@@ -965,6 +1036,7 @@ fn summarise(record: &mut CellRecord, runs: &[RunRecord], baseline_only: bool) {
         wall: Estimate::of(&wall),
         cpu: Estimate::of(&ratios(&|r| r.measured.cpu_s)),
         peak_rss: Estimate::of(&ratios(&|r| r.measured.peak_rss_bytes.map(|b| b as f64))),
+        own_time: Estimate::of(&ratios(&|r| r.own_time_s)),
         ..Default::default()
     };
     let phase_names: Vec<String> = base
@@ -1000,56 +1072,10 @@ fn summarise(record: &mut CellRecord, runs: &[RunRecord], baseline_only: bool) {
     )
     .map(|e| e.median);
     let accs: Vec<&Accuracy> = prof.iter().filter_map(|r| r.accuracy.as_ref()).collect();
-    record.accuracy = combine_accuracy(&accs);
+    record.accuracy = accuracy::combine(&accs);
     if record.accuracy.is_none() {
         record.accuracy_note = prof.iter().find_map(|r| r.note.clone());
     }
-}
-
-/// Per phase, the median over runs of each field; then MAE and worst phase over phases.
-fn combine_accuracy(runs: &[&Accuracy]) -> Option<Accuracy> {
-    let first = runs.first()?;
-    let median = |f: &dyn Fn(&PhaseAccuracy) -> f64, i: usize| {
-        median_of(runs.iter().filter_map(|a| a.phases.get(i).map(f))).unwrap_or(0.0)
-    };
-    let phases: Vec<PhaseAccuracy> = first
-        .phases
-        .iter()
-        .enumerate()
-        .map(|(i, p)| PhaseAccuracy {
-            phase: p.phase.clone(),
-            function: p.function.clone(),
-            attributed_s: median(&|x| x.attributed_s, i),
-            truth_s: median(&|x| x.truth_s, i),
-            attributed_share: median(&|x| x.attributed_share, i),
-            truth_share: median(&|x| x.truth_share, i),
-            error_pp: median(&|x| x.error_pp, i),
-        })
-        .collect();
-    let mae_pp = phases.iter().map(|p| p.error_pp).sum::<f64>() / phases.len().max(1) as f64;
-    let worst = phases
-        .iter()
-        .max_by(|a, b| a.error_pp.total_cmp(&b.error_pp))?;
-    Some(Accuracy {
-        clock: first.clock,
-        worst_phase: worst.phase.clone(),
-        worst_pp: worst.error_pp,
-        mae_pp,
-        samples: first.samples,
-        sampling_error_pp: first.sampling_error_pp,
-        rate_hz: median_of(runs.iter().filter_map(|a| a.rate_hz)),
-        asked_hz: first.asked_hz,
-        missed_samples: median_of(
-            runs.iter()
-                .filter_map(|a| a.missed_samples.map(|m| m as f64)),
-        )
-        .map(|m| m.round() as u64),
-        phases,
-    })
-}
-
-fn median_of(values: impl Iterator<Item = f64>) -> Option<f64> {
-    Estimate::of(&values.collect::<Vec<_>>()).map(|e| e.median)
 }
 
 #[cfg(test)]

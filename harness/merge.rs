@@ -3,7 +3,7 @@
 //! written with another results schema.
 
 use crate::plot;
-use crate::report::{csv, html, json, markdown, table_order, Exporter};
+use crate::report::{csv, html, json, markdown, table_order};
 use crate::results::{write_atomic, CellRecord, RunDir, RunInfo, Status, SCHEMA};
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -109,8 +109,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>> {
         Ok(())
     };
     put("comparison.md", merged_markdown(&infos, &cells, &table))?;
-    put("comparison.csv", csv::render_cells(&cells))?;
-    put("results.json", json::render_many(&infos, &cells))?;
+    put("comparison.csv", csv::render_cells(&cells)?)?;
+    put("results.json", json::render_many(&infos, &cells)?)?;
     put(
         "report.html",
         html::render_many(&infos, &cells, &charts, Some(&table.to_html())),
@@ -138,7 +138,7 @@ fn summary(c: &CellRecord) -> (Option<String>, String) {
         Status::Ok => {
             let wall = c.overhead.as_ref().and_then(|o| o.wall);
             let mut s = match wall {
-                Some(w) if c.key.backend == "none" => format!("{:.2} s", w.median),
+                Some(w) if c.key.is_baseline() => format!("{:.2} s", w.median),
                 Some(w) => format!(
                     "{:.2}× [{:.2}, {:.2}]{}",
                     w.median,
@@ -283,7 +283,7 @@ fn merged_markdown(infos: &[RunInfo], cells: &[CellRecord], table: &PlatformTabl
             .filter(|c| c.platform_id == info.platform.id)
             .cloned()
             .collect();
-        let text = markdown::Markdown.render(info, &mine);
+        let text = markdown::render(info, &mine);
         let _ = writeln!(out, "\n---\n");
         out.push_str(&text.replacen("# profbench comparison", "## profbench comparison", 1));
     }

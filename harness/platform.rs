@@ -26,6 +26,22 @@ pub struct Platform {
     pub load_at_start: f64,
     pub load_at_end: Option<f64>,
     pub kernel: String,
+    /// The platform's name when run through `--platforms` (`host`, `py3.12`, `debian13`,
+    /// `restricted`…); empty for a plain run.
+    #[serde(default)]
+    pub name: String,
+    /// The user the runs ran as, e.g. `root (uid 0)` or `nobody (uid 65534)`.
+    #[serde(default)]
+    pub user: String,
+    /// Effective capabilities (`/proc/self/status` CapEff): `all`, `none` or the mask.
+    #[serde(default)]
+    pub capabilities: String,
+    /// The seccomp mode of the runs (`/proc/self/status` Seccomp), e.g. `filter`.
+    #[serde(default)]
+    pub seccomp: String,
+    /// How the platform was made, e.g. the debootstrap command and apt options.
+    #[serde(default)]
+    pub how_built: String,
 }
 
 fn os_release() -> (String, String) {
@@ -37,7 +53,10 @@ fn os_release() -> (String, String) {
     };
     (
         get("ID").unwrap_or_else(|| std::env::consts::OS.into()),
-        get("VERSION_ID").unwrap_or_else(|| "unknown".into()),
+        // Debian unstable has no VERSION_ID, only the codename of the next release.
+        get("VERSION_ID")
+            .or_else(|| get("VERSION_CODENAME"))
+            .unwrap_or_else(|| "unknown".into()),
     )
 }
 
@@ -78,6 +97,59 @@ fn is_root() -> bool {
     false
 }
 
+/// A field of `/proc/self/status` (Linux), e.g. `CapEff` or `Seccomp`.
+fn proc_status(field: &str) -> Option<String> {
+    fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .map(|v| v.trim().to_string())
+        })
+}
+
+fn user() -> String {
+    #[cfg(unix)]
+    {
+        let uid = nix::unistd::geteuid();
+        let name = nix::unistd::User::from_uid(uid)
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+            .unwrap_or_else(|| "?".into());
+        return format!("{name} (uid {uid})");
+    }
+    #[allow(unreachable_code)]
+    "unknown".into()
+}
+
+fn capabilities() -> String {
+    match proc_status("CapEff").and_then(|hex| u64::from_str_radix(&hex, 16).ok()) {
+        Some(0) => "none".into(),
+        // CAP_SYS_ADMIN (21) and CAP_SYS_PTRACE (19) are the ones profilers care about.
+        Some(mask) if mask & (1 << 21) != 0 && mask & (1 << 19) != 0 => {
+            format!("0x{mask:x} (incl. CAP_SYS_PTRACE, CAP_SYS_ADMIN)")
+        }
+        Some(mask) => format!("0x{mask:x}"),
+        None => "unknown".into(),
+    }
+}
+
+fn seccomp_mode() -> String {
+    match proc_status("Seccomp").as_deref() {
+        Some("0") => "none".into(),
+        Some("1") => "strict".into(),
+        Some("2") => "filter".into(),
+        Some(other) => other.into(),
+        None => "unknown".into(),
+    }
+}
+
+/// Set by `matrix --platforms` for each platform's run (see harness/platforms/).
+pub const NAME_VAR: &str = "PROFBENCH_PLATFORM";
+pub const BUILT_VAR: &str = "PROFBENCH_PLATFORM_BUILT";
+
 pub fn describe(python: (u32, u32, u32)) -> Platform {
     let (os, os_version) = os_release();
     let mut sys = System::new();
@@ -91,8 +163,15 @@ pub fn describe(python: (u32, u32, u32)) -> Platform {
     let arch = std::env::consts::ARCH.to_string();
     let libc = libc_version();
     let python = format!("{}.{}.{}", python.0, python.1, python.2);
+    let name = std::env::var(NAME_VAR).unwrap_or_default();
+    let id = format!("{os}-{os_version}-{arch}-{libc}-py{python}");
     Platform {
-        id: format!("{os}-{os_version}-{arch}-{libc}-py{python}"),
+        // Two platforms may share OS and Python (`host` and `restricted`): the name tells them apart.
+        id: if name.is_empty() {
+            id
+        } else {
+            format!("{name}:{id}")
+        },
         os,
         os_version,
         arch,
@@ -110,5 +189,10 @@ pub fn describe(python: (u32, u32, u32)) -> Platform {
         load_at_start: load_average(),
         load_at_end: None,
         kernel: System::kernel_version().unwrap_or_default(),
+        name,
+        user: user(),
+        capabilities: capabilities(),
+        seccomp: seccomp_mode(),
+        how_built: std::env::var(BUILT_VAR).unwrap_or_else(|_| "the host as it is".into()),
     }
 }

@@ -15,6 +15,9 @@ use std::time::Duration;
 /// uv is installed from PyPI into a bootstrap venv: pinned like everything else.
 pub const UV_PIN: &str = "uv==0.9.5";
 
+/// Workload requirements that did not install in an environment, with the installer's lines.
+pub const CORE_FAILURES: &str = ".profbench-core-not-installable.txt";
+
 /// One backend's install outcome.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Install {
@@ -222,14 +225,47 @@ pub fn ensure(
         };
         created.map_err(|e| anyhow::anyhow!("{e}\nfix: check that {} can create virtual environments (Debian: apt-get install python3-venv)", base_python.display()))?;
         if !core.is_empty() {
-            install(&pb, uv.as_deref(), &root, &cache, core, "installing workload requirements", &log)
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "{e}\nfix: check network access to PyPI, or the pins in workloads/requirements.txt"
-                    )
-                })?;
+            let all_at_once = install(
+                &pb,
+                uv.as_deref(),
+                &root,
+                &cache,
+                core,
+                "installing workload requirements",
+                &log,
+            );
+            if let Err(e) = all_at_once {
+                // A pin without a wheel for this Python (Ray on 3.15) is data, not the end of
+                // the run: each requirement alone, and the workloads that need a missing one
+                // fail their baseline with the import error.
+                let (mut failed, mut n) = (String::new(), 0);
+                for (i, req) in core.iter().enumerate() {
+                    let one_log = log.with_extension(format!("{i}.log"));
+                    if let Err(e) = install(
+                        &pb,
+                        uv.as_deref(),
+                        &root,
+                        &cache,
+                        std::slice::from_ref(req),
+                        &format!("installing {req}"),
+                        &one_log,
+                    ) {
+                        failed.push_str(&format!("{req}: {}\n", e.replace('\n', " / ")));
+                        n += 1;
+                    }
+                }
+                if n == core.len() {
+                    bail!("{e}\nfix: check network access to PyPI, or the pins in workloads/requirements.txt");
+                }
+                fs::write(root.join(CORE_FAILURES), &failed)?;
+            }
         }
         fs::write(&ready, core.join("\n"))?;
+    }
+    if let Ok(failed) = fs::read_to_string(root.join(CORE_FAILURES)) {
+        for line in failed.lines() {
+            eprintln!("warning: workload requirement not installable here: {line}");
+        }
     }
     let mut outcomes = BTreeMap::new();
     for (name, reqs) in backends {

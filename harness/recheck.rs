@@ -1,10 +1,13 @@
 //! Re-decides the ten checks of finished cells from what each kept (each measured run's parsed
 //! profile and truth, the cell's last profile, the workload's memory truth), so that a
-//! published folder follows the current rules without rerunning anything.
+//! published folder follows the current rules without rerunning anything. Per-run profiles
+//! stay on the machine that ran the cells (they are not committed): in a clone only the
+//! cell's last profile is there, and the runs' own verdicts are kept as they were decided.
+//! Each cell says which it was, and records the rules version (`checks_rules`).
 
 use crate::checks::{self, Inputs};
 use crate::results::{RunDir, RunKind, Status};
-use crate::workload::Truth;
+use crate::workload::{Truth, Workload};
 use anyhow::Result;
 use profbench_profilers::Profile;
 use std::collections::BTreeMap;
@@ -43,13 +46,22 @@ fn read_profile(path: &Path) -> Option<Profile> {
     serde_json::from_slice(&fs::read(path).ok()?).ok()
 }
 
+/// What `recheck` did with one cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rechecked {
+    pub cell: String,
+    /// Whether the cell's checks were decided again under the current rules.
+    pub redecided: bool,
+    /// What was re-decided, or why the cell kept its checks.
+    pub how: String,
+}
+
 /// Rewrites the checks (and the function bias, for workloads in `workloads_dir` that name a
-/// pair) of every finished profiled cell; returns how many were re-decided.
-pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<usize> {
-    let bias_pairs: BTreeMap<String, (String, String)> = crate::workload::discover(workloads_dir)
-        .unwrap_or_default()
+/// pair) of every finished profiled cell; says per cell what was re-decided or kept.
+pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<Vec<Rechecked>> {
+    let workloads: BTreeMap<String, Workload> = crate::workload::discover(workloads_dir)?
         .into_iter()
-        .filter_map(|w| Some((w.name, w.bias?)))
+        .map(|w| (w.name.clone(), w))
         .collect();
     let run = RunDir {
         root: dir.to_path_buf(),
@@ -58,7 +70,7 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<usize> {
     let (cells, _) = run.read_cells();
     let memory: BTreeMap<(String, String), Truth> = cells
         .iter()
-        .filter(|c| c.key.backend == "none")
+        .filter(|c| c.key.is_baseline())
         .filter_map(|c| {
             Some((
                 (c.key.launcher.clone(), c.key.workload.clone()),
@@ -66,22 +78,37 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<usize> {
             ))
         })
         .collect();
-    let mut count = 0;
+    let mut said = Vec::new();
     for mut cell in cells
         .into_iter()
-        .filter(|c| c.key.backend != "none" && c.status == Status::Ok)
+        .filter(|c| !c.key.is_baseline() && c.status == Status::Ok)
     {
-        if let Some((inline, calls)) = bias_pairs.get(&cell.key.workload) {
-            cell.function_bias = crate::function_bias::assess(&cell, inline, calls);
+        // A cell of a workload no longer in the folder keeps what it had: its targets are
+        // unknown.
+        let name = cell.key.file_name().trim_end_matches(".json").to_string();
+        let kept = |how: String| Rechecked {
+            cell: name.clone(),
+            redecided: false,
+            how,
+        };
+        let Some(workload) = workloads.get(&cell.key.workload) else {
+            said.push(kept(format!(
+                "kept: workload {} is not in {}",
+                cell.key.workload,
+                workloads_dir.display()
+            )));
+            continue;
+        };
+        if let Some((inline, calls)) = &workload.bias {
+            cell.function_bias = cell.function_bias(inline, calls);
         }
         let raw = run.raw_dir(&cell.key);
         // Without its kept profile (dropped over the size cap) a cell keeps the checks it had.
         let Some(profile) = read_profile(&raw.join("profile.json")) else {
+            said.push(kept("kept: no profile.json (over the size cap)".into()));
             continue;
         };
         let truth = last_profiled_truth(&raw);
-        let is_sampler =
-            profbench_profilers::backend(&cell.key.backend).is_some_and(|b| b.is_sampler());
         let wall = cell.overhead.as_ref().and_then(|o| o.wall);
         let key = (cell.key.launcher.clone(), cell.key.workload.clone());
         let memory_truth = memory.get(&key);
@@ -92,30 +119,48 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<usize> {
             .iter_mut()
             .filter(|r| r.kind == RunKind::Profiled && r.is_main());
         let folders = profiled_runs(&raw).into_iter().filter(|(m, _, _)| *m);
+        let (mut runs, mut redecided_runs) = (0, 0);
         for (record, (_, _, folder)) in measured.zip(folders) {
+            runs += 1;
             if let Some(p) = read_profile(&folder.join("profile.json")) {
+                redecided_runs += 1;
                 let t = Truth::load(&folder.join("truth.json")).ok();
                 record.checks = checks::evaluate_run(&Inputs {
                     workload: &cell.key.workload,
+                    targets: &workload.targets,
                     profile: Some(&p),
                     truth: t.as_ref(),
                     memory_truth,
                     wall_ratio: None,
-                    is_sampler,
                 });
             }
         }
         let whole_cell = checks::evaluate(&Inputs {
             workload: &cell.key.workload,
+            targets: &workload.targets,
             profile: Some(&profile),
             truth: truth.as_ref(),
             memory_truth,
             wall_ratio: wall.as_ref(),
-            is_sampler,
         });
         cell.checks = checks::combine(&cell.main_run_checks(), whole_cell);
+        cell.checks_rules = Some(checks::RULES_VERSION);
         run.write_cell(&cell)?;
-        count += 1;
+        let how = match (redecided_runs, runs) {
+            (0, 0) => "re-decided on the cell's last profile (no per-run records)".to_string(),
+            (0, n) => format!(
+                "re-decided on the cell's last profile; the verdicts of its {n} runs kept (their profiles are not in this folder)"
+            ),
+            (r, n) if r == n => format!("re-decided on all {n} runs' profiles"),
+            (r, n) => format!(
+                "re-decided on {r} of {n} runs' profiles; the others' verdicts kept"
+            ),
+        };
+        said.push(Rechecked {
+            cell: name,
+            redecided: true,
+            how,
+        });
     }
-    Ok(count)
+    Ok(said)
 }

@@ -22,7 +22,15 @@ pub struct CellKey {
     pub backend: String,
 }
 
+/// The baseline's backend name: the workload with no profiler.
+pub const BASELINE: &str = "none";
+
 impl CellKey {
+    /// Whether this is the baseline's cell (no profiler).
+    pub fn is_baseline(&self) -> bool {
+        self.backend == BASELINE
+    }
+
     pub fn file_name(&self) -> String {
         format!(
             "{}__{}__{}.json",
@@ -69,6 +77,10 @@ pub struct RunRecord {
     /// Set when the profiler's output was missing or could not be parsed.
     #[serde(default)]
     pub parse_error: Option<(Failure, String)>,
+    /// What profbench itself could not do for this run (create its folder, write a file it
+    /// keeps): the run ends its cell as a harness fault, never blamed on the profiler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_fault: Option<String>,
     /// Runs outside the cell's main pairs: `scale=3` (the cost split's other lengths) or
     /// `perturb=PHASE:SECONDS` (the actionability run). None for the main pairs.
     #[serde(default)]
@@ -77,6 +89,12 @@ pub struct RunRecord {
     /// whole cell); the cell's checks combine those of its main runs (`checks::combine`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<crate::checks::Check>,
+    /// This profiled run's self time over functions (self_time.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_time: Option<crate::self_time::SelfTime>,
+    /// The seconds the program itself reported timing (a pyperf worker's timed loops).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_time_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -91,6 +109,10 @@ pub struct Overhead {
     /// CPU cores other programs kept busy on average while the cell ran (Linux).
     #[serde(default)]
     pub other_load_cores: Option<f64>,
+    /// The program's own reported timing: seconds for the baseline row, else the ratio
+    /// profiled / baseline over the same pairs as `wall`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_time: Option<Estimate>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,6 +139,10 @@ pub struct CellRecord {
     /// The ten capability checks decided from this cell's own output.
     #[serde(default)]
     pub checks: Vec<crate::checks::Check>,
+    /// Which version of the rules decided `checks` (`checks::RULES_VERSION`); None in records
+    /// written before versions were recorded (version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks_rules: Option<u32>,
     /// Fixed and running cost from runs at several lengths (`--lengths`, scalable workloads).
     #[serde(default)]
     pub cost_split: Option<crate::cost_split::CostSplit>,
@@ -135,14 +161,61 @@ pub struct CellRecord {
 }
 
 impl RunRecord {
+    /// A run that never started because profbench could not prepare it (`fault` says why).
+    pub fn harness_fault(kind: RunKind, warmup: bool, fault: String) -> RunRecord {
+        RunRecord {
+            kind,
+            warmup,
+            measured: Measured::not_started(fault.clone()),
+            phase_wall_s: BTreeMap::new(),
+            output_bytes: None,
+            postprocess_s: None,
+            accuracy: None,
+            note: None,
+            parse_error: None,
+            harness_fault: Some(fault),
+            variant: None,
+            checks: vec![],
+            own_time_s: None,
+            self_time: None,
+        }
+    }
+
     /// Whether this run is one of the cell's measured main pairs (not a warm-up, not a
     /// variant at another length or with added work).
     pub fn is_main(&self) -> bool {
         !self.warmup && self.variant.is_none()
     }
+
+    /// (baseline wall, profiled wall) seconds of each measured pair of `runs` (in the order
+    /// they ran) whose two runs succeeded.
+    pub fn measured_pairs(runs: &[&RunRecord]) -> Vec<(f64, f64)> {
+        let side = |kind| runs.iter().filter(move |r| r.kind == kind && !r.warmup);
+        side(RunKind::Baseline)
+            .zip(side(RunKind::Profiled))
+            .filter(|(b, p)| b.measured.succeeded() && p.measured.succeeded())
+            .map(|(b, p)| (b.measured.wall_s, p.measured.wall_s))
+            .collect()
+    }
 }
 
 impl CellRecord {
+    /// The function bias of the workload's `inline`/`calls` pair, from this cell's measured
+    /// baseline runs and its accuracy.
+    pub fn function_bias(
+        &self,
+        inline: &str,
+        calls: &str,
+    ) -> Option<crate::function_bias::FunctionBias> {
+        let baseline: Vec<&BTreeMap<String, f64>> = self
+            .runs
+            .iter()
+            .filter(|r| r.kind == RunKind::Baseline && r.is_main())
+            .map(|r| &r.phase_wall_s)
+            .collect();
+        crate::function_bias::assess(&baseline, self.accuracy.as_ref(), inline, calls)
+    }
+
     /// The checks of each measured profiled run of the main pairs that has them, in order.
     pub fn main_run_checks(&self) -> Vec<&[crate::checks::Check]> {
         self.runs

@@ -58,6 +58,18 @@ pub struct Measured {
 }
 
 impl Measured {
+    /// A run whose program was never started (`why` says what stopped it).
+    pub fn not_started(why: String) -> Measured {
+        Measured {
+            ending: Ending::NotStarted(why),
+            wall_s: 0.0,
+            cpu_s: None,
+            peak_rss_bytes: None,
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+            ended_leftovers: vec![],
+        }
+    }
     pub fn succeeded(&self) -> bool {
         self.ending == Ending::Exited(0)
     }

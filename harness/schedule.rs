@@ -2,7 +2,7 @@
 //! ETA kept honest as cells finish, and, with a time budget, every cell's status first and then
 //! pairs where the intervals are widest (docs/schedule.md).
 
-use crate::results::{CellKey, CellRecord, RunKind, Status};
+use crate::results::{CellKey, CellRecord, RunKind, Status, BASELINE};
 use crate::stats::Estimate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -35,7 +35,7 @@ impl Estimator {
             self.baseline_s
                 .insert((key.launcher.clone(), key.workload.clone()), e.median);
         }
-        if record.status != Status::Ok || key.backend == "none" {
+        if record.status != Status::Ok || key.is_baseline() {
             return;
         }
         if let Some(ratio) = record.overhead.as_ref().and_then(|o| o.wall) {
@@ -63,7 +63,7 @@ impl Estimator {
     /// A backend's wall ratio: its own median so far, else the median over every backend
     /// seen, else a stand-in.
     pub fn ratio(&self, backend: &str) -> f64 {
-        if backend == "none" {
+        if backend == BASELINE {
             return 1.0;
         }
         let median = |v: Vec<f64>| Estimate::of(&v).map(|e| e.median);
@@ -98,7 +98,7 @@ pub fn runs_needed(
     let has_warmup = record.is_some_and(|r| r.runs.iter().any(|r| r.warmup));
     let missing = pairs.saturating_sub(have);
     let warm = if has_warmup { 0 } else { warmup };
-    if backend == "none" {
+    if backend == BASELINE {
         ((missing + warm).max(usize::from(record.is_none())), 0)
     } else if pairs == 0 {
         (0, usize::from(record.is_none()))
@@ -117,7 +117,7 @@ pub fn measured_pairs(record: &CellRecord) -> usize {
             .filter(|r| r.kind == kind && r.is_main())
             .count()
     };
-    if record.key.backend == "none" {
+    if record.key.is_baseline() {
         count(RunKind::Baseline)
     } else {
         count(RunKind::Baseline).min(count(RunKind::Profiled))
@@ -133,7 +133,7 @@ pub fn need(
     until_ci: Option<f64>,
     max_pairs: usize,
 ) -> Option<f64> {
-    if record.status != Status::Ok || record.key.backend == "none" || pairs == 0 {
+    if record.status != Status::Ok || record.key.is_baseline() || pairs == 0 {
         return None;
     }
     let have = measured_pairs(record);
@@ -165,7 +165,7 @@ pub fn is_schedule_note(note: &str) -> bool {
 
 /// A note for a cell the budget ended before it had what was asked.
 pub fn cut_short_note(record: &CellRecord, pairs: usize, until_ci: Option<f64>) -> Option<String> {
-    if record.status != Status::Ok || record.key.backend == "none" {
+    if record.status != Status::Ok || record.key.is_baseline() {
         return None;
     }
     if pairs == 0 {

@@ -97,7 +97,7 @@ impl Estimate {
         (self.interval.high - self.interval.low) / self.median.abs().max(f64::EPSILON)
     }
 
-    /// METHOD.md: noisy when the interval is wider than 10% of the median.
+    /// docs/method.md: noisy when the interval is wider than 10% of the median.
     pub fn is_noisy(&self) -> bool {
         self.relative_width() > 0.10
     }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Workload {
     pub name: String,
     pub script: PathBuf,
@@ -33,8 +33,27 @@ pub struct Workload {
     /// `# profbench: quick=status|overhead`: what `matrix --quick` measures on it.
     #[serde(default)]
     pub quick: Option<QuickRole>,
+    /// What the capability checks look for in this workload (header lines such as
+    /// `calls=`, `sleep=`, `remote=`; see `targets.rs`).
+    #[serde(default)]
+    pub targets: crate::targets::Targets,
     /// sha256 of the script, stored with results.
     pub sha256: String,
+    /// Arguments after the script (`--script-args`, a suite benchmark's options).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// A program from outside this folder (`--script`, `--suite`): phase truth is optional,
+    /// so a run that writes none is not a broken workload.
+    #[serde(default)]
+    pub truth_optional: bool,
+    /// Why this workload cannot run here (its requirements did not install): every cell of
+    /// it is "not installable" with this text, and no profiler is blamed.
+    #[serde(default)]
+    pub unavailable: Option<String>,
+    /// The program reports its own timing in a file whose path is added to its arguments
+    /// (`--output PATH` of a pyperf worker): recorded beside the whole-process wall.
+    #[serde(default)]
+    pub own_time: Option<crate::suite::OwnTime>,
 }
 
 /// What `matrix --quick` asks of a workload.
@@ -63,7 +82,9 @@ pub fn discover(dir: &Path) -> Result<Vec<Workload>> {
         }
         let text =
             fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        if let Some(w) = from_header(&path, &text) {
+        if let Some(mut w) = from_header(&path, &text) {
+            w.targets = crate::targets::Targets::from_header(&text)
+                .with_context(|| format!("reading the header of {}", path.display()))?;
             found.push(w);
         }
     }
@@ -112,7 +133,7 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
         } else if let Some(p) = rest.strip_prefix("perturb=") {
             perturb = Some(p.trim().to_string());
         } else if let Some(p) = rest.strip_prefix("bias=") {
-            bias = crate::function_bias::parse_pair(p);
+            bias = parse_pair(p);
         }
     }
     use sha2::Digest;
@@ -127,8 +148,107 @@ fn from_header(path: &Path, text: &str) -> Option<Workload> {
         bias,
         in_default,
         quick,
+        targets: Default::default(),
         sha256: format!("{:x}", sha2::Sha256::digest(text.as_bytes())),
+        args: vec![],
+        truth_optional: false,
+        unavailable: None,
+        own_time: None,
     })
+}
+
+/// A user's program as a workload (`matrix --script PATH --script-args "…"`): named after its
+/// file, phases from its header if it has one (`# profbench: phases=…`), truth optional.
+pub fn from_script(path: &Path, args: Vec<String>) -> Result<Workload> {
+    let bytes = fs::read(path).with_context(|| {
+        format!(
+            "cannot read the script {} (fix: pass the path of an existing Python file)",
+            path.display()
+        )
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let script = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut w = from_header(&script, &text).unwrap_or_else(|| Workload {
+        name: String::new(),
+        script: script.clone(),
+        phases: vec![],
+        uses_ray: false,
+        memory_truth: false,
+        scalable: false,
+        perturb: None,
+        bias: None,
+        sha256: String::new(),
+        args: vec![],
+        truth_optional: true,
+        unavailable: None,
+        own_time: None,
+        ..Default::default()
+    });
+    use sha2::Digest;
+    w.sha256 = format!("{:x}", sha2::Sha256::digest(&bytes));
+    // The path as given (a symlink's own name), not its target's.
+    w.script = script;
+    if w.name.is_empty() {
+        w.name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .context("the script path has no file name")?;
+    }
+    w.args = args;
+    w.truth_optional = true;
+    Ok(w)
+}
+
+/// The module name a user's program imports phase markers from.
+pub const TRUTH_MODULE: &str = "profbench_truth";
+
+/// Makes `from profbench_truth import phase` importable in the environment: workloads/truth.py
+/// under that name in its site-packages (rewritten only when it changed).
+pub fn install_truth_module(env: &crate::pyenv::PythonEnv, workloads_dir: &Path) -> Result<()> {
+    let source = workloads_dir.join("truth.py");
+    let truth = fs::read_to_string(&source).with_context(|| {
+        format!(
+            "reading {} (fix: run from the profbench checkout or pass --workloads-dir)",
+            source.display()
+        )
+    })?;
+    let out = std::process::Command::new(&env.python)
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
+        .output()
+        .with_context(|| format!("running {}", env.python.display()))?;
+    let site = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !out.status.success() || !site.is_dir() {
+        bail!(
+            "cannot find the site-packages folder of {}",
+            env.python.display()
+        );
+    }
+    let text = format!(
+        "# {TRUTH_MODULE}: profbench's phase markers (a copy of workloads/truth.py), for your own\n# programs: `from {TRUTH_MODULE} import phase` then `with phase(\"load\", load):`.\n{truth}"
+    );
+    let path = site.join(format!("{TRUTH_MODULE}.py"));
+    if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        crate::results::write_atomic(&path, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Splits `--script-args` the way a POSIX shell splits words: `"'a b' c"` is two arguments.
+pub fn split_args(text: &str) -> Result<Vec<String>> {
+    shell_words::split(text).with_context(|| {
+        format!("cannot split --script-args {text:?} into arguments (fix: close every quote)")
+    })
+}
+
+/// `inline,calls` from a workload header's `bias=` value.
+fn parse_pair(spec: &str) -> Option<(String, String)> {
+    let (a, b) = spec.split_once(',')?;
+    let (a, b) = (a.trim(), b.trim());
+    (!a.is_empty() && !b.is_empty()).then(|| (a.to_string(), b.to_string()))
 }
 
 /// Picks the workloads named in `wanted` (all when empty or `all`), erroring with the valid
@@ -176,8 +296,13 @@ pub fn default_selection(all: &[Workload], quick: bool) -> Vec<Workload> {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PhaseTruth {
     pub name: String,
+    /// Empty when the phase names no function (`with phase("load"):` in a user's program):
+    /// its wall and CPU are known, but no profiler's attribution can be compared with it.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub function: String,
+    #[serde(default, deserialize_with = "null_as_default")]
     pub file: String,
+    #[serde(default, deserialize_with = "null_as_default")]
     pub line: u32,
     pub start_ns: i64,
     pub end_ns: i64,
@@ -188,6 +313,15 @@ pub struct PhaseTruth {
     pub tracemalloc_peak_bytes: Option<u64>,
     #[serde(default)]
     pub rss_peak_bytes: Option<u64>,
+}
+
+/// JSON `null` read as the type's default (truth.py writes null for what it does not know).
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// One remote task as it measured itself, inside its worker.
@@ -202,6 +336,19 @@ pub struct TaskTruth {
     pub cpu_thread_ns: i64,
     #[serde(default)]
     pub cpu_process_ns: i64,
+    /// time.time_ns() at start and end: the clock Ray's own timestamps are in.
+    #[serde(default)]
+    pub unix_start_ns: Option<i64>,
+    #[serde(default)]
+    pub unix_end_ns: Option<i64>,
+    /// In-memory bytes of the task's arguments and result, when the workload gave them.
+    #[serde(default)]
+    pub arg_bytes: Option<u64>,
+    #[serde(default)]
+    pub result_bytes: Option<u64>,
+    /// The Ray worker the task ran in (hex id), when it ran in one.
+    #[serde(default)]
+    pub ray_worker_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -265,6 +412,15 @@ mod tests {
         assert!(w.uses_ray);
         assert_eq!(w.name, "ray");
         assert!(from_header(Path::new("/x/truth.py"), "import os\n").is_none());
+    }
+
+    #[test]
+    fn a_bias_pair_is_two_names() {
+        assert_eq!(
+            parse_pair("inline_work, many_calls"),
+            Some(("inline_work".into(), "many_calls".into()))
+        );
+        assert_eq!(parse_pair("only"), None);
     }
 
     #[test]

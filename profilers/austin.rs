@@ -23,7 +23,7 @@
 use crate::backend::{Backend, Launch, ParseError};
 use crate::profile::{Clock, Frame, Profile, Sample};
 use crate::pyspy::leaf_lines;
-use crate::status::{classify_with, ExitInfo, Failure};
+use crate::status::{classify_by, ExitInfo, Failure, Rule};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
@@ -163,29 +163,33 @@ impl Backend for Austin {
 }
 
 /// Austin's own failure texts (3.7.0 and 4.0.0, seen on real runs), then the shared patterns.
+/// Austin's own error texts. Austin 3.7.0 prints "not a Python process" also when it is
+/// refused access to a process it attaches to, and both versions print "Cannot launch the
+/// given command" for a missing executable too: the text cannot tell these apart, so the
+/// category follows the text.
+const RULES: &[Rule] = &[
+    // austin-dist 4.0.0's manylinux wheel is tagged manylinux_2_12 but needs GLIBC_2.38.
+    Rule::when(&["version `glibc"], Failure::BinaryIncompatible),
+    Rule::when(&["insufficient permissions"], Failure::PermissionDenied),
+    // A launcher (`uv`) or non-Python program.
+    Rule::when(&["not a python\nprocess"], Failure::TargetNotFound),
+    Rule::when(&["not a python process"], Failure::TargetNotFound),
+    Rule::when(
+        &["cannot determine the version of the python interpreter"],
+        Failure::TargetNotFound,
+    ),
+    Rule::when(
+        &["cannot launch the given command or it terminated too quickly"],
+        Failure::TargetNotFound,
+    ),
+    Rule::when(
+        &["unable to create the given output file"],
+        Failure::NoOutput,
+    ),
+];
+
 pub fn classify_austin(exit: &ExitInfo) -> Failure {
-    classify_with(exit, |text| {
-        if text.contains("version `glibc") {
-            // austin-dist 4.0.0's manylinux wheel is tagged manylinux_2_12 but needs GLIBC_2.38.
-            Some(Failure::BinaryIncompatible)
-        } else if text.contains("insufficient permissions") {
-            Some(Failure::PermissionDenied)
-        } else if text.contains("not a python\nprocess")
-            || text.contains("not a python process")
-            || text.contains("cannot determine the version of the python interpreter")
-            || text.contains("cannot launch the given command or it terminated too quickly")
-        {
-            // A launcher (`uv`) or non-Python program. Austin 3.7.0 prints the same "not a Python
-            // process" text when it is refused access to a process it attaches to, and both lines
-            // print "Cannot launch the given command" for a missing executable too: the text
-            // cannot tell these apart, so the category follows the text.
-            Some(Failure::TargetNotFound)
-        } else if text.contains("unable to create the given output file") {
-            Some(Failure::NoOutput)
-        } else {
-            None
-        }
-    })
+    classify_by(exit, RULES)
 }
 
 fn parse_id(text: &str, hex: bool) -> Option<u64> {
@@ -328,6 +332,7 @@ pub fn parse_text(bytes: &[u8], clock: Clock) -> Result<Profile, ParseError> {
         return Err(ParseError::NoOutput("austin recorded no samples".into()));
     }
     profile.missed_samples.get_or_insert(invalid);
+    profile.invalid_samples = Some(invalid);
     profile.lines = leaf_lines(&profile);
     Ok(profile)
 }
@@ -600,6 +605,7 @@ pub fn parse_mojo(bytes: &[u8], clock: Clock) -> Result<Profile, ParseError> {
         return Err(ParseError::NoOutput("austin recorded no samples".into()));
     }
     profile.missed_samples.get_or_insert(invalid);
+    profile.invalid_samples = Some(invalid);
     profile.lines = leaf_lines(&profile);
     Ok(profile)
 }
@@ -648,6 +654,20 @@ mod tests {
             check_line_workload(&p);
             assert_eq!(p.missed_samples, Some(0));
         }
+    }
+
+    #[test]
+    fn invalid_frames_are_counted_apart_from_missed_samples() {
+        // The real capture (no invalid frame in it) with two samples whose stack Austin could
+        // not read, in the `:INVALID:` form its text output uses for them.
+        let text = String::from_utf8(fixture("austin3/line-wall.txt")).unwrap();
+        let bad = "P1313;T0:1313;/work/main/workloads/line.py:<module>:53;:INVALID: 10000\n";
+        let text = text.replacen("\n\n# duration", &format!("\n{bad}{bad}\n# duration"), 1);
+        let p = parse_text(text.as_bytes(), Clock::Wall).unwrap();
+        assert_eq!(p.invalid_samples, Some(2));
+        let clean = parse_text(&fixture("austin3/line-wall.txt"), Clock::Wall).unwrap();
+        assert_eq!(clean.invalid_samples, Some(0));
+        assert_eq!(p.sample_count(), clean.sample_count() + 2);
     }
 
     #[test]

@@ -112,6 +112,12 @@ pub trait Backend: Send + Sync {
         false
     }
 
+    /// Whether the backend is one of Ray's own tools, which only see programs that start a Ray
+    /// cluster (workloads marked `uses-ray`); the matrix plans it on those alone.
+    fn needs_ray(&self) -> bool {
+        false
+    }
+
     /// Ok when it can run with this Python, else why not (the cell's status is then a failure
     /// of the returned category, without running anything).
     fn check(&self, _python: &PythonFacts) -> Result<(), (Failure, String)> {

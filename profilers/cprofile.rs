@@ -3,7 +3,7 @@
 
 use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::marshal::{self, Value};
-use crate::profile::{Clock, Frame, FunctionStat, Profile};
+use crate::profile::{CalleeTime, Clock, Frame, FunctionStat, Profile};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
@@ -75,6 +75,40 @@ pub fn parse_pstats(bytes: &[u8]) -> Result<Profile, ParseError> {
             exclusive: num(2)?,
             inclusive: num(3)?,
         });
+        // The callers table: {(file, line, function): (pc, nc, tt, ct)}, tt being this
+        // function's exclusive time in calls from that caller.
+        if let Value::Dict(callers) = &value[4] {
+            for (caller, times) in callers {
+                let caller = caller.as_tuple().filter(|k| k.len() == 3);
+                let tt = times
+                    .as_tuple()
+                    .and_then(|t| t.get(2))
+                    .and_then(Value::as_f64);
+                let (Some(caller), Some(tt)) = (caller, tt) else {
+                    return Err(bad(
+                        "a callers entry is not (file, line, function): (…, tt, …)",
+                    ));
+                };
+                let (Some(file), Some(line), Some(function)) =
+                    (caller[0].as_str(), caller[1].as_f64(), caller[2].as_str())
+                else {
+                    return Err(bad("a caller's key fields have the wrong types"));
+                };
+                let caller = profile.intern(
+                    &mut index,
+                    Frame {
+                        file: file.to_string(),
+                        function: function.to_string(),
+                        line: line as u32,
+                    },
+                );
+                profile.callee_time.push(CalleeTime {
+                    caller,
+                    callee: frame,
+                    exclusive: tt,
+                });
+            }
+        }
     }
     if profile.functions.is_empty() {
         return Err(ParseError::Unparseable(
@@ -119,6 +153,28 @@ mod tests {
         );
         assert!(mixed.exclusive < mixed.inclusive);
         assert!(stat(&p, "light_loop").inclusive > 0.1);
+    }
+
+    #[test]
+    fn the_callers_table_says_who_spent_a_builtins_time() {
+        let p = parse_pstats(&std::fs::read(LINE).unwrap()).unwrap();
+        let sum = stat(&p, "<built-in method builtins.sum>");
+        let from: Vec<&CalleeTime> = p
+            .callee_time
+            .iter()
+            .filter(|e| e.callee == sum.frame)
+            .collect();
+        assert!(!from.is_empty());
+        assert!(from
+            .iter()
+            .any(|e| p.frames[e.caller as usize].function == "mixed_lines"));
+        // The per-caller exclusive times add up to the built-in's own.
+        let total: f64 = from.iter().map(|e| e.exclusive).sum();
+        assert!(
+            (total - sum.exclusive).abs() < 1e-6,
+            "{total} vs {}",
+            sum.exclusive
+        );
     }
 
     #[test]

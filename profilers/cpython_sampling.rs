@@ -1,6 +1,7 @@
 //! CPython 3.15's built-in sampling profiler ("Tachyon", `python -m profiling.sampling`),
-//! row `cpython-sampling`: `python -m profiling.sampling run --collapsed -i 100 -d 86400
-//! -o out.txt script.py`. It runs the script in a child process and reads its stacks from
+//! row `cpython-sampling`: `python -m profiling.sampling run --collapsed -r 10000 -d 86400
+//! -o out.txt script.py` (3.15.2's `run --help`: `-r, --sampling-rate RATE` in Hz; the
+//! alphas' `-i INTERVAL_US` is gone and is refused as an unrecognized argument). It runs the script in a child process and reads its stacks from
 //! outside (like py-spy), in wall-clock mode, main thread only (its defaults).
 //!
 //! Output: collapsed stacks, one line per distinct stack, root first, then a space and the
@@ -15,7 +16,7 @@
 
 use crate::backend::{Backend, Launch, ParseError, PythonFacts};
 use crate::profile::{Clock, Frame, LineStat, Profile, Sample};
-use crate::status::{classify_with, ExitInfo, Failure};
+use crate::status::{classify_by, ExitInfo, Failure, Rule};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
@@ -59,8 +60,8 @@ impl Backend for CPythonSampling {
         let mut argv = launch.python.to_vec();
         argv.extend(["-m", "profiling.sampling", "run", "--collapsed"].map(OsString::from));
         argv.extend([
-            "-i".into(),
-            INTERVAL_US.to_string().into(),
+            "-r".into(),
+            (1_000_000 / INTERVAL_US).to_string().into(),
             "-d".into(),
             DURATION_S.to_string().into(),
             OsString::from("-o"),
@@ -170,6 +171,7 @@ pub fn parse_collapsed(text: &str, interval: f64) -> Result<Profile, ParseError>
             function: Some(function),
             line,
             time,
+            inclusive: None,
             hits: Some(hits),
         })
         .collect();
@@ -179,17 +181,18 @@ pub fn parse_collapsed(text: &str, interval: f64) -> Result<Profile, ParseError>
 }
 
 /// The sampler's failure texts first, then the shared patterns.
+/// Before 3.15 the stdlib has no `profiling` package: the interpreter, not an install, is
+/// what is missing (`check` normally stops this before a run).
+const RULES: &[Rule] = &[
+    Rule::when(
+        &["no module named 'profiling'"],
+        Failure::UnsupportedPlatform,
+    ),
+    Rule::when(&["no module named profiling"], Failure::UnsupportedPlatform),
+];
+
 pub fn classify(exit: &ExitInfo) -> Failure {
-    classify_with(exit, |text| {
-        // Before 3.15 the stdlib has no `profiling` package: the interpreter, not an install,
-        // is what is missing (`check` normally stops this before a run).
-        if text.contains("no module named 'profiling'")
-            || text.contains("no module named profiling")
-        {
-            return Some(Failure::UnsupportedPlatform);
-        }
-        None
-    })
+    classify_by(exit, RULES)
 }
 
 #[cfg(test)]
@@ -247,6 +250,22 @@ mod tests {
             .frames
             .iter()
             .any(|f| f.function == "phase.__enter__" && f.file == "truth.py" && f.line == 99));
+    }
+
+    #[test]
+    fn a_real_capture_from_python_3_15_2() {
+        // Captured in the sid-py315 chroot (see the fixtures' README), -r 10000.
+        let text = std::fs::read_to_string(format!("{FIX}line-collapsed-3.15.2.txt")).unwrap();
+        let p = parse_collapsed(&text, 100e-6).unwrap();
+        assert_eq!(p.sample_count(), 26237);
+        assert!((p.inclusive_seconds("mixed_lines", Some("line.py")) - 1.1).abs() < 1e-9);
+        assert!((p.inclusive_seconds("light_loop", Some("line.py")) - 1.5202).abs() < 1e-9);
+        let heavy = p
+            .lines
+            .iter()
+            .find(|l| l.file == "line.py" && l.line == 24)
+            .unwrap();
+        assert_eq!(heavy.hits, Some(11000));
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub mod none;
 pub mod profbench;
 pub mod pyinstrument;
 pub mod pyspy;
+pub mod ray_state;
+pub mod ray_timeline;
 pub mod scalene;
 pub mod viztracer;
 pub mod yappi;
@@ -52,6 +54,10 @@ pub fn all_backends() -> Vec<Box<dyn Backend>> {
         Box::new(profbench::ProfbenchSampler::RATE_10),
         Box::new(profbench::ProfbenchSampler::RATE_1000),
         Box::new(profbench::ProfbenchSampler::FROM_PYTHON),
+        Box::new(ray_timeline::RayTimeline),
+        Box::new(ray_state::RayState),
+        Box::new(profbench::ProfbenchSampler::WALK),
+        Box::new(profbench::ProfbenchSampler::WALK_1000),
     ]
 }
 

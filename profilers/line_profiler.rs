@@ -18,7 +18,7 @@
 
 use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::profile::{Clock, Frame, FunctionStat, LineStat, Profile};
-use crate::status::{classify_with, ExitInfo, Failure};
+use crate::status::{classify_by, ExitInfo, Failure, Rule};
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -147,7 +147,11 @@ pub fn parse_dump(bytes: &[u8]) -> Result<Profile, ParseError> {
                 file: f.file.clone(),
                 function: Some(f.function.clone()),
                 line: *line,
+                // line_profiler times a line from its start to the next line of the same
+                // frame: what the line calls is in it (inclusive). Its output has no self
+                // time, so `time` carries the same figure.
                 time: time * unit,
+                inclusive: Some(time * unit),
                 hits: Some(*hits),
             });
         }
@@ -196,21 +200,23 @@ pub fn parse_dump(bytes: &[u8]) -> Result<Profile, ParseError> {
 }
 
 /// line_profiler's own failure texts first, then the shared patterns.
+const RULES: &[Rule] = &[
+    // kernprof checks the script before running it.
+    Rule::when(&["could not find script "], Failure::TargetNotFound),
+    // The .lprof could not be written (`LineStats.to_file`), or the dump found none
+    // (`from_files`): nothing to read either way.
+    Rule::when(
+        &["in to_file", "no such file or directory"],
+        Failure::NoOutput,
+    ),
+    Rule::when(
+        &["in from_files", "no such file or directory"],
+        Failure::NoOutput,
+    ),
+];
+
 pub fn classify(exit: &ExitInfo) -> Failure {
-    classify_with(exit, |text| {
-        // kernprof checks the script before running it.
-        if text.contains("could not find script ") {
-            return Some(Failure::TargetNotFound);
-        }
-        // The .lprof could not be written (`LineStats.to_file`), or the dump found none
-        // (`from_files`): nothing to read either way.
-        if (text.contains("in to_file") || text.contains("in from_files"))
-            && text.contains("no such file or directory")
-        {
-            return Some(Failure::NoOutput);
-        }
-        None
-    })
+    classify_by(exit, RULES)
 }
 
 #[cfg(test)]

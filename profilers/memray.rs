@@ -7,7 +7,7 @@
 
 use crate::backend::{Backend, Launch, ParseError};
 use crate::profile::{Clock, Memory, Profile};
-use crate::status::{classify_with, ExitInfo, Failure};
+use crate::status::{classify_by, ExitInfo, Failure, Rule};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::Path;
@@ -143,27 +143,22 @@ pub fn parse_peak_csv(text: &str) -> Result<Profile, ParseError> {
 }
 
 /// memray's own failure texts first, then the shared patterns.
+const RULES: &[Rule] = &[
+    // `memray run` could not open its capture file.
+    Rule::when(&["could not create output file"], Failure::NoOutput),
+    // `memray transform` found no capture (the run wrote nothing).
+    Rule::when(&["no such file: "], Failure::NoOutput),
+    // `memray run missing.py` prints only "[Errno 2] No such file or directory: 'missing.py'"
+    // (no traceback, no module error): the target script is missing.
+    Rule::when(
+        &["[errno 2] no such file or directory: '"],
+        Failure::TargetNotFound,
+    )
+    .unless(&["traceback"]),
+];
+
 pub fn classify(exit: &ExitInfo) -> Failure {
-    classify_with(exit, |text| {
-        // `memray run` could not open its capture file.
-        if text.contains("could not create output file") {
-            return Some(Failure::NoOutput);
-        }
-        // `memray transform` found no capture (the run wrote nothing).
-        if text.contains("no such file: ") {
-            return Some(Failure::NoOutput);
-        }
-        // `memray run missing.py` prints only "[Errno 2] No such file or directory: 'missing.py'"
-        // (no traceback, no module error): the target script is missing.
-        if text
-            .trim_start()
-            .starts_with("[errno 2] no such file or directory: '")
-            && !text.contains("traceback")
-        {
-            return Some(Failure::TargetNotFound);
-        }
-        None
-    })
+    classify_by(exit, RULES)
 }
 
 #[cfg(test)]

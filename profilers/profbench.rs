@@ -13,13 +13,15 @@ use std::path::Path;
 
 pub const OUTPUT: &str = "profile.json";
 
-/// One row per sampling rate (the default 100 Hz, and the sweep's 10 and 1000 Hz), and one
-/// reading stacks from Python instead of with the native reader (`--no-native-reader`), to
-/// measure what the reader changes.
+/// One row per sampling rate (the default 100 Hz, and the sweep's 10 and 1000 Hz); one
+/// reading stacks from Python instead of with the native reader (`--no-native-reader`), and
+/// two with the older frame-by-frame reader (`--reader walk`), to measure what each changes.
 pub struct ProfbenchSampler {
     pub name: &'static str,
     pub rate: u32,
     pub native_reader: bool,
+    /// `--reader` when not the default one.
+    pub reader: Option<&'static str>,
 }
 
 impl ProfbenchSampler {
@@ -27,22 +29,47 @@ impl ProfbenchSampler {
         name: "profbench",
         rate: 100,
         native_reader: true,
+        reader: None,
     };
     pub const RATE_10: ProfbenchSampler = ProfbenchSampler {
         name: "profbench-10hz",
         rate: 10,
         native_reader: true,
+        reader: None,
     };
     pub const RATE_1000: ProfbenchSampler = ProfbenchSampler {
         name: "profbench-1000hz",
         rate: 1000,
         native_reader: true,
+        reader: None,
     };
     pub const FROM_PYTHON: ProfbenchSampler = ProfbenchSampler {
         name: "profbench-gil",
         rate: 100,
         native_reader: false,
+        reader: None,
     };
+    pub const WALK: ProfbenchSampler = ProfbenchSampler {
+        name: "profbench-walk",
+        rate: 100,
+        native_reader: true,
+        reader: Some("walk"),
+    };
+    pub const WALK_1000: ProfbenchSampler = ProfbenchSampler {
+        name: "profbench-walk-1000hz",
+        rate: 1000,
+        native_reader: true,
+        reader: Some("walk"),
+    };
+
+    /// The options after `--subprocesses` that pick how stacks are read.
+    fn reader_args(&self) -> Vec<&'static str> {
+        match (self.native_reader, self.reader) {
+            (false, _) => vec!["--no-native-reader"],
+            (true, Some(r)) => vec!["--reader", r],
+            (true, None) => Vec::new(),
+        }
+    }
 }
 
 impl Backend for ProfbenchSampler {
@@ -53,11 +80,11 @@ impl Backend for ProfbenchSampler {
         format!(
             "profbench record --rate {} --subprocesses{} (own in-process sampler, {}, time-weighted, wall clock)",
             self.rate,
-            if self.native_reader { "" } else { " --no-native-reader" },
-            if self.native_reader {
-                "native stack reader where the Python is known"
-            } else {
-                "stacks read from a Python thread"
+            self.reader_args().iter().fold(String::new(), |s, a| s + " " + a),
+            match (self.native_reader, self.reader) {
+                (false, _) => "stacks read from a Python thread",
+                (true, Some(_)) => "native stack reader walking frame by frame while the thread runs",
+                (true, None) => "native stack reader: running threads copy their own stack at the tick",
             }
         )
     }
@@ -82,9 +109,7 @@ impl Backend for ProfbenchSampler {
             .map(OsString::from),
         );
         argv.push(launch.out_dir.join(OUTPUT).into());
-        if !self.native_reader {
-            argv.push("--no-native-reader".into());
-        }
+        argv.extend(self.reader_args().into_iter().map(OsString::from));
         argv.push("--".into());
         argv.extend(launch.python.iter().cloned());
         argv.push(launch.script.into());
@@ -190,6 +215,32 @@ mod tests {
                 "w/single.py"
             ]
         );
+    }
+
+    #[test]
+    fn the_older_reader_rows_ask_for_it() {
+        let python = [OsString::from("python3")];
+        let launch = Launch {
+            python: &python,
+            bin_dir: Path::new("/env/bin"),
+            tool_bin_dir: Path::new("/env/bin"),
+            script: Path::new("w/single.py"),
+            args: &[],
+            out_dir: Path::new("/out"),
+            profbench_exe: Path::new("/bin/profbench"),
+        };
+        let argv = |b: &ProfbenchSampler| -> String {
+            b.command(&launch)
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert!(argv(&ProfbenchSampler::WALK_1000).contains(
+            "--rate 1000 --subprocesses --format json -o /out/profile.json --reader walk --"
+        ));
+        assert!(argv(&ProfbenchSampler::FROM_PYTHON).contains("--no-native-reader --"));
+        assert!(!argv(&ProfbenchSampler::DEFAULT).contains("--reader"));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The normalised profile every backend's output is parsed into (METHOD.md, "Accuracy").
+//! The normalised profile every backend's output is parsed into (docs/method.md, "Accuracy").
 //!
 //! Two shapes of data exist in the wild: stack samples (samplers) and per-function call
 //! records (tracers such as cProfile). A `Profile` holds either or both, plus optional line
@@ -75,8 +75,14 @@ pub struct LineStat {
     /// Enclosing function, when the backend says.
     pub function: Option<String>,
     pub line: u32,
-    /// Seconds attributed to the line itself.
+    /// Self time: seconds while this line was the innermost Python line running (samples
+    /// whose leaf frame is on it; for a line tracer, the line's own execution).
     pub time: f64,
+    /// Inclusive time: seconds while this line was on the stack, what it calls included
+    /// (line_profiler's per-line time; a sampler's samples with the line anywhere on their
+    /// stack). None when the backend reports self time only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inclusive: Option<f64>,
     #[serde(default)]
     pub hits: Option<u64>,
 }
@@ -92,6 +98,24 @@ pub struct Span {
     /// Seconds since the profile's start.
     pub start: f64,
     pub end: f64,
+}
+
+/// Which clock a profile's "seconds since the profile's start" count from, and where that
+/// start is on it, so spans can be set against truth timestamps taken in the same clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OriginClock {
+    /// CLOCK_MONOTONIC (Python's perf_counter_ns on Linux), shared by all processes of a host.
+    Monotonic,
+    /// Nanoseconds since the Unix epoch (time.time_ns).
+    Unix,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeOrigin {
+    pub clock: OriginClock,
+    /// The profile's start, in nanoseconds of `clock`.
+    pub ns: i64,
 }
 
 /// Memory figures a backend reported.
@@ -133,6 +157,26 @@ pub struct Profile {
     /// What the backend's own output says about its data (lost events, a full buffer).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Samples the backend itself marked invalid, kept in `samples` as written and counted
+    /// here: Austin's `INVALID` frames, profbench's torn stacks (cut where they stopped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid_samples: Option<u64>,
+    /// Call records only: a callee's exclusive seconds per caller (pstats' callers table), so
+    /// the self time of a C function can be charged to the Python function that called it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub callee_time: Vec<CalleeTime>,
+    /// Where `start`/`time` seconds count from, when the backend's timestamps are absolute.
+    #[serde(default)]
+    pub origin: Option<TimeOrigin>,
+}
+
+/// One (caller, callee) pair of a tracer's call graph: the callee's exclusive seconds spent
+/// in calls from that caller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalleeTime {
+    pub caller: u32,
+    pub callee: u32,
+    pub exclusive: f64,
 }
 
 impl Profile {
@@ -149,6 +193,9 @@ impl Profile {
             missed_samples: None,
             duration: None,
             warnings: Vec::new(),
+            invalid_samples: None,
+            callee_time: Vec::new(),
+            origin: None,
         }
     }
 

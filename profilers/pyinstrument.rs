@@ -14,7 +14,7 @@
 
 use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::profile::{Clock, Frame, Profile, Sample};
-use crate::status::{classify_with, ExitInfo, Failure};
+use crate::status::{classify_by, ExitInfo, Failure, Rule};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -60,14 +60,13 @@ impl Backend for Pyinstrument {
 }
 
 /// pyinstrument's own failure texts first, then the shared patterns.
+const RULES: &[Rule] = &[Rule::when(
+    &["error: program", "not found"],
+    Failure::TargetNotFound,
+)];
+
 pub fn classify_pyinstrument(exit: &ExitInfo) -> Failure {
-    classify_with(exit, |text| {
-        if text.contains("error: program") && text.contains("not found") {
-            Some(Failure::TargetNotFound)
-        } else {
-            None
-        }
-    })
+    classify_by(exit, RULES)
 }
 
 struct Walk<'a> {

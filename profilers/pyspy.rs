@@ -16,7 +16,7 @@
 
 use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::profile::{Clock, Frame, LineStat, Profile, Sample};
-use crate::status::{classify_with, ExitInfo, Failure};
+use crate::status::{classify_by, ExitInfo, Failure, Rule};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
@@ -44,7 +44,7 @@ impl PySpy {
         nonblocking: false,
         rate: 100,
     };
-    /// The rate sweep (METHOD.md): the default row at 10 and 1000 Hz.
+    /// The rate sweep (docs/method.md): the default row at 10 and 1000 Hz.
     pub const RATE_10: PySpy = PySpy {
         name: "py-spy-10hz",
         rate: 10,
@@ -155,29 +155,39 @@ impl Backend for PySpy {
 }
 
 /// py-spy's own failure texts first (seen on real runs), then the shared patterns.
+const RULES: &[Rule] = &[
+    // Its text when reading the target's memory is refused (ptrace / process_vm_readv).
+    Rule::when(
+        &["permission denied: try running again with elevated permissions"],
+        Failure::PermissionDenied,
+    ),
+    // The target is not Python: a launcher (`uv`) without --subprocesses, or a non-Python
+    // program.
+    Rule::when(
+        &["failed to find python version from target process"],
+        Failure::TargetNotFound,
+    ),
+    Rule::when(
+        &["failed to get process executable name"],
+        Failure::TargetNotFound,
+    ),
+    Rule::when(
+        &["no python processes found in process"],
+        Failure::TargetNotFound,
+    ),
+    Rule::when(
+        &["unsupported version of python"],
+        Failure::UnsupportedPlatform,
+    ),
+    // The python/launcher program to start does not exist: the environment is broken.
+    Rule::when(
+        &["failed to create process", "no such file or directory"],
+        Failure::NotInstallable,
+    ),
+];
+
 pub fn classify_pyspy(exit: &ExitInfo) -> Failure {
-    classify_with(exit, |text| {
-        if text.contains("permission denied: try running again with elevated permissions") {
-            // Its text when reading the target's memory is refused (ptrace / process_vm_readv).
-            Some(Failure::PermissionDenied)
-        } else if text.contains("failed to find python version from target process")
-            || text.contains("failed to get process executable name")
-            || text.contains("no python processes found in process")
-        {
-            // The target is not Python: a launcher (`uv`) without --subprocesses, or a non-Python
-            // program.
-            Some(Failure::TargetNotFound)
-        } else if text.contains("unsupported version of python") {
-            Some(Failure::UnsupportedPlatform)
-        } else if text.contains("failed to create process")
-            && text.contains("no such file or directory")
-        {
-            // The python/launcher program to start does not exist: the environment is broken.
-            Some(Failure::NotInstallable)
-        } else {
-            None
-        }
-    })
+    classify_by(exit, RULES)
 }
 
 /// `Samples: 218 Errors: 0` from py-spy's closing line on stdout.
@@ -329,6 +339,7 @@ pub fn leaf_lines(profile: &Profile) -> Vec<LineStat> {
                 function: Some(f.function.clone()),
                 line: f.line,
                 time,
+                inclusive: None,
                 hits: Some(hits),
             }
         })

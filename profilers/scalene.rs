@@ -23,7 +23,7 @@
 
 use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::profile::{Clock, Frame, LineStat, Memory, Profile, Sample};
-use crate::status::{classify_with, ExitInfo, Failure};
+use crate::status::{classify_by, ExitInfo, Failure, Rule};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -94,18 +94,20 @@ impl Backend for Scalene {
 }
 
 /// Scalene's own failure texts first, then the shared patterns.
+const RULES: &[Rule] = &[
+    Rule::when(
+        &["scalene: could not find input file"],
+        Failure::TargetNotFound,
+    ),
+    Rule::when(
+        &["scalene does not", "support"],
+        Failure::UnsupportedPlatform,
+    ),
+    Rule::when(&["scalene requires"], Failure::UnsupportedPlatform),
+];
+
 pub fn classify_scalene(exit: &ExitInfo) -> Failure {
-    classify_with(exit, |text| {
-        if text.contains("scalene: could not find input file") {
-            Some(Failure::TargetNotFound)
-        } else if (text.contains("scalene does not") && text.contains("support"))
-            || text.contains("scalene requires")
-        {
-            Some(Failure::UnsupportedPlatform)
-        } else {
-            None
-        }
-    })
+    classify_by(exit, RULES)
 }
 
 fn num(v: &Value, key: &str) -> f64 {
@@ -238,7 +240,10 @@ pub fn parse_json(bytes: &[u8]) -> Result<Profile, ParseError> {
                 file: file.clone(),
                 function,
                 line: lineno as u32,
+                // Scalene charges a sample to the innermost line of the profiled program:
+                // self time among the program's lines (library calls included).
                 time: percent / 100.0 * elapsed,
+                inclusive: None,
                 hits,
             });
         }

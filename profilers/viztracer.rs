@@ -21,7 +21,7 @@
 
 use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::profile::{Clock, Frame, FunctionStat, Profile, Span};
-use crate::status::{classify_common, ExitInfo, Failure};
+use crate::status::{classify_by, ExitInfo, Failure, Rule};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -89,30 +89,31 @@ impl Backend for VizTracer {
 }
 
 /// VizTracer's own failure texts first, then the shared patterns.
-fn classify(exit: &ExitInfo) -> Failure {
-    let text = exit.stderr.to_lowercase();
-    if exit.timed_out {
-        return Failure::TimedOut;
-    }
+const RULES: &[Rule] = &[
     // `python -m viztracer missing.py` prints "No such file as missing.py": the target is
     // missing, not the profiler.
-    if text.contains("no such file as ") {
-        return Failure::TargetNotFound;
-    }
+    Rule::when(&["no such file as "], Failure::TargetNotFound),
     // The trace could not be written (folder gone, disk full): ReportBuilder.save failed.
-    let write_error = [
-        "filenotfounderror",
-        "permissionerror",
-        "oserror",
-        "no space left",
-    ];
-    if text.contains("report_builder.py")
-        && text.contains("in save")
-        && write_error.iter().any(|e| text.contains(e))
-    {
-        return Failure::NoOutput;
-    }
-    classify_common(exit)
+    Rule::when(
+        &["report_builder.py", "in save", "filenotfounderror"],
+        Failure::NoOutput,
+    ),
+    Rule::when(
+        &["report_builder.py", "in save", "permissionerror"],
+        Failure::NoOutput,
+    ),
+    Rule::when(
+        &["report_builder.py", "in save", "oserror"],
+        Failure::NoOutput,
+    ),
+    Rule::when(
+        &["report_builder.py", "in save", "no space left"],
+        Failure::NoOutput,
+    ),
+];
+
+fn classify(exit: &ExitInfo) -> Failure {
+    classify_by(exit, RULES)
 }
 
 /// A parsed trace: the profile plus what the file said about itself.

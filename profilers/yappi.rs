@@ -7,7 +7,7 @@
 use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::cprofile::parse_pstats;
 use crate::profile::{Clock, Profile};
-use crate::status::{classify_with, ExitInfo, Failure};
+use crate::status::{classify_by, ExitInfo, Failure, Rule};
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -80,29 +80,28 @@ pub fn parse_yappi_pstat(bytes: &[u8], clock: Clock) -> Result<Profile, ParseErr
 }
 
 /// yappi's own failure texts first, then the shared patterns.
+const RULES: &[Rule] = &[
+    // The script is opened by yappi's main(): `compile(open(sys.argv[0]...` fails, and then
+    // yappi crashes again saving empty stats. Without this rule the shared "no such file or
+    // directory" rule would call it not installable.
+    Rule::when(
+        &["compile(open(sys.argv[0]", "filenotfounderror"],
+        Failure::TargetNotFound,
+    ),
+    // The pstat file could not be written (folder gone, disk full).
+    Rule::when(&["in dump_stats", "filenotfounderror"], Failure::NoOutput),
+    Rule::when(&["in dump_stats", "oserror"], Failure::NoOutput),
+    Rule::when(&["in dump_stats", "permissionerror"], Failure::NoOutput),
+    // Nothing was recorded, so pstats refused to build stats (seen after the error above
+    // when only the tail of stderr is kept).
+    Rule::when(
+        &["cannot create or construct a <class 'pstats.stats'>"],
+        Failure::NoOutput,
+    ),
+];
+
 pub fn classify(exit: &ExitInfo) -> Failure {
-    classify_with(exit, |text| {
-        // The script is opened by yappi's main(): `compile(open(sys.argv[0]...` fails, and then
-        // yappi crashes again saving empty stats. Without this rule the shared "no such file or
-        // directory" pattern would call it not installable.
-        if text.contains("compile(open(sys.argv[0]") && text.contains("filenotfounderror") {
-            return Some(Failure::TargetNotFound);
-        }
-        // The pstat file could not be written (folder gone, disk full).
-        if text.contains("in dump_stats")
-            && (text.contains("filenotfounderror")
-                || text.contains("oserror")
-                || text.contains("permissionerror"))
-        {
-            return Some(Failure::NoOutput);
-        }
-        // Nothing was recorded, so pstats refused to build stats (seen after the error above
-        // when only the tail of stderr is kept).
-        if text.contains("cannot create or construct a <class 'pstats.stats'>") {
-            return Some(Failure::NoOutput);
-        }
-        None
-    })
+    classify_by(exit, RULES)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes every output parser (issue 8): one cargo-fuzz target per parser in fuzz/, each seeded
+# Fuzzes every output parser: one cargo-fuzz target per parser in fuzz/, each seeded
 # with the real fixtures of its backend, run for N minutes one after the other.
 #
 #   scripts/fuzz.sh N [TARGET...]     N minutes per target (default 1); all targets by default

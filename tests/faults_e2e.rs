@@ -11,7 +11,7 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A workloads folder named like the seed author's, holding the fault workloads and truth.py.
+/// A workloads folder named like the article author's, holding the fault workloads and truth.py.
 fn workloads_in(dir: &Path) -> PathBuf {
     let w = dir.join("ワークロード dir");
     fs::create_dir_all(&w).unwrap();

@@ -1,4 +1,4 @@
-"""Library workload: axis 3 of the seed article (library transparency).
+"""Library workload: axis 3 of the article (library transparency).
 
 Runs the two library functions the article names, json.loads() and pandas.read_csv(), on
 inputs generated before each phase starts (~0.5 s each on the reference machine). A profiler
@@ -6,6 +6,8 @@ passes when it shows frames inside the standard library (json) and inside pandas
 """
 # profbench: default
 # profbench: phases=json_loads,pandas_read_csv
+# profbench: library=parse_json:json.loads
+# profbench: library=read_csv:pandas.read_csv
 import json
 import os
 import random

@@ -1,4 +1,4 @@
-"""Line-level workload: axis 4 of the seed article, literally.
+"""Line-level workload: axis 4 of the article, literally.
 
 mixed_lines() holds a light line (a = 1) and a heavy line (sum(range(10**7))) in one
 function; a line-level profiler must put nearly all of its time on the heavy line. The heavy
@@ -9,6 +9,8 @@ phase so that the share of time between phases means something.
 # profbench: default
 # profbench: quick=status
 # profbench: phases=mixed_lines,light_loop
+# profbench: heavy-line=mixed_lines:sum(range(10**7))
+# profbench: light-line=mixed_lines:a = 1
 try:
     import truth
 except ImportError:  # this script's folder is not on sys.path (e.g. run through runpy.run_path)

@@ -1,14 +1,22 @@
-"""Distributed workload: the seed article's eval_multi_process.py, reproduced faithfully.
+"""Distributed workload: the article's eval_multi_process.py, reproduced faithfully.
 
 20 small and 4 heavy parallel_heavy_loop tasks, 4 parallel_io_bound tasks, and a ~80 MB array
 put in the object store and read by 4 process_large_data tasks. Added for profbench: each step
 the article timed is a small driver function run as a truth.phase, each remote function body
-is wrapped in truth.task (one JSON line per task, on the worker), and ray.shutdown() at the end.
+is wrapped in truth.task (one JSON line per task, on the worker, with the sizes of its
+arguments and result), and ray.shutdown() at the end.
+
+Two knobs, both off by default (the article's program as is):
+    PROFBENCH_RAY_TASKS=K     K times as many tasks of every kind, each doing 1/K of the work
+                              (same total work), so a profiler's cost per task can be fitted.
+    PROFBENCH_RAY_WORKERS=N   ray.init(num_cpus=N): N worker processes run tasks at once.
 """
 # profbench: default
 # profbench: quick=status
 # profbench: phases=submit_small_tasks,submit_heavy_tasks,submit_io_tasks,create_data,put_data,submit_data_tasks,gather_results
 # profbench: uses-ray
+# profbench: remote=parallel_heavy_loop,parallel_io_bound,process_large_data
+# profbench: heavy-remote=parallel_heavy_loop:24
 # profbench: name=ray
 import os
 import sys
@@ -34,27 +42,32 @@ if _HERE not in (os.path.dirname(os.path.realpath(sys.argv[0] or os.curdir)),
                  os.path.realpath(os.curdir)):
     ray.cloudpickle.register_pickle_by_value(truth)
 
+_TASKS = int(os.environ.get("PROFBENCH_RAY_TASKS") or 1)
+_WORKERS = os.environ.get("PROFBENCH_RAY_WORKERS")
+if _TASKS < 1:
+    sys.exit(f"PROFBENCH_RAY_TASKS={_TASKS}: give a whole number of at least 1")
+
 # Initialise Ray (simulated on the local machine)
 # With the dashboard enabled, the overall profiling picture is easier to see
-ray.init(include_dashboard=True)
+ray.init(include_dashboard=True, **({"num_cpus": int(_WORKERS)} if _WORKERS else {}))
 
 # --- Point 1: tasks run in parallel (CPU-bound) ---
 @ray.remote
 def parallel_heavy_loop(iterations=5*10**5):
     """Evaluates CPU time on each worker"""
-    with truth.task("parallel_heavy_loop"):
+    with truth.task("parallel_heavy_loop", iterations) as t:
         result = 0
         for i in range(iterations):
             result += hashlib.md5(str(i).encode()).hexdigest().count('a')
-        return result
+        return t.returns(result)
 
 # --- Point 2: waiting on I/O in a distributed setting (idle time) ---
 @ray.remote
 def parallel_io_bound(duration=1.0):
     """How the profiler treats a worker 'waiting and doing nothing'"""
-    with truth.task("parallel_io_bound"):
+    with truth.task("parallel_io_bound", duration) as t:
         time.sleep(duration)
-        return "Done"
+        return t.returns("Done")
 
 # --- Point 3: passing huge data (serialisation cost) ---
 @ray.remote
@@ -63,18 +76,18 @@ def process_large_data(data):
     Evaluates the cost of reading (deserialising) data from the Object Store.
     The function body is light; handing the data over is what takes time.
     """
-    with truth.task("process_large_data"):
-        return len(data)
+    with truth.task("process_large_data", data) as t:
+        return t.returns(len(data))
 
 # --- Driver steps (one truth phase each; the work is the article's, unchanged) ---
 def submit_small_tasks():
-    return [parallel_heavy_loop.remote(10**4) for _ in range(20)]
+    return [parallel_heavy_loop.remote(10**4 // _TASKS) for _ in range(20 * _TASKS)]
 
 def submit_heavy_tasks():
-    return [parallel_heavy_loop.remote() for _ in range(4)]
+    return [parallel_heavy_loop.remote(5*10**5 // _TASKS) for _ in range(4 * _TASKS)]
 
 def submit_io_tasks():
-    return [parallel_io_bound.remote() for _ in range(4)]
+    return [parallel_io_bound.remote(1.0 / _TASKS) for _ in range(4 * _TASKS)]
 
 def create_data():
     return np.random.rand(10**7)  # about 80 MB
@@ -83,7 +96,7 @@ def put_data(large_data):
     return ray.put(large_data)  # place it in the Object Store
 
 def submit_data_tasks(data_id):
-    return [process_large_data.remote(data_id) for _ in range(4)]
+    return [process_large_data.remote(data_id) for _ in range(4 * _TASKS)]
 
 def gather_results(futures):
     return ray.get(futures)

@@ -1,4 +1,4 @@
-"""Single-process workload: the seed article's eval_single_process.py, reproduced faithfully.
+"""Single-process workload: the article's eval_single_process.py, reproduced faithfully.
 
 Five patterns, one phase each: recursion (call count and depth), heavy loop (CPU-bound,
 line-level hot spot), I/O bound (sleep: wall vs CPU), library call (json + NumPy),
@@ -8,6 +8,11 @@ memory allocation (a huge list). Only the truth.phase markers in main() are adde
 # profbench: default
 # profbench: quick=overhead
 # profbench: phases=recursion,heavy_loop,io_bound,library_call,memory_allocation
+# profbench: calls=pattern_recursion:242785
+# profbench: sleep=pattern_io_bound
+# profbench: library=pattern_library_call:json.dumps,numpy.random.rand,numpy.dot
+# profbench: heavy-line=pattern_heavy_loop:result += hashlib.md5
+# profbench: memory=pattern_memory_allocation
 import time
 import json
 import hashlib

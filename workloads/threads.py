@@ -1,4 +1,4 @@
-"""Threads workload: four CPU-bound threads contending for the GIL (the seed's
+"""Threads workload: four CPU-bound threads contending for the GIL (the article's
 "parallelisation ceiling").
 
 threads_cpu() starts four threads running thread_worker(), each a pure-Python integer loop

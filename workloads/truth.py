@@ -42,6 +42,7 @@ if _MEMORY:
     tracemalloc.start()
 
 _phases = []  # finished phase records, in order of their end
+_notes = {}
 _state = {"registered": False, "script": None, "tasks_fd": None, "tasks_pid": None}
 
 
@@ -89,7 +90,7 @@ def _reset_hwm():
 
 
 class phase:
-    """Context manager marking one phase of the workload (one seed pattern)."""
+    """Context manager marking one phase of the workload (one pattern of the article)."""
 
     __slots__ = ("name", "func", "_hwm_ok", "_rss_start", "_s_perf", "_s_proc", "_s_thread")
 
@@ -141,6 +142,38 @@ class phase:
         return False
 
 
+def calibrated_phase(name, func, wall_ns, cpu_ns, start_ns, end_ns, calls=None):
+    """A phase whose time is known by calibration rather than timed around it: the work of
+    `func` interleaved with other phases' between start_ns and end_ns (perf_counter_ns), of
+    known wall and thread-CPU cost (e.g. calls x per-call cost timed in bulk). See
+    finegrained.py."""
+    if not _state["registered"]:
+        _first_phase(func)
+    fname, file, line = _code_info(func)
+    _phases.append({
+        "name": name,
+        "function": fname,
+        "file": file,
+        "line": line,
+        "start_ns": start_ns,
+        "end_ns": end_ns,
+        "wall_ns": int(wall_ns),
+        "cpu_process_ns": int(cpu_ns),
+        "cpu_thread_ns": int(cpu_ns),
+        "tracemalloc_peak_bytes": None,
+        "rss_peak_bytes": None,
+        "rss_start_bytes": None,
+        "rss_end_bytes": None,
+        "calibrated": True,
+        "calls": calls,
+    })
+
+
+def note(key, value):
+    """A fact about the run kept in the truth file under "notes" (e.g. a calibration check)."""
+    _notes[key] = value
+
+
 def _first_phase(func):
     """This process opens phases: it is the one that writes the truth JSON at exit."""
     _state["registered"] = True
@@ -173,6 +206,7 @@ def _write_truth():
         "start_ns": _T0,
         "end_ns": end,
         "phases": _phases,
+        "notes": _notes,
         "tasks_file": _TASKS_PATH if os.path.exists(_TASKS_PATH) else None,
     }
     tmp = _PATH + ".tmp"
@@ -190,13 +224,51 @@ def _tasks_fd():
     return _state["tasks_fd"]
 
 
+def _size(value):
+    """In-memory bytes of a task argument or result: a buffer's length (NumPy's nbytes, even
+    for a zero-copy view of the object store), else sys.getsizeof. Not the pickled size:
+    pickling an 80 MB array inside the task would itself cost the time being measured."""
+    n = getattr(value, "nbytes", None)
+    if isinstance(n, int):
+        return n
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return len(value)
+    try:
+        return sys.getsizeof(value)
+    except TypeError:
+        return None
+
+
+def _ray_worker_id():
+    """The Ray worker this task runs in (hex), when Ray is loaded: timelines name workers so."""
+    ray = sys.modules.get("ray")
+    if ray is None:
+        return None
+    try:
+        return ray.get_runtime_context().get_worker_id()
+    except Exception:
+        return None
+
+
 class task:
-    """Context manager around a remote function's body: one JSON line per task."""
+    """Context manager around a remote function's body: one JSON line per task.
 
-    __slots__ = ("function", "_s_perf", "_s_unix", "_s_proc", "_s_thread")
+        with truth.task("process_large_data", data) as t:   # arguments: their sizes are kept
+            return t.returns(len(data))                      # the result's size too
+    """
 
-    def __init__(self, function):
+    __slots__ = ("function", "_args", "_result_bytes", "_s_perf", "_s_unix", "_s_proc",
+                 "_s_thread")
+
+    def __init__(self, function, *args):
         self.function = function
+        self._args = args
+        self._result_bytes = None
+
+    def returns(self, value):
+        """Records the result's size and hands the value back."""
+        self._result_bytes = _size(value)
+        return value
 
     def __enter__(self):
         if _MEMORY and not _state["registered"] and tracemalloc.is_tracing():
@@ -215,6 +287,7 @@ class task:
         e_unix = time.time_ns()
         e_proc = _proc()
         e_thread = _thread()
+        sizes = [_size(a) for a in self._args]
         line = json.dumps({
             "function": self.function,
             "pid": os.getpid(),
@@ -225,6 +298,9 @@ class task:
             "unix_end_ns": e_unix,
             "cpu_thread_ns": e_thread - self._s_thread,
             "cpu_process_ns": e_proc - self._s_proc,
+            "arg_bytes": sum(sizes) if None not in sizes else None,
+            "result_bytes": self._result_bytes,
+            "ray_worker_id": _ray_worker_id(),
         }, separators=(",", ":")) + "\n"
         try:
             os.write(_tasks_fd(), line.encode())  # one write on an O_APPEND fd: no interleaving

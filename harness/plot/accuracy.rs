@@ -56,7 +56,7 @@ pub fn colour(pp: f64) -> RGBColor {
 impl AccuracyHeatmap {
     pub fn from_cells(cells: &[CellRecord]) -> AccuracyHeatmap {
         let many = many_platforms(cells);
-        let profiled: Vec<&CellRecord> = cells.iter().filter(|c| c.key.backend != "none").collect();
+        let profiled: Vec<&CellRecord> = cells.iter().filter(|c| !c.key.is_baseline()).collect();
         let mut columns: Vec<(String, String)> = Vec::new();
         let workloads: BTreeSet<&str> = profiled.iter().map(|c| c.key.workload.as_str()).collect();
         for w in workloads {

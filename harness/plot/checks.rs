@@ -1,30 +1,18 @@
-//! Chart 4: the ten capability checks (METHOD.md) × backends, one box per verdict.
-//!
-//! Checks are read from each cell's JSON (`cell["checks"]`) rather than a typed field, so this
-//! chart works whether or not the cell record carries them yet.
+//! Chart 4: the ten capability checks (docs/method.md) × backends, one box per verdict. A
+//! backend whose cells failed has no verdicts: its boxes say "not run", in their own colour,
+//! never a fail.
 
 use super::{
     backend_variants, col_label, e, font, grid_box, legend, many_platforms, row_label, row_name,
     text_width, variant_label, Draw,
 };
-use crate::results::CellRecord;
+use crate::checks::{Check, Verdict};
+use crate::results::{CellRecord, Status};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use serde::Deserialize;
 use std::collections::BTreeSet;
 
-/// The part of a check this chart needs; other fields are ignored.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct CheckView {
-    pub axis: u8,
-    #[serde(default)]
-    pub name: String,
-    pub verdict: String,
-    #[serde(default)]
-    pub evidence: String,
-}
-
-/// Short names of METHOD.md's axes, used when a check does not name itself.
+/// Short names of the axes, used when a check does not name itself.
 pub const AXES: [&str; 10] = [
     "calls & depth",
     "CPU vs waiting",
@@ -38,57 +26,39 @@ pub const AXES: [&str; 10] = [
     "aggregation",
 ];
 
+/// What one box of the grid shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Pass,
-    Partial,
-    Fail,
-    NotApplicable,
+pub enum Mark {
+    Decided(Verdict),
+    /// The backend's cells for this axis failed: nothing was decided.
+    NotRun,
 }
 
-impl Verdict {
-    /// Accepts the serde spellings a `Verdict` enum may be given (`not-applicable`,
-    /// `not_applicable`, `NotApplicable`).
-    pub fn parse(s: &str) -> Option<Verdict> {
-        let norm: String = s
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_lowercase();
-        match norm.as_str() {
-            "pass" => Some(Verdict::Pass),
-            "partial" => Some(Verdict::Partial),
-            "fail" => Some(Verdict::Fail),
-            "notapplicable" | "na" => Some(Verdict::NotApplicable),
-            _ => None,
-        }
-    }
-
+impl Mark {
     fn style(self) -> (RGBColor, &'static str) {
         match self {
-            Verdict::Pass => (RGBColor(44, 160, 44), "pass"),
-            Verdict::Partial => (RGBColor(253, 174, 97), "partial"),
-            Verdict::Fail => (RGBColor(215, 48, 39), "fail"),
-            Verdict::NotApplicable => (RGBColor(220, 220, 220), "n/a"),
+            Mark::Decided(Verdict::Pass) => (RGBColor(44, 160, 44), "pass"),
+            Mark::Decided(Verdict::Partial) => (RGBColor(253, 174, 97), "partial"),
+            Mark::Decided(Verdict::Fail) => (RGBColor(215, 48, 39), "fail"),
+            Mark::Decided(Verdict::NotApplicable) => (RGBColor(220, 220, 220), "n/a"),
+            Mark::NotRun => (RGBColor(158, 202, 225), "not run"),
         }
     }
 }
 
-/// The checks a cell record carries, if any.
-pub fn checks_of(cell: &CellRecord) -> Vec<CheckView> {
-    let Ok(value) = serde_json::to_value(cell) else {
-        return Vec::new();
-    };
-    match value.get("checks") {
-        Some(v) => serde_json::from_value(v.clone()).unwrap_or_default(),
-        None => Vec::new(),
+/// The checks a cell decided: none when the cell failed (records written before failed
+/// cells stopped carrying verdicts still hold fails; they are not verdicts either).
+pub fn checks_of(cell: &CellRecord) -> &[Check] {
+    match cell.status {
+        Status::Ok => &cell.checks,
+        Status::Failed { .. } => &[],
     }
 }
 
 pub struct ChecksGrid {
     pub rows: Vec<String>,
     /// Per row, per axis 1..=10: the verdict, if any cell of that row decided it.
-    pub verdicts: Vec<[Option<Verdict>; 10]>,
+    pub verdicts: Vec<[Option<Mark>; 10]>,
     pub names: [String; 10],
 }
 
@@ -99,13 +69,9 @@ const TOP: i32 = 110;
 impl ChecksGrid {
     pub fn from_cells(cells: &[CellRecord]) -> ChecksGrid {
         let many = many_platforms(cells);
-        let with: Vec<(&CellRecord, Vec<CheckView>)> = cells
-            .iter()
-            .map(|c| (c, checks_of(c)))
-            .filter(|(_, k)| !k.is_empty())
-            .collect();
-        let refs: Vec<&CellRecord> = with.iter().map(|(c, _)| *c).collect();
-        let keys = backend_variants(&refs, many);
+        // Every profiled cell has a row, failed or not; the baseline has no checks.
+        let profiled: Vec<&CellRecord> = cells.iter().filter(|c| !c.key.is_baseline()).collect();
+        let keys = backend_variants(&profiled, many);
         let nvariants = keys.iter().map(|k| &k.1).collect::<BTreeSet<_>>().len();
         let mut names: [String; 10] = AXES.map(String::from);
         let verdicts = keys
@@ -113,27 +79,34 @@ impl ChecksGrid {
             .map(|(b, v)| {
                 let mut row = [None; 10];
                 // Workloads in name order; the first verdict that applies wins, since each axis
-                // is decided on the workload built for it and is not-applicable elsewhere.
-                let mut mine: Vec<&(&CellRecord, Vec<CheckView>)> = with
+                // is decided on the workloads whose header names its target and is
+                // not-applicable elsewhere.
+                let mut mine: Vec<&CellRecord> = profiled
                     .iter()
-                    .filter(|(c, _)| &c.key.backend == b && &variant_label(c, many) == v)
+                    .copied()
+                    .filter(|c| &c.key.backend == b && &variant_label(c, many) == v)
                     .collect();
-                mine.sort_by(|a, b| a.0.key.workload.cmp(&b.0.key.workload));
-                for (_, checks) in mine {
-                    for k in checks {
-                        let Some(slot) = (k.axis as usize).checked_sub(1).filter(|i| *i < 10)
-                        else {
-                            continue;
-                        };
-                        let Some(verdict) = Verdict::parse(&k.verdict) else {
-                            continue;
-                        };
-                        if !k.name.is_empty() && names[slot] == AXES[slot] {
-                            names[slot] = k.name.clone();
-                        }
-                        if row[slot].is_none() || row[slot] == Some(Verdict::NotApplicable) {
-                            row[slot] = Some(verdict);
-                        }
+                mine.sort_by(|a, b| a.key.workload.cmp(&b.key.workload));
+                for k in mine.iter().flat_map(|c| checks_of(c)) {
+                    let Some(slot) = (k.axis as usize).checked_sub(1).filter(|i| *i < 10) else {
+                        continue;
+                    };
+                    if !k.name.is_empty() && names[slot] == AXES[slot] {
+                        names[slot] = k.name.clone();
+                    }
+                    let decided = Some(Mark::Decided(k.verdict));
+                    if row[slot].is_none()
+                        || row[slot] == Some(Mark::Decided(Verdict::NotApplicable))
+                    {
+                        row[slot] = decided;
+                    }
+                }
+                // What no working cell decided, a failed cell might have: not run.
+                if mine.iter().any(|c| c.status != Status::Ok) {
+                    for slot in row.iter_mut().filter(|m| {
+                        m.is_none() || **m == Some(Mark::Decided(Verdict::NotApplicable))
+                    }) {
+                        *slot = Some(Mark::NotRun);
                     }
                 }
                 row
@@ -180,7 +153,7 @@ impl Draw for ChecksGrid {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
         e(area.fill(&WHITE))?;
         e(area.draw(&Text::new(
-            "Capability checks: METHOD.md's ten axes, decided from each cell's own output",
+            "Capability checks: the ten axes, decided from each cell's own output",
             (16, 12),
             font(17.0),
         )))?;
@@ -193,16 +166,20 @@ impl Draw for ChecksGrid {
             return Ok(());
         }
         let items: Vec<(RGBColor, String)> = [
-            Verdict::Pass,
-            Verdict::Partial,
-            Verdict::Fail,
-            Verdict::NotApplicable,
+            Mark::Decided(Verdict::Pass),
+            Mark::Decided(Verdict::Partial),
+            Mark::Decided(Verdict::Fail),
+            Mark::Decided(Verdict::NotApplicable),
+            Mark::NotRun,
         ]
         .iter()
-        .map(|v| match v {
-            // Axes are decided on the workload built for them: n/a means it was not run.
-            Verdict::NotApplicable => (v.style().0, "n/a: its workload not run".to_string()),
-            _ => (v.style().0, v.style().1.to_string()),
+        .map(|m| match m {
+            // Axes are decided on the workloads built for them: n/a means none ran here.
+            Mark::Decided(Verdict::NotApplicable) => {
+                (m.style().0, "n/a: its workload not run".to_string())
+            }
+            Mark::NotRun => (m.style().0, "not run: the backend failed".to_string()),
+            _ => (m.style().0, m.style().1.to_string()),
         })
         .chain([(WHITE, "not decided".to_string())])
         .collect();
@@ -246,60 +223,57 @@ mod tests {
     use super::*;
     use crate::plot::testdata;
 
+    fn check(axis: u8, verdict: Verdict) -> Check {
+        Check {
+            axis,
+            name: crate::checks::AXES[axis as usize - 1].into(),
+            verdict,
+            evidence: "e".into(),
+        }
+    }
+
     #[test]
-    fn no_checks_field_means_an_empty_grid() {
+    fn cells_without_checks_leave_their_boxes_undecided() {
         let g = ChecksGrid::from_cells(&testdata::run());
-        assert!(g.rows.is_empty());
-    }
-
-    #[test]
-    fn verdict_spellings_are_all_understood() {
-        assert_eq!(
-            Verdict::parse("not-applicable"),
-            Some(Verdict::NotApplicable)
-        );
-        assert_eq!(
-            Verdict::parse("NotApplicable"),
-            Some(Verdict::NotApplicable)
-        );
-        assert_eq!(Verdict::parse("Pass"), Some(Verdict::Pass));
-        assert_eq!(Verdict::parse("maybe"), None);
-    }
-
-    #[test]
-    fn checks_are_read_from_the_cell_json() {
-        let v = serde_json::json!([
-            {"axis": 1, "name": "calls and depth", "verdict": "pass", "evidence": "242785 calls"},
-            {"axis": 6, "name": "cross-process", "verdict": "not-applicable", "evidence": ""}
-        ]);
-        let parsed: Vec<CheckView> = serde_json::from_value(v).unwrap();
-        assert_eq!(parsed[0].axis, 1);
-        assert_eq!(
-            Verdict::parse(&parsed[1].verdict),
-            Some(Verdict::NotApplicable)
-        );
+        assert!(g
+            .verdicts
+            .iter()
+            .flatten()
+            .all(|m| m.is_none() || *m == Some(Mark::NotRun)));
     }
 
     #[test]
     fn grid_reads_the_checks_a_cell_record_carries() {
-        let mut v = serde_json::to_value(testdata::cell(
-            "single",
-            "py-spy",
-            "direct",
-            Some(1.1),
-            Some(1.0),
-        ))
-        .unwrap();
-        v["checks"] = serde_json::json!([
-            {"axis": 1, "name": "calls and depth", "verdict": "pass", "evidence": "depth 31"},
-            {"axis": 6, "name": "cross-process", "verdict": "not-applicable", "evidence": "not ray"}
-        ]);
-        let cell: CellRecord = serde_json::from_value(v).unwrap();
+        let mut cell = testdata::cell("single", "py-spy", "direct", Some(1.1), Some(1.0));
+        cell.checks = vec![check(1, Verdict::Pass), check(6, Verdict::NotApplicable)];
         let g = ChecksGrid::from_cells(&[cell]);
         assert_eq!(g.rows, ["py-spy"]);
-        assert_eq!(g.verdicts[0][0], Some(Verdict::Pass));
-        assert_eq!(g.verdicts[0][5], Some(Verdict::NotApplicable));
+        assert_eq!(g.verdicts[0][0], Some(Mark::Decided(Verdict::Pass)));
+        assert_eq!(
+            g.verdicts[0][5],
+            Some(Mark::Decided(Verdict::NotApplicable))
+        );
         assert_eq!(g.verdicts[0][1], None);
-        assert_eq!(g.names[0], "calls and depth");
+        assert_eq!(g.names[0], "calls-and-depth");
+    }
+
+    #[test]
+    fn a_failed_backend_is_not_run_never_failed() {
+        let mut failed = testdata::failed(
+            "single",
+            "austin4-cpu",
+            "direct",
+            profbench_profilers::Failure::BinaryIncompatible,
+            "GLIBC_2.38 not found",
+        );
+        // As records written before failed cells stopped carrying verdicts still do.
+        failed.checks = vec![check(1, Verdict::Fail), check(2, Verdict::Fail)];
+        let g = ChecksGrid::from_cells(&[failed]);
+        assert_eq!(g.rows, ["austin4-cpu"]);
+        assert!(
+            g.verdicts[0].iter().all(|m| *m == Some(Mark::NotRun)),
+            "{:?}",
+            g.verdicts
+        );
     }
 }

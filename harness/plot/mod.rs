@@ -124,12 +124,13 @@ pub fn status_colour(category: &str) -> RGBColor {
         "unparseable output" => RGBColor(31, 119, 180),
         "workload failed" => RGBColor(57, 59, 121),
         "interrupted" => RGBColor(199, 199, 199),
+        "harness fault" => RGBColor(102, 51, 0),
         _ => RGBColor(0, 0, 0),
     }
 }
 
-/// Status categories in the order METHOD.md lists them (legends follow it).
-pub const STATUS_ORDER: [&str; 12] = [
+/// Status categories in the order docs/method.md lists them (legends follow it).
+pub const STATUS_ORDER: [&str; 13] = [
     "ok",
     "not installable",
     "binary incompatible",
@@ -142,6 +143,7 @@ pub const STATUS_ORDER: [&str; 12] = [
     "unparseable output",
     "workload failed",
     "interrupted",
+    "harness fault",
 ];
 
 /// Text colour readable on `bg`.
@@ -518,17 +520,13 @@ mod tests {
             })
             .collect();
         assert_eq!(colours.len(), STATUS_ORDER.len());
-        for f in [
-            profbench_profilers::Failure::NotInstallable,
-            profbench_profilers::Failure::Interrupted,
-            profbench_profilers::Failure::WorkloadFailed,
-        ] {
-            assert!(STATUS_ORDER.contains(&f.to_string().as_str()));
+        for f in profbench_profilers::Failure::ALL {
+            assert!(STATUS_ORDER.contains(&f.to_string().as_str()), "{f}");
         }
     }
 }
 
-/// One filled box of a grid chart with centred text (grids are laid out by hand: categorical
+/// One filled box of a grid chart with centred text (grids are laid out explicitly: categorical
 /// axes in plotters would cost more code than they save).
 pub(crate) fn grid_box<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,

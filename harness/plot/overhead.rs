@@ -41,7 +41,7 @@ const WIDTH: i32 = 1100;
 impl Overhead {
     pub fn from_cells(cells: &[CellRecord]) -> Overhead {
         let many = many_platforms(cells);
-        let profiled: Vec<&CellRecord> = cells.iter().filter(|c| c.key.backend != "none").collect();
+        let profiled: Vec<&CellRecord> = cells.iter().filter(|c| !c.key.is_baseline()).collect();
         let variants: Vec<String> = profiled
             .iter()
             .map(|c| variant_label(c, many))

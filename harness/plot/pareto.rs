@@ -53,7 +53,7 @@ impl Pareto {
             .len();
         let usable: Vec<&CellRecord> = cells
             .iter()
-            .filter(|c| c.key.backend != "none" && c.status == Status::Ok)
+            .filter(|c| !c.key.is_baseline() && c.status == Status::Ok)
             .collect();
         let workloads: BTreeSet<&str> = usable.iter().map(|c| c.key.workload.as_str()).collect();
         let panels = workloads

@@ -20,6 +20,8 @@ pub struct RayTimeline {
     pub rows: Vec<(u32, Vec<Span>)>,
     /// Task function names, in colour order.
     pub functions: Vec<String>,
+    /// The driver's pid, from the truth of the run the profile came from.
+    pub driver: Option<u32>,
 }
 
 /// Only the spans: serde skips the (large) samples without building them.
@@ -95,7 +97,9 @@ impl RayTimeline {
                         .and_then(|p| p.file_name())
                         .map(|n| n.to_string_lossy().to_string())
                         .unwrap_or_default();
-                    RayTimeline::from_spans(spans, &cell)
+                    let mut t = RayTimeline::from_spans(spans, &cell);
+                    t.driver = path.parent().and_then(last_driver_pid);
+                    t
                 }
             },
         }
@@ -106,6 +110,16 @@ impl RayTimeline {
             source,
             rows: Vec::new(),
             functions: Vec::new(),
+            driver: None,
+        }
+    }
+
+    /// A row's label: which process it is, when the run's truth says.
+    fn row_name(&self, pid: u32) -> String {
+        match self.driver {
+            Some(d) if d == pid => format!("driver {pid}"),
+            Some(_) => format!("worker {pid}"),
+            None => format!("pid {pid}"),
         }
     }
 
@@ -146,8 +160,35 @@ impl RayTimeline {
             source: Ok(source.to_string()),
             rows,
             functions,
+            driver: None,
         }
     }
+}
+
+/// The driver pid in the truth of the cell's last measured profiled run (the run
+/// `profile.json` was kept from).
+fn last_driver_pid(cell_dir: &Path) -> Option<u32> {
+    let last = std::fs::read_dir(cell_dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let n: usize = name.strip_prefix("profiled-")?.parse().ok()?;
+            Some((n, e.path()))
+        })
+        .max_by_key(|(n, _)| *n)?
+        .1;
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(last.join("truth.json")).ok()?).ok()?;
+    truth
+        .get("pid")?
+        .as_u64()
+        .and_then(|p| u32::try_from(p).ok())
+}
+
+/// `__main__.parallel_heavy_loop` → `parallel_heavy_loop`: the module is the script's.
+fn short_name(name: &str) -> &str {
+    name.strip_prefix("__main__.").unwrap_or(name)
 }
 
 impl RayTimeline {
@@ -156,7 +197,7 @@ impl RayTimeline {
             .functions
             .iter()
             .enumerate()
-            .map(|(i, f)| (palette(i), f.clone()))
+            .map(|(i, f)| (palette(i), short_name(f).to_string()))
             .collect();
         items.push((RGBColor(30, 30, 30), "serialization".into()));
         items.push((RGBColor(150, 150, 150), "object store".into()));
@@ -199,7 +240,10 @@ impl Draw for RayTimeline {
             }
         };
         e(root.draw(&Text::new(
-            format!("Ray timeline from profbench's sampler ({source}): tasks per worker process"),
+            format!(
+                "Ray timeline from profbench's sampler ({source}): {} processes, one bar per task",
+                self.rows.len()
+            ),
             (16, 12),
             font(17.0),
         )))?;
@@ -209,7 +253,7 @@ impl Draw for RayTimeline {
             .functions
             .iter()
             .enumerate()
-            .map(|(i, f)| (palette(i), f.clone()))
+            .map(|(i, f)| (palette(i), short_name(f).to_string()))
             .collect();
         items.push((ser, "serialization".into()));
         items.push((store, "object store".into()));
@@ -233,7 +277,7 @@ impl Draw for RayTimeline {
         let label_w = self
             .rows
             .iter()
-            .map(|(p, _)| text_width(&format!("pid {p}"), 13.0))
+            .map(|(p, _)| text_width(&self.row_name(*p), 13.0))
             .max()
             .unwrap_or(60)
             + 24;
@@ -252,6 +296,8 @@ impl Draw for RayTimeline {
             .label_style(font(12.0))
             .axis_desc_style(font(13.0))
             .draw())?;
+        // A few pixels at least, so a task of a millisecond still shows its colour.
+        let min_task = (end - start) * 0.003;
         let colour_of = |name: &str| {
             self.functions
                 .iter()
@@ -267,7 +313,7 @@ impl Draw for RayTimeline {
             let base = body.get_base_pixel();
             super::row_label(
                 &body,
-                &format!("pid {pid}"),
+                &self.row_name(*pid),
                 (lx - base.0 - 8, ly - base.1),
                 13.0,
             )?;
@@ -276,11 +322,17 @@ impl Draw for RayTimeline {
             e(
                 chart.draw_series(spans.iter().filter(|s| s.category == "task").map(|s| {
                     Rectangle::new(
-                        [
-                            (s.start, top),
-                            (s.end.max(s.start + (end - start) * 0.001), mid),
-                        ],
+                        [(s.start, top), (s.end.max(s.start + min_task), mid)],
                         colour_of(&s.name).filled(),
+                    )
+                })),
+            )?;
+            // A white edge on each task, so back-to-back tasks of one function stay countable.
+            e(
+                chart.draw_series(spans.iter().filter(|s| s.category == "task").map(|s| {
+                    Rectangle::new(
+                        [(s.start, top), (s.end.max(s.start + min_task), mid)],
+                        WHITE.stroke_width(1),
                     )
                 })),
             )?;
@@ -351,8 +403,26 @@ mod tests {
             {"pid": 7, "tid": 1, "name": "heavy", "category": "task", "start": 0.5, "end": 1.0}
         ]});
         std::fs::write(cell.join("profile.json"), json.to_string()).unwrap();
+        for (run, pid) in [
+            ("profiled-0-warmup", 5),
+            ("profiled-1", 6),
+            ("profiled-2", 9),
+        ] {
+            std::fs::create_dir_all(cell.join(run)).unwrap();
+            std::fs::write(
+                cell.join(run).join("truth.json"),
+                format!("{{\"pid\": {pid}}}"),
+            )
+            .unwrap();
+        }
         let t = RayTimeline::from_run_dirs(&[dir.path().to_path_buf()], &[]);
         assert_eq!(t.rows.len(), 1);
         assert_eq!(t.source.as_deref(), Ok("uv__ray__profbench"));
+        // The last measured run's driver names the rows.
+        assert_eq!(t.driver, Some(9));
+        assert_eq!(
+            (t.row_name(9), t.row_name(7)),
+            ("driver 9".into(), "worker 7".into())
+        );
     }
 }

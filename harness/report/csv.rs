@@ -1,7 +1,7 @@
 //! `comparison.csv`: one row per cell, every number in its own column, for spreadsheets and
 //! pandas. Columns are documented in docs/results-schema.md.
 
-use super::{table_order, Exporter};
+use super::{table_order, ExportError, Exporter};
 use crate::results::{CellRecord, RunInfo, Status};
 use crate::stats::Estimate;
 
@@ -98,18 +98,22 @@ pub fn record(c: &CellRecord) -> Vec<String> {
     };
     let o = c.overhead.as_ref();
     let wall = o.and_then(|o| o.wall);
-    let baseline = c.key.backend == "none";
+    let baseline = c.key.is_baseline();
     let (base, ratio) = if baseline {
         (est3(wall), est3(None))
     } else {
         (est3(None), est3(wall))
     };
     let a = c.accuracy.as_ref();
-    let checks = crate::plot::checks::checks_of(c)
-        .iter()
-        .map(|k| format!("{}:{}", k.axis, k.verdict))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let checks = if matches!(c.status, Status::Failed { .. }) && !c.key.is_baseline() {
+        super::markdown::NOT_RUN.to_string()
+    } else {
+        crate::plot::checks::checks_of(c)
+            .iter()
+            .map(|k| format!("{}:{}", k.axis, k.verdict.word()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let mut warnings: Vec<String> = c.profile_warnings.clone();
     warnings.extend(o.map(|o| o.warning_text.clone()).unwrap_or_default());
     let mut r = vec![
@@ -184,13 +188,22 @@ pub fn record(c: &CellRecord) -> Vec<String> {
 }
 
 /// The CSV of any set of cells (one run, or several merged: `platform_id` tells them apart).
-pub fn render_cells(cells: &[CellRecord]) -> String {
+pub fn render_cells(cells: &[CellRecord]) -> Result<String, ExportError> {
+    let file = "comparison.csv";
+    let csv_error = |source| ExportError::Csv { file, source };
     let mut w = ::csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(COLUMNS);
+    let header = COLUMNS.iter().chain(super::self_time::CSV_COLUMNS.iter());
+    w.write_record(header).map_err(csv_error)?;
+    let self_time = crate::self_time::rows(cells);
     for c in table_order(cells) {
-        let _ = w.write_record(record(c));
+        let mut r = record(c);
+        r.extend(super::self_time::csv_values(c, &self_time));
+        w.write_record(r).map_err(csv_error)?;
     }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    let bytes = w
+        .into_inner()
+        .map_err(|e| csv_error(e.into_error().into()))?;
+    String::from_utf8(bytes).map_err(|source| ExportError::Utf8 { file, source })
 }
 
 impl Exporter for Csv {
@@ -198,7 +211,7 @@ impl Exporter for Csv {
         "comparison.csv"
     }
 
-    fn render(&self, _info: &RunInfo, cells: &[CellRecord]) -> String {
+    fn render(&self, _info: &RunInfo, cells: &[CellRecord]) -> Result<String, ExportError> {
         render_cells(cells)
     }
 }
@@ -211,9 +224,12 @@ mod tests {
     #[test]
     fn one_row_per_cell_with_every_column() {
         let cells = testdata::run();
-        let text = render_cells(&cells);
+        let text = render_cells(&cells).unwrap();
         let mut r = ::csv::Reader::from_reader(text.as_bytes());
-        assert_eq!(r.headers().unwrap().len(), COLUMNS.len());
+        assert_eq!(
+            r.headers().unwrap().len(),
+            COLUMNS.len() + super::super::self_time::CSV_COLUMNS.len()
+        );
         let rows: Vec<::csv::StringRecord> = r.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), cells.len());
         let col = |name: &str| COLUMNS.iter().position(|c| *c == name).unwrap();

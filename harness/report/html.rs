@@ -2,7 +2,7 @@
 //! SVG inlined; nothing fetched, so it works offline and as a CI artifact) with the sortable
 //! table, the charts and every failure's reason.
 
-use super::{table_order, Exporter};
+use super::{table_order, ExportError, Exporter};
 use crate::plot::{status_colour, Chart};
 use crate::results::{CellRecord, RunInfo, Status};
 use crate::stats::Estimate;
@@ -141,7 +141,7 @@ fn row(out: &mut String, c: &CellRecord, show_platform: bool) {
     };
     let o = c.overhead.as_ref();
     let wall = o.and_then(|o| o.wall);
-    let overhead = if c.key.backend == "none" {
+    let overhead = if c.key.is_baseline() {
         (
             String::new(),
             wall.map(|w| {
@@ -157,7 +157,7 @@ fn row(out: &mut String, c: &CellRecord, show_platform: bool) {
     } else {
         ratio(wall)
     };
-    let (cpu, rss) = if c.key.backend == "none" {
+    let (cpu, rss) = if c.key.is_baseline() {
         ((String::new(), "–".into()), (String::new(), "–".into()))
     } else {
         (
@@ -179,7 +179,7 @@ fn row(out: &mut String, c: &CellRecord, show_platform: bool) {
                 a.worst_pp
             ),
         ),
-        (None, Some(n)) if c.key.backend != "none" && !failed => {
+        (None, Some(n)) if !c.key.is_baseline() && !failed => {
             (String::new(), format!("n/a: {}", esc(n)), String::new())
         }
         _ => (String::new(), "–".into(), String::new()),
@@ -324,6 +324,7 @@ pub fn render_many(
             extras.join("\n")
         );
     }
+    out.push_str(&super::self_time::html(cells, esc));
     let _ = writeln!(out, "<h2 id=\"failures\">Failures</h2>");
     if failures.is_empty() {
         let _ = writeln!(out, "<p>None.</p>");
@@ -386,12 +387,17 @@ impl Exporter for Html {
         "report.html"
     }
 
-    fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> String {
-        render_many(std::slice::from_ref(info), cells, &[], None)
+    fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> Result<String, ExportError> {
+        Ok(render_many(std::slice::from_ref(info), cells, &[], None))
     }
 
-    fn render_with_charts(&self, info: &RunInfo, cells: &[CellRecord], charts: &[Chart]) -> String {
-        render_many(std::slice::from_ref(info), cells, charts, None)
+    fn render_with_charts(
+        &self,
+        info: &RunInfo,
+        cells: &[CellRecord],
+        charts: &[Chart],
+    ) -> Result<String, ExportError> {
+        Ok(render_many(std::slice::from_ref(info), cells, charts, None))
     }
 }
 

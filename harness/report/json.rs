@@ -1,7 +1,7 @@
 //! `results.json`: every cell record and the run info in one versioned document, the format
 //! other tools should read (docs/results-schema.md describes it field by field).
 
-use super::{table_order, Exporter};
+use super::{table_order, ExportError, Exporter};
 use crate::results::{CellRecord, RunInfo, SCHEMA};
 use serde::Serialize;
 
@@ -19,17 +19,24 @@ pub struct Document<'a> {
     /// One entry per run folder the cells come from (several after `profbench report`).
     pub runs: &'a [RunInfo],
     pub cells: Vec<&'a CellRecord>,
+    /// Per profiled cell with self-time data, its distance to the reference (self_time.rs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub self_time: Vec<crate::self_time::SelfTimeRow>,
 }
 
-pub fn render_many(infos: &[RunInfo], cells: &[CellRecord]) -> String {
+pub fn render_many(infos: &[RunInfo], cells: &[CellRecord]) -> Result<String, ExportError> {
     let doc = Document {
         format: FORMAT,
         schema: SCHEMA,
         profbench_version: env!("CARGO_PKG_VERSION"),
         runs: infos,
         cells: table_order(cells),
+        self_time: crate::self_time::rows(cells),
     };
-    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    serde_json::to_string_pretty(&doc).map_err(|source| ExportError::Json {
+        file: "results.json",
+        source,
+    })
 }
 
 impl Exporter for Json {
@@ -37,7 +44,7 @@ impl Exporter for Json {
         "results.json"
     }
 
-    fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> String {
+    fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> Result<String, ExportError> {
         render_many(std::slice::from_ref(info), cells)
     }
 }
@@ -50,7 +57,7 @@ mod tests {
     #[test]
     fn document_holds_schema_and_every_cell_reads_back() {
         let cells = testdata::run();
-        let text = render_many(&[], &cells);
+        let text = render_many(&[], &cells).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["format"], FORMAT);
         assert_eq!(v["schema"], SCHEMA);

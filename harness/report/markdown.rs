@@ -1,6 +1,6 @@
 //! `comparison.md`: backend × workload with status, overhead and accuracy, ready to paste.
 
-use super::Exporter;
+use super::{ExportError, Exporter};
 use crate::results::{CellRecord, RunInfo, Status};
 use crate::stats::Estimate;
 use std::fmt::Write;
@@ -35,7 +35,7 @@ pub fn row(c: &CellRecord) -> [String; 9] {
         Status::Failed { category, error } => format!("**{category}**: {}", one_line(error)),
     };
     let overhead = match (&c.status, &c.overhead) {
-        (Status::Ok, Some(o)) if c.key.backend == "none" => o
+        (Status::Ok, Some(o)) if c.key.is_baseline() => o
             .wall
             .map(|w| {
                 format!(
@@ -50,7 +50,7 @@ pub fn row(c: &CellRecord) -> [String; 9] {
     let cpu = c
         .overhead
         .as_ref()
-        .filter(|_| c.key.backend != "none")
+        .filter(|_| !c.key.is_baseline())
         .map(|o| ratio(&o.cpu))
         .unwrap_or_else(|| "–".into());
     let accuracy = match (&c.accuracy, &c.accuracy_note) {
@@ -66,7 +66,7 @@ pub fn row(c: &CellRecord) -> [String; 9] {
                 _ => String::new(),
             }
         ),
-        (None, Some(n)) if c.key.backend != "none" && c.status == Status::Ok => {
+        (None, Some(n)) if !c.key.is_baseline() && c.status == Status::Ok => {
             format!("n/a: {}", one_line(n))
         }
         _ => "–".into(),
@@ -92,15 +92,19 @@ pub fn row(c: &CellRecord) -> [String; 9] {
 }
 
 /// Backend × the ten axes, each axis judged on the workloads where it applies; the best
-/// verdict any of them reached, per launcher.
+/// verdict reached, per launcher. A backend none of whose cells ran says "not run".
 fn capability_table(cells: &[CellRecord]) -> String {
     use crate::checks::Verdict;
     use std::collections::BTreeMap;
-    let mut best: BTreeMap<(String, String), [Option<Verdict>; 10]> = BTreeMap::new();
-    for c in cells.iter().filter(|c| !c.checks.is_empty()) {
+    let mut best: BTreeMap<(String, String), Option<[Option<Verdict>; 10]>> = BTreeMap::new();
+    for c in cells.iter().filter(|c| !c.key.is_baseline()) {
         let slot = best
             .entry((c.key.backend.clone(), c.key.launcher.clone()))
-            .or_insert([None; 10]);
+            .or_insert(None);
+        if c.status != Status::Ok {
+            continue;
+        }
+        let slot = slot.get_or_insert([None; 10]);
         for k in &c.checks {
             let i = (k.axis as usize).saturating_sub(1).min(9);
             if k.verdict != Verdict::NotApplicable
@@ -110,20 +114,18 @@ fn capability_table(cells: &[CellRecord]) -> String {
             }
         }
     }
-    if best.is_empty() {
+    if !cells.iter().any(|c| !c.checks.is_empty()) {
         return String::new();
     }
-    let mut out = String::from("\n## Capabilities: the seed's ten axes\n\nEach axis judged on the workloads where it applies (1, 2, 5 on `single`; 3 on `single`/`library`; 4 on `line`/`single`; 6–10 on `ray`); the best verdict reached. ✔ pass, ◐ partial, ✘ fail, · not run here.\n\n| backend | launcher | 1 calls | 2 CPU/wait | 3 library | 4 line | 5 memory | 6 cross-proc | 7 Ray overhead | 8 serialization | 9 timeline | 10 aggregation |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut out = String::from("\n## Capabilities: the ten axes\n\nEach axis judged on the workloads whose header names its target (`single`: 1, 2, 3, 4, 5; `library`: 3; `line`: 4; `ray`: 6–10); the best verdict reached. ✔ pass, ◐ partial, ✘ fail, · not run here; *not run*: no cell of the backend ran.\n\n| backend | launcher | 1 calls | 2 CPU/wait | 3 library | 4 line | 5 memory | 6 cross-proc | 7 Ray overhead | 8 serialization | 9 timeline | 10 aggregation |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for ((backend, launcher), verdicts) in best {
-        let symbols: Vec<&str> = verdicts
-            .iter()
-            .map(|v| match v {
-                Some(Verdict::Pass) => "✔",
-                Some(Verdict::Partial) => "◐",
-                Some(Verdict::Fail) => "✘",
-                _ => "·",
-            })
-            .collect();
+        let symbols: Vec<String> = match verdicts {
+            Some(v) => v
+                .iter()
+                .map(|v| v.map(symbol).unwrap_or('·').to_string())
+                .collect(),
+            None => vec![NOT_RUN.to_string(); 10],
+        };
         out.push_str(&format!(
             "| {backend} | {launcher} | {} |\n",
             symbols.join(" | ")
@@ -148,21 +150,30 @@ fn cost_and_actionability(sorted: &[&CellRecord]) -> String {
     )
 }
 
-/// The ten checks as one symbol each, axis 1 to 10: ✔ pass, ◐ partial, ✘ fail, · n/a.
+/// The ten checks as one symbol each, axis 1 to 10: ✔ pass, ◐ partial, ✘ fail, · n/a; a
+/// failed cell has no verdicts: "not run".
 pub fn checks(c: &CellRecord) -> String {
-    use crate::checks::Verdict;
-    if c.checks.is_empty() {
+    if matches!(c.status, Status::Failed { .. }) && !c.key.is_baseline() {
+        return NOT_RUN.into();
+    }
+    let checks = crate::plot::checks::checks_of(c);
+    if checks.is_empty() {
         return "–".into();
     }
-    c.checks
-        .iter()
-        .map(|k| match k.verdict {
-            Verdict::Pass => '✔',
-            Verdict::Partial => '◐',
-            Verdict::Fail => '✘',
-            Verdict::NotApplicable => '·',
-        })
-        .collect()
+    checks.iter().map(|k| symbol(k.verdict)).collect()
+}
+
+/// What the checks column says of a backend that never produced output.
+pub const NOT_RUN: &str = "not run";
+
+pub fn symbol(v: crate::checks::Verdict) -> char {
+    use crate::checks::Verdict;
+    match v {
+        Verdict::Pass => '✔',
+        Verdict::Partial => '◐',
+        Verdict::Fail => '✘',
+        Verdict::NotApplicable => '·',
+    }
 }
 
 impl Exporter for Markdown {
@@ -170,7 +181,14 @@ impl Exporter for Markdown {
         "comparison.md"
     }
 
-    fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> String {
+    fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> Result<String, ExportError> {
+        Ok(render(info, cells))
+    }
+}
+
+/// The comparison of one run's cells (writing into a String cannot fail).
+pub fn render(info: &RunInfo, cells: &[CellRecord]) -> String {
+    {
         let p = &info.platform;
         let mut out = String::new();
         let _ = writeln!(out, "# profbench comparison: run {}\n", info.run_id);
@@ -192,7 +210,7 @@ impl Exporter for Markdown {
                 .map(|l| format!("{l:.2}"))
                 .unwrap_or_else(|| "?".into())
         );
-        let _ = writeln!(out, "Overhead = profiled wall / baseline wall, median over interleaved pairs [95% order-statistic interval of the median; fewer than 6 pairs cannot reach 95%, see notes]. For `none`, the baseline wall time itself. Accuracy = mean absolute error of each phase's share of the phase functions' time vs ground truth, in percentage points, in the backend's own clock. Checks: the seed's ten axes (1 calls/depth, 2 CPU vs waiting, 3 library transparency, 4 line level, 5 memory, 6 cross-process, 7 Ray overhead, 8 serialization, 9 timeline, 10 aggregation): ✔ pass, ◐ partial, ✘ fail, · not applicable to this workload; the evidence is in each cell's JSON.\n");
+        let _ = writeln!(out, "Overhead = profiled wall / baseline wall, median over interleaved pairs [95% order-statistic interval of the median; fewer than 6 pairs cannot reach 95%, see notes]. For `none`, the baseline wall time itself. Accuracy = mean absolute error of each phase's share of the phase functions' time vs ground truth, in percentage points, in the backend's own clock. Checks: the ten axes (1 calls/depth, 2 CPU vs waiting, 3 library transparency, 4 line level, 5 memory, 6 cross-process, 7 Ray overhead, 8 serialization, 9 timeline, 10 aggregation): ✔ pass, ◐ partial, ✘ fail, · not applicable to this workload, *not run* for a backend that failed (it has no verdicts); the evidence is in each cell's JSON.\n");
         let _ = writeln!(out, "| workload | backend | launcher | status | overhead (wall) | CPU ratio | accuracy MAE | checks 1–10 | pairs |");
         let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
         let mut sorted: Vec<&CellRecord> = cells.iter().collect();
@@ -200,13 +218,13 @@ impl Exporter for Markdown {
             (
                 &a.key.workload,
                 &a.key.launcher,
-                a.key.backend != "none",
+                !a.key.is_baseline(),
                 &a.key.backend,
             )
                 .cmp(&(
                     &b.key.workload,
                     &b.key.launcher,
-                    b.key.backend != "none",
+                    !b.key.is_baseline(),
                     &b.key.backend,
                 ))
         });
@@ -215,6 +233,7 @@ impl Exporter for Markdown {
         }
         out.push_str(&capability_table(cells));
         out.push_str(&cost_and_actionability(&sorted));
+        out.push_str(&super::self_time::markdown(cells));
         let notes: Vec<String> = sorted
             .iter()
             .filter_map(|c| {

@@ -5,6 +5,8 @@ pub mod csv;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod readme_table;
+pub mod self_time;
 
 use crate::actionability::Actionability;
 use crate::cost_split::CostSplit;
@@ -13,17 +15,40 @@ use crate::results::{CellRecord, RunInfo};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
+/// Why an exporter could not render its file.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("writing {file}: {source}")]
+    Csv {
+        file: &'static str,
+        #[source]
+        source: ::csv::Error,
+    },
+    #[error("writing {file}: {source}")]
+    Json {
+        file: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("writing {file}: the text is not UTF-8 ({source})")]
+    Utf8 {
+        file: &'static str,
+        #[source]
+        source: std::string::FromUtf8Error,
+    },
+}
+
 pub trait Exporter {
     /// File name written inside the run folder.
     fn file_name(&self) -> &'static str;
-    fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> String;
+    fn render(&self, info: &RunInfo, cells: &[CellRecord]) -> Result<String, ExportError>;
     /// Formats that show the charts (HTML) override this; the others ignore the charts.
     fn render_with_charts(
         &self,
         info: &RunInfo,
         cells: &[CellRecord],
         _charts: &[Chart],
-    ) -> String {
+    ) -> Result<String, ExportError> {
         self.render(info, cells)
     }
 }
@@ -34,6 +59,7 @@ pub fn exporters() -> Vec<Box<dyn Exporter>> {
         Box::new(csv::Csv),
         Box::new(json::Json),
         Box::new(html::Html),
+        Box::new(readme_table::ReadmeTable),
     ]
 }
 
@@ -46,7 +72,7 @@ pub fn table_order(cells: &[CellRecord]) -> Vec<&CellRecord> {
             (
                 c.key.workload.clone(),
                 c.key.launcher.clone(),
-                c.key.backend != "none",
+                !c.key.is_baseline(),
                 crate::plot::backend_rank(&c.key.backend),
                 c.key.backend.clone(),
                 c.platform_id.clone(),
@@ -134,7 +160,8 @@ pub fn write_all(dir: &Path, info: &RunInfo, cells: &[CellRecord]) -> Result<Vec
     let mut written = Vec::new();
     for e in exporters() {
         let path = dir.join(e.file_name());
-        crate::results::write_atomic(&path, e.render_with_charts(info, cells, &charts).as_bytes())?;
+        let text = e.render_with_charts(info, cells, &charts)?;
+        crate::results::write_atomic(&path, text.as_bytes())?;
         written.push(path);
     }
     for c in charts {

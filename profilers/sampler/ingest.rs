@@ -57,6 +57,8 @@ pub struct ProcessData {
     pub ticks: u64,
     pub missed: u64,
     pub rereads: u64,
+    /// Chains the native reader found torn (cut where they stopped, kept).
+    pub torn: u64,
     /// The agent's M record: ("native" | "gil", why), absent from older agents.
     pub mode: Option<(String, String)>,
     pub agent_error: Option<String>,
@@ -149,12 +151,14 @@ impl ProcessData {
                 ticks,
                 missed,
                 rereads,
+                torn,
                 ..
             } => {
                 // Cumulative: the last one received wins (a crash loses at most one flush).
                 self.ticks = ticks;
                 self.missed = missed;
                 self.rereads = rereads;
+                self.torn = torn;
             }
             Record::Mode { mode, detail } => self.mode = Some((mode, detail)),
             Record::Error(msg) => self.agent_error = Some(msg),

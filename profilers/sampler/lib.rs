@@ -1,4 +1,4 @@
-//! profbench's own sampler: a Rust collector and a stdlib-only Python agent (issue 4).
+//! profbench's own sampler: a Rust collector and a stdlib-only Python agent.
 //!
 //! `record` starts the command with the agent injected through PYTHONPATH (see `bootstrap`),
 //! collects every Python process's samples over a private Unix socket (`collector`), adds
@@ -51,6 +51,29 @@ impl Format {
     }
 }
 
+/// How the native reader reads a thread's stack (`record --reader`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Reader {
+    /// A running thread copies its own stack in a signal handler; the others are copied
+    /// from outside in one read.
+    #[default]
+    Signal,
+    /// Every thread's stack copied from outside in one read (no signals).
+    Copy,
+    /// Frame by frame while the thread runs on (the older reader, kept to compare).
+    Walk,
+}
+
+impl Reader {
+    pub fn name(self) -> &'static str {
+        match self {
+            Reader::Signal => "signal",
+            Reader::Copy => "copy",
+            Reader::Walk => "walk",
+        }
+    }
+}
+
 /// `profbench record [OPTIONS] -- python script.py ...`
 #[derive(Debug, Clone, clap::Args)]
 pub struct RecordArgs {
@@ -78,6 +101,9 @@ pub struct RecordArgs {
     /// reader; what the agent does anyway on Pythons the reader does not know.
     #[arg(long)]
     pub no_native_reader: bool,
+    /// How the native reader reads a stack (see the sampler's README).
+    #[arg(long, value_enum, default_value_t = Reader::Signal)]
+    pub reader: Reader,
     /// The command that starts Python, e.g. `python script.py`, `uv run python x.py`, `./run.sh`.
     #[arg(
         required = true,
@@ -124,9 +150,12 @@ pub fn record(args: &RecordArgs) -> Result<i32> {
         std::env::var_os("PYTHONPATH"),
         std::env::var_os(bootstrap::RAY_HOOK_ENV),
     ));
-    if args.no_native_reader {
-        cmd.env(bootstrap::READER_ENV, "off");
-    }
+    let reader = if args.no_native_reader {
+        "off"
+    } else {
+        args.reader.name()
+    };
+    cmd.env(bootstrap::READER_ENV, reader);
     let mut child = cmd
         .spawn()
         .with_context(|| format!("could not start {}", program.to_string_lossy()))?;
@@ -213,9 +242,16 @@ fn report(out: &normalise::Output, args: &RecordArgs, output: &Path) {
         .into_iter()
         .map(|(why, _)| why)
         .collect();
+    let how = out
+        .processes
+        .iter()
+        .find(|p| p.mode.as_deref() == Some("native"))
+        .and_then(|p| p.mode_detail.as_deref())
+        .map_or(String::new(), |d| format!(" ({d})"));
     eprintln!(
-        "profbench: stacks read by the native reader in {native} of {} process(es){}",
+        "profbench: stacks read by the native reader{how} in {native} of {} process(es), {} torn{}",
         out.processes.len(),
+        out.profile.invalid_samples.unwrap_or(0),
         if why.is_empty() {
             String::new()
         } else {

@@ -4,7 +4,9 @@
 use crate::collector::{Recording, RssPoint};
 use crate::memory;
 use crate::ray::{self, RemoteFunction};
-use profbench_profilers::profile::{Clock, Frame, FunctionStat, LineStat, Profile, Sample, Span};
+use profbench_profilers::profile::{
+    Clock, Frame, FunctionStat, LineStat, OriginClock, Profile, Sample, Span, TimeOrigin,
+};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
@@ -25,6 +27,8 @@ pub struct ProcessInfo {
     pub missed: u64,
     /// Extra rounds taken because the sampler lost the GIL for longer than an interval.
     pub rereads: u64,
+    /// Stack chains the native reader found torn (cut where they stopped, kept).
+    pub torn: u64,
     /// "native" (the stack reader read the frames) or "gil" (the agent did, from Python).
     pub mode: Option<String>,
     /// Why the stack reader was not used, when it was not.
@@ -81,9 +85,27 @@ pub fn reader_fallbacks(processes: &[ProcessInfo]) -> Vec<(&str, usize)> {
     out
 }
 
+/// Torn stacks are kept (cut where they stopped); more than this share of a process's
+/// samples is worth a warning: its leaf frames are then less sure.
+pub const TORN_WARN_FRACTION: f64 = 0.02;
+
+fn torn_warning(p: &ProcessInfo) -> Option<String> {
+    (p.samples > 0 && p.torn as f64 > TORN_WARN_FRACTION * p.samples as f64).then(|| {
+        format!(
+            "pid {}: {} of {} stacks read did not hold together (cut where they stopped, kept)",
+            p.pid, p.torn, p.samples
+        )
+    })
+}
+
 pub fn build(rec: &Recording) -> Output {
     let secs = |t_ns: u64| t_ns.saturating_sub(rec.start_ns) as f64 / 1e9;
     let mut profile = Profile::new(Clock::Wall);
+    // The agents' clock is CLOCK_MONOTONIC: spans can be set against the truth's perf_counter.
+    profile.origin = i64::try_from(rec.start_ns).ok().map(|ns| TimeOrigin {
+        clock: OriginClock::Monotonic,
+        ns,
+    });
     let mut index: HashMap<Frame, u32> = HashMap::new();
     let mut processes = Vec::new();
     let mut thread_names = HashMap::new();
@@ -174,6 +196,7 @@ pub fn build(rec: &Recording) -> Output {
             ticks: p.ticks,
             missed: p.missed,
             rereads: p.rereads,
+            torn: p.torn,
             mode: p.mode.as_ref().map(|m| m.0.clone()),
             mode_detail: p
                 .mode
@@ -207,6 +230,9 @@ pub fn build(rec: &Recording) -> Output {
                 p.missed,
                 p.ticks + p.missed
             ));
+        }
+        if let Some(w) = torn_warning(p) {
+            profile.warnings.push(w);
         }
     }
     // One line for every reason processes could not use the native reader (a user's
@@ -249,6 +275,7 @@ pub fn build(rec: &Recording) -> Output {
     profile.memory = memory::attribute(&profile, &rec.rss, rec.start_ns);
     profile.interval = Some(1.0 / rec.rate);
     profile.missed_samples = Some(rec.processes.iter().map(|p| p.missed).sum());
+    profile.invalid_samples = Some(rec.processes.iter().map(|p| p.torn).sum());
     profile.duration = Some(rec.end_ns.saturating_sub(rec.start_ns) as f64 / 1e9);
     let rss = rec
         .rss
@@ -271,30 +298,36 @@ pub fn build(rec: &Recording) -> Output {
     }
 }
 
-/// Inclusive time per source line (a line that calls a slow function is a slow line, as in
-/// line_profiler); a line is counted once per sample even under recursion.
+/// Time per source line: self (samples whose leaf frame is on the line) and inclusive (a line
+/// that calls a slow function is a slow line, as in line_profiler; counted once per sample
+/// even under recursion).
 pub fn line_stats(profile: &Profile) -> Vec<LineStat> {
-    let mut acc: HashMap<u32, (f64, u64)> = HashMap::new();
+    // frame -> (self seconds, inclusive seconds, samples)
+    let mut acc: HashMap<u32, (f64, f64, u64)> = HashMap::new();
     let mut seen: HashSet<u32> = HashSet::new();
     for s in &profile.samples {
         seen.clear();
         for &i in &s.stack {
             if seen.insert(i) {
-                let e = acc.entry(i).or_insert((0.0, 0));
-                e.0 += s.weight;
-                e.1 += s.count;
+                let e = acc.entry(i).or_insert((0.0, 0.0, 0));
+                e.1 += s.weight;
+                e.2 += s.count;
             }
+        }
+        if let Some(&leaf) = s.stack.last() {
+            acc.entry(leaf).or_insert((0.0, 0.0, 0)).0 += s.weight;
         }
     }
     let mut out: Vec<LineStat> = acc
         .into_iter()
-        .filter_map(|(i, (time, hits))| {
+        .filter_map(|(i, (time, inclusive, hits))| {
             let f = profile.frames.get(i as usize)?;
             Some(LineStat {
                 file: f.file.clone(),
                 function: Some(f.function.clone()),
                 line: f.line,
                 time,
+                inclusive: Some(inclusive),
                 hits: Some(hits),
             })
         })
@@ -348,6 +381,28 @@ mod tests {
         assert!(heavy.time / fn_time > 0.94, "{} / {}", heavy.time, fn_time);
         assert_eq!(p.missed_samples, Some(30));
         assert_eq!(p.interval, Some(0.01));
+    }
+
+    #[test]
+    fn torn_stacks_are_counted_and_warned_about_over_two_percent() {
+        let mut rec = recording();
+        rec.processes[0].ingest_line("Z\t4\t30\t4\t0\t1");
+        let out = build(&rec);
+        assert_eq!(out.profile.invalid_samples, Some(1));
+        assert_eq!(out.processes[0].torn, 1);
+        // 1 of 4 samples is over 2%.
+        assert!(out
+            .profile
+            .warnings
+            .iter()
+            .any(|w| w.contains("did not hold together")));
+        rec.processes[0].ingest_line("Z\t4\t30\t4\t0\t0");
+        let out = build(&rec);
+        assert!(!out
+            .profile
+            .warnings
+            .iter()
+            .any(|w| w.contains("did not hold together")));
     }
 
     #[test]

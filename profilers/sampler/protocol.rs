@@ -65,6 +65,8 @@ pub enum Record {
         /// Extra rounds taken because the sampler lost the GIL for longer than an interval,
         /// during a round or a syscall (absent from older agents).
         rereads: u64,
+        /// Stack chains the native reader found inconsistent (cut, kept, counted).
+        torn: u64,
     },
     /// How the agent samples: `native` (the stack reader) or `gil` (from Python), and why.
     Mode {
@@ -105,7 +107,7 @@ pub fn unescape(s: &str) -> String {
     out
 }
 
-/// The agent's escaping, for tests and for anyone writing records by hand.
+/// The agent's escaping, for tests and for anyone writing records themselves.
 pub fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('\t', "\\t")
@@ -173,6 +175,10 @@ pub fn parse_line(line: &str) -> Result<Record, ProtocolError> {
             samples: num(f.next(), "samples", line)?,
             rereads: match f.next() {
                 Some(v) => num(Some(v), "rereads", line)?,
+                None => 0,
+            },
+            torn: match f.next() {
+                Some(v) => num(Some(v), "torn", line)?,
                 None => 0,
             },
         },
@@ -269,6 +275,10 @@ mod tests {
         };
         assert_eq!((rereads(four), rereads(three)), (4, 0));
         assert!(parse_line("Z\t10\t2\t30\tx").is_err());
+        match parse_line("Z\t10\t2\t30\t4\t7").unwrap() {
+            Record::Stats { torn, .. } => assert_eq!(torn, 7),
+            _ => panic!(),
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@
 #   N <tid> <thread name>                                                       thread name
 #   S <tid> <monotonic_ns> <thread cpu ns | -> <code id>:<line> ... (leaf first) sample
 #   K <tid> <start_ns> <end_ns> <category> <name>                               span
-#   Z <ticks> <missed ticks> <samples> <rounds read again>                      stats so far
+#   Z <ticks> <missed ticks> <samples> <rounds read again> <torn chains>        stats so far
 #   M <native|gil> <detail>                                                     how it samples
 #   E <message>                                                                 sampling off
 # The collector answers the hello with `ok <rate Hz> <stop_at monotonic_ns or 0>` or `off`.
@@ -97,6 +97,7 @@ class Agent:
         self.missed = 0
         self.samples = 0
         self.rereads = 0  # extra rounds because the GIL was lost (see regained, round)
+        self.torn = 0  # chains the native reader found inconsistent (cut, kept, counted)
         self.interval = 10_000_000  # ns between ticks, set from the rate in run
         self.last_flush = 0
         self.ray_patched = False
@@ -173,10 +174,12 @@ class Agent:
                 return
             self.regained(since)
             if self.reader is not None:
-                self.ticks, missed, self.samples, dropped = self.reader.stats()
+                self.ticks, missed, self.samples, dropped, self.torn = self.reader.stats()[:5]
                 self.missed = missed + dropped
+                self.reader.check_handler()
             buf, self.buf = self.buf, []
-            buf.append("Z\t%d\t%d\t%d\t%d\n" % (self.ticks, self.missed, self.samples, self.rereads))
+            buf.append("Z\t%d\t%d\t%d\t%d\t%d\n" % (
+                self.ticks, self.missed, self.samples, self.rereads, self.torn))
             data = self.unsent + "".join(buf).encode("utf-8", "surrogateescape")
             self.unsent = b""
             try:
@@ -474,7 +477,7 @@ class Agent:
         self.next_code_id = 0
         self.tids = {}
         self.last = {}
-        self.ticks = self.missed = self.samples = self.rereads = 0
+        self.ticks = self.missed = self.samples = self.rereads = self.torn = 0
         self.main_ident = _thread.get_ident()
         self.on = False
         self.stop = False
@@ -489,7 +492,7 @@ class Agent:
             reader = _Reader(self)
             reader.start(int(1e9 / self.rate), _mono() ^ os.getpid())
             self.reader = reader
-            self.buf.append("M\tnative\t\n")
+            self.buf.append("M\tnative\t%s\n" % _esc(reader.how()))
         except _ReaderOff as exc:
             self.buf.append("M\tgil\t%s\n" % _esc(exc))
         except Exception as exc:  # a bug of ours: sample from Python, and say so
@@ -516,7 +519,12 @@ class Agent:
 # samples from Python as before and says why in its `M` record.
 
 _READER_VERSIONS = ((3, 11), (3, 12), (3, 13))
-_NEW_CODE = 2  # the kind of a code announcement in the reader's word stream (reader.rs)
+_NEW_CODE = 2  # the kind of a code announcement in the reader's word stream (sampler.rs)
+# PROFBENCH_READER: how the reader reads a chain (pbr_start's mode). `signal` (the default):
+# a running thread copies its own chain in a signal handler, the others are copied from
+# outside in one read; `copy`: every thread copied from outside; `walk`: frame by frame
+# while the thread runs on (the older reader); `off`: no native reader.
+_READER_MODES = {"walk": 0, "copy": 1, "signal": 2}
 
 
 class _ReaderOff(Exception):
@@ -534,8 +542,12 @@ class _Reader:
                 sys.implementation.name, sys.version_info[0], sys.version_info[1]))
         if "t" in getattr(sys, "abiflags", ""):
             raise _ReaderOff("free-threaded CPython: reference counts are laid out differently")
-        if os.environ.get("PROFBENCH_READER") == "off":
+        mode = os.environ.get("PROFBENCH_READER") or "signal"
+        if mode == "off":
             raise _ReaderOff("switched off (PROFBENCH_READER=off)")
+        if mode not in _READER_MODES:
+            raise _ReaderOff("unknown PROFBENCH_READER=%s (walk, copy, signal or off)" % mode)
+        self.mode = mode
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_profbench_reader.so")
         before = set(sys.modules)
         try:
@@ -555,14 +567,19 @@ class _Reader:
             raise _ReaderOff("cannot load %s: %s" % (os.path.basename(path), exc))
         u64, vp = ctypes.c_uint64, ctypes.c_void_p
         lib.pbr_read.argtypes = [u64, ctypes.c_char_p, ctypes.c_size_t]
-        lib.pbr_start.argtypes = [ctypes.POINTER(u64), ctypes.c_size_t, u64, u64, u64]
+        lib.pbr_start.argtypes = [ctypes.POINTER(u64), ctypes.c_size_t, u64, u64, u64, u64]
+        lib.pbr_probe_chain.argtypes = [ctypes.POINTER(u64), ctypes.c_size_t, u64,
+                                        ctypes.POINTER(u64), ctypes.c_size_t]
+        lib.pbr_probe_chain.restype = ctypes.c_ssize_t
+        lib.pbr_stats.restype = ctypes.c_size_t
+        lib.pbr_signal.restype = ctypes.c_int
         lib.pbr_exclude.argtypes = [u64]
         lib.pbr_drain.argtypes = [ctypes.POINTER(u64), ctypes.c_size_t]
         lib.pbr_drain.restype = ctypes.c_size_t
         lib.pbr_forget.argtypes = [u64]
         lib.pbr_code_names.argtypes = [u64, ctypes.c_char_p, ctypes.c_size_t]
         lib.pbr_code_names.restype = ctypes.c_ssize_t
-        lib.pbr_stats.argtypes = [ctypes.POINTER(u64)]
+        lib.pbr_stats.argtypes = [ctypes.POINTER(u64), ctypes.c_size_t]
         lib.pbr_claim_code.argtypes = [u64, u64, u64, u64]
         lib.pbr_claim_code.restype = ctypes.py_object  # takes over the reference it made
         api = ctypes.pythonapi
@@ -591,11 +608,28 @@ class _Reader:
         self.agent_code = id(Agent.run.__code__)  # the bottom frame of the agent's thread
         self.lock = _thread.allocate_lock()  # the agent's loop and atexit may both drain
         self.lost = None  # the "id:0" item of code that could not be named
+        self.handler_lost = False
 
     def start(self, interval_ns, seed):
         words = (self.ctypes.c_uint64 * len(self.layout))(*self.layout)
-        if self.lib.pbr_start(words, len(self.layout), interval_ns, seed, 0) != 0:
+        if self.lib.pbr_start(words, len(self.layout), interval_ns, seed, 0,
+                              _READER_MODES[self.mode]) != 0:
             raise _ReaderOff("the reader thread did not start")
+
+    def how(self):
+        """The reader's mode for the M record."""
+        if self.mode != "signal":
+            return self.mode
+        sig = self.lib.pbr_signal()
+        return "signal %d" % sig if sig else "copy (no free real-time signal)"
+
+    def check_handler(self):
+        """Says once if the program took our signal over (running threads are then copied
+        from outside)."""
+        if self.mode == "signal" and not self.handler_lost and self.stats()[7]:
+            self.handler_lost = True
+            self.agent.buf.append("M\tnative\tcopy (the program installed its own handler for "
+                                  "the reader's signal)\n")
 
     def exclude_me(self):
         """Called by the agent's thread: the reader skips it, and the thread list layout
@@ -739,8 +773,10 @@ class _Reader:
         return _FrameView(co, d)
 
     def stats(self):
-        v = (self.ctypes.c_uint64 * 4)()
-        self.lib.pbr_stats(v)
+        """ticks, missed, samples, dropped rounds, torn chains, answered and unanswered
+        signals, handler replaced (see pbr_stats)."""
+        v = (self.ctypes.c_uint64 * 8)()
+        self.lib.pbr_stats(v, 8)
         return list(v)
 
     def stop(self):
@@ -828,8 +864,8 @@ def _probe_inner(ctypes, lib, api, depth):
     # this function: lib calls push no Python frame, so the current frame is `here`.)
     # Every read below is a direct lib call for that reason (a helper would be the frame).
     tstate = api.PyThreadState_Get()
-    raw = ctypes.create_string_buffer(512)
-    if lib.pbr_read(tstate, raw, 512) != 0:
+    raw = ctypes.create_string_buffer(1024)
+    if lib.pbr_read(tstate, raw, 1024) != 0:
         raise _ReaderOff("the thread state could not be read")
     tw = _words(raw.raw)
     tstate_frame = cframe_frame = None
@@ -856,9 +892,55 @@ def _probe_inner(ctypes, lib, api, depth):
         raise _ReaderOff("no thread list found in the thread state")
     layout = [tstate_frame, cframe_frame, frame_code, frame_previous, frame_instr,
               frame_globals, bytecode, code_name, code_file, id(type(co)), 0,
-              threads_head, tstate_next, tid_at] + _probe_names(ctypes, lib, bytecode)
+              threads_head, tstate_next, tid_at] + _probe_names(ctypes, lib, bytecode) \
+        + _probe_datastack(ctypes, lib, tw, here)
     layout[10] = _check_walk(ctypes, lib, layout, here, f)
+    # The copy the reader makes of this very chain (a direct lib call: `here` stays the leaf).
+    words = (ctypes.c_uint64 * len(layout))(*layout)
+    got = (ctypes.c_uint64 * 2048)()
+    n = lib.pbr_probe_chain(words, len(layout), tstate, got, 2048)
+    _check_copy(list(got)[:max(n, 0)], f, layout[10])
     return layout
+
+
+def _probe_datastack(ctypes, lib, tw, here):
+    """Where the thread state keeps its data-stack chunk, the chunk's first free word and
+    its end: three words with chunk <= here < top <= limit, limit - chunk a whole number of
+    pages, top just above our own frame; of such ranges, the narrowest (other pointers
+    around ours, into the heap, can enclose it too). The copy check proves the choice."""
+    found = []
+    for k, chunk in enumerate(tw):
+        if not chunk or chunk % 8 or chunk > here:
+            continue
+        for j, limit in enumerate(tw):
+            size = limit - chunk
+            if j == k or size <= 0 or size % 4096 or size > 1 << 30 or limit <= here:
+                continue
+            tops = [(v, t) for t, v in enumerate(tw)
+                    if t not in (j, k) and here < v <= limit and v - here < 1 << 16]
+            if tops:
+                found.append((size, k, min(tops)[1], j))
+    found.sort()
+    if not found or len(found) > 1 and found[0][0] == found[1][0]:
+        raise _ReaderOff("no single data stack found in the thread state (%d)" % len(found))
+    return [8 * i for i in found[0][1:]]
+
+
+def _check_copy(got, f, hidden_code):
+    """The reader's copy of our chain must be Python's chain (codes, and offsets but the
+    leaf's, which moves as we run)."""
+    want = []
+    g = f
+    while g is not None:
+        if id(g.f_code) != hidden_code:
+            want.append((id(g.f_code), g.f_lasti))
+        g = g.f_back
+    pairs = list(zip(got[0::2], got[1::2]))
+    if [c for c, _ in pairs] != [c for c, _ in want]:
+        raise _ReaderOff("the copied frame chain (%d frames) differs from Python's (%d)" % (
+            len(pairs), len(want)))
+    if pairs[1:] != want[1:]:
+        raise _ReaderOff("instruction offsets in the copied chain differ from Python's")
 
 
 def _probe_names(ctypes, lib, bytecode):

@@ -81,6 +81,7 @@ fn workers_of_an_existing_two_node_cluster_are_profiled() {
         grace: 2.0,
         quiet: true,
         no_native_reader: false,
+        reader: Default::default(),
         command: vec![python.into(), script.into()],
     })
     .unwrap();

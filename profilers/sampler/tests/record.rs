@@ -27,6 +27,7 @@ fn args(out: &Path, format: Format, command: Vec<OsString>) -> RecordArgs {
         grace: 2.0,
         quiet: true,
         no_native_reader: false,
+        reader: Default::default(),
         command,
     }
 }

@@ -23,6 +23,7 @@ fn args(out: &Path, command: Vec<OsString>) -> RecordArgs {
         grace: 1.0,
         quiet: true,
         no_native_reader: false,
+        reader: Default::default(),
         command,
     }
 }

@@ -1,0 +1,195 @@
+//! The self-time section of the reports (comparison.md, comparison.csv, report.html) and the
+//! program's own timing beside the whole-process wall (`--suite` benchmarks).
+
+use crate::results::CellRecord;
+use crate::self_time::{self, SelfTimeRow};
+use crate::stats::Estimate;
+
+/// Column names of the self-time and own-timing columns, appended to comparison.csv.
+pub const CSV_COLUMNS: [&str; 6] = [
+    "self_time_distance_pp",
+    "self_time_distance_min_pp",
+    "self_time_distance_max_pp",
+    "self_time_noise_floor_pp",
+    "flagged_samples_share",
+    "own_time",
+];
+
+fn num(v: Option<f64>) -> String {
+    v.filter(|v| v.is_finite())
+        .map(|v| format!("{v}"))
+        .unwrap_or_default()
+}
+
+/// This cell's values for `CSV_COLUMNS`.
+pub fn csv_values(c: &CellRecord, rows: &[SelfTimeRow]) -> Vec<String> {
+    let r = row_of(c, rows);
+    vec![
+        num(r.and_then(|r| r.distance_pp)),
+        num(r.and_then(|r| r.distance_min_pp)),
+        num(r.and_then(|r| r.distance_max_pp)),
+        num(r.and_then(|r| r.noise_floor_pp)),
+        num(r.and_then(|r| r.flagged_share)),
+        num(own_time(c).map(|e| e.median)),
+    ]
+}
+
+fn row_of<'a>(c: &CellRecord, rows: &'a [SelfTimeRow]) -> Option<&'a SelfTimeRow> {
+    rows.iter().find(|r| {
+        r.workload == c.key.workload
+            && r.launcher == c.key.launcher
+            && r.backend == c.key.backend
+            && r.platform_id == c.platform_id
+    })
+}
+
+fn own_time(c: &CellRecord) -> Option<Estimate> {
+    c.overhead.as_ref().and_then(|o| o.own_time)
+}
+
+/// Rows in words: workload, backend, launcher, distance, noise floor, flagged, top five.
+pub fn text_rows(rows: &[SelfTimeRow]) -> Vec<[String; 7]> {
+    rows.iter()
+        .map(|r| {
+            [
+                r.workload.clone(),
+                r.backend.clone(),
+                r.launcher.clone(),
+                self_time::distance_text(r),
+                r.noise_floor_pp
+                    .map(|f| format!("{f:.1} pp"))
+                    .unwrap_or_else(|| "–".into()),
+                self_time::flagged_text(r),
+                self_time::top_text(r),
+            ]
+        })
+        .collect()
+}
+
+pub const OWN_TIME_LEGEND: &str = "The benchmark's own timing (pyperf's timed loops, without start-up and imports) beside the whole process's wall time: seconds for `none`, else the profiled/baseline ratio over the same pairs, median [95% interval].";
+
+/// Own timing in words: workload, backend, launcher, own time, whole-process wall.
+pub fn own_time_rows(cells: &[&CellRecord]) -> Vec<[String; 5]> {
+    let fmt = |e: &Estimate, seconds: bool| {
+        let unit = if seconds { " s" } else { "×" };
+        format!(
+            "{:.3}{unit} [{:.3}, {:.3}]",
+            e.median, e.interval.low, e.interval.high
+        )
+    };
+    cells
+        .iter()
+        .filter_map(|c| {
+            let own = own_time(c)?;
+            let seconds = c.key.backend == "none";
+            let wall = c
+                .overhead
+                .as_ref()
+                .and_then(|o| o.wall)
+                .map(|w| fmt(&w, seconds))
+                .unwrap_or_else(|| "–".into());
+            Some([
+                c.key.workload.clone(),
+                c.key.backend.clone(),
+                c.key.launcher.clone(),
+                fmt(&own, seconds),
+                wall,
+            ])
+        })
+        .collect()
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// The Markdown sections (empty when no cell has self-time data or own timing).
+pub fn markdown(cells: &[CellRecord]) -> String {
+    let mut out = String::new();
+    let rows = self_time::rows(cells);
+    if !rows.is_empty() {
+        out.push_str(&format!(
+            "\n## Self time against {}\n\n{}\n\n| workload | backend | launcher | distance to reference | noise floor | flagged samples | top 5 functions: share (reference's) |\n|---|---|---|---|---|---|---|\n",
+            self_time::REFERENCE,
+            self_time::LEGEND
+        ));
+        for r in text_rows(&rows) {
+            let cells: Vec<String> = r.iter().map(|t| md_escape(t)).collect();
+            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+    }
+    out.push_str(&crate::suite::osdi23::markdown(cells));
+    let sorted = crate::report::table_order(cells);
+    let own = own_time_rows(&sorted);
+    if !own.is_empty() {
+        out.push_str(&format!(
+            "\n## The program's own timing\n\n{OWN_TIME_LEGEND}\n\n| workload | backend | launcher | own timing | whole process (wall) |\n|---|---|---|---|---|\n"
+        ));
+        for r in own {
+            out.push_str(&format!("| {} |\n", r.join(" | ")));
+        }
+    }
+    out
+}
+
+/// The HTML sections, text escaped with `esc`.
+pub fn html(cells: &[CellRecord], esc: fn(&str) -> String) -> String {
+    let table = |head: &[&str], rows: Vec<Vec<String>>| {
+        let head: String = head
+            .iter()
+            .map(|h| format!("<th>{}</th>", esc(h)))
+            .collect();
+        let body: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                let tds: String = r.iter().map(|t| format!("<td>{}</td>", esc(t))).collect();
+                format!("<tr>{tds}</tr>")
+            })
+            .collect();
+        format!(
+            "<table><thead><tr>{head}</tr></thead><tbody>\n{}\n</tbody></table>",
+            body.join("\n")
+        )
+    };
+    let mut out = String::new();
+    let rows = self_time::rows(cells);
+    if !rows.is_empty() {
+        out.push_str(&format!(
+            "<h2 id=\"self-time\">Self time against {}</h2>\n<p>{}</p>\n{}\n",
+            esc(self_time::REFERENCE),
+            esc(self_time::LEGEND),
+            table(
+                &[
+                    "workload",
+                    "backend",
+                    "launcher",
+                    "distance to reference",
+                    "noise floor",
+                    "flagged samples",
+                    "top 5 functions: share (reference's)",
+                ],
+                text_rows(&rows).into_iter().map(Vec::from).collect()
+            )
+        ));
+    }
+    out.push_str(&crate::suite::osdi23::html(cells, esc));
+    let sorted = crate::report::table_order(cells);
+    let own = own_time_rows(&sorted);
+    if !own.is_empty() {
+        out.push_str(&format!(
+            "<h2 id=\"own-time\">The program's own timing</h2>\n<p>{}</p>\n{}\n",
+            esc(OWN_TIME_LEGEND),
+            table(
+                &[
+                    "workload",
+                    "backend",
+                    "launcher",
+                    "own timing",
+                    "whole process (wall)"
+                ],
+                own.into_iter().map(Vec::from).collect()
+            )
+        ));
+    }
+    out
+}
