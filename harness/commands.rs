@@ -138,6 +138,16 @@ const QUICK_PAIRS: usize = 3;
 /// While pairs are being added, the reports are rewritten at most this often.
 const REPORT_EVERY: Duration = Duration::from_secs(60);
 
+/// A line above the progress bar, or on stderr when there is no bar (output not a terminal),
+/// so that a log of the run still says what was planned and how each cell ended.
+fn say(progress: &ProgressBar, line: String) {
+    if progress.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        progress.println(line);
+    }
+}
+
 /// The plan, said before the first run.
 fn plan_line(
     plan: &[CellKey],
@@ -467,13 +477,10 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     };
     let first_estimate = note_eta(&estimator, &records, &mut log);
     log.first_estimate_s = Some(first_estimate);
-    progress.println(plan_line(
-        &plan,
-        &workloads,
-        &estimator,
-        budget,
-        first_estimate,
-    ));
+    say(
+        &progress,
+        plan_line(&plan, &workloads, &estimator, budget, first_estimate),
+    );
 
     let mut interrupted = false;
     let mut last_report = std::time::Instant::now();
@@ -519,18 +526,21 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             first_goal(w),
         ) {
             Ok(record) => {
-                progress.println(format!(
-                    "{:>8} {} / {} / {}: {}",
-                    if record.status == Status::Ok {
-                        "ok"
-                    } else {
-                        "failed"
-                    },
-                    key.launcher,
-                    key.workload,
-                    key.backend,
-                    summary_line(&record)
-                ));
+                say(
+                    &progress,
+                    format!(
+                        "{:>8} {} / {} / {}: {}",
+                        if record.status == Status::Ok {
+                            "ok"
+                        } else {
+                            "failed"
+                        },
+                        key.launcher,
+                        key.workload,
+                        key.backend,
+                        summary_line(&record)
+                    ),
+                );
                 estimator.observe(&record);
                 write(record, &mut records, true)?;
                 note_eta(&estimator, &records, &mut log);
