@@ -599,6 +599,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     if budget.is_some() {
         for record in records.values_mut() {
             let w = find(&record.key).0;
+            let before = record.notes.clone();
             record.notes.retain(|n| !schedule::is_schedule_note(n));
             if let Some(note) = schedule::cut_short_note(record, target_pairs(w), settings.until_ci)
             {
@@ -609,7 +610,11 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
                 ));
                 record.notes.push(note);
             }
-            run_dir.write_cell(record)?;
+            // Only a record whose notes changed is written again: a finished cell's file
+            // stays as it was (its numbers are not re-serialised).
+            if record.notes != before {
+                run_dir.write_cell(record)?;
+            }
         }
     }
     log.close(started.elapsed().as_secs_f64());
