@@ -245,17 +245,9 @@ pub struct TopFunction {
     pub reference_share: Option<f64>,
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+/// The median of finite values (both callers pass medians and distances, always finite).
+fn median(v: Vec<f64>) -> Option<f64> {
+    crate::stats::Sample::new(v).map(|s| s.median())
 }
 
 fn main_self_times(c: &CellRecord) -> Vec<&SelfTime> {

@@ -41,17 +41,9 @@ pub struct Row {
     pub benchmarks: usize,
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+/// The median of finite values (both callers pass medians and distances, always finite).
+fn median(v: Vec<f64>) -> Option<f64> {
+    crate::stats::Sample::new(v).map(|s| s.median())
 }
 
 /// The table, when the cells hold any of the paper's benchmarks.
