@@ -157,7 +157,33 @@ struct Cell<'a> {
     load_at_start: Option<machine_load::Snapshot>,
 }
 
-impl Cell<'_> {
+impl<'a> Cell<'a> {
+    /// A cell with no runs yet; other programs' CPU use is measured from now on.
+    fn new(
+        ctx: &'a Context<'a>,
+        key: CellKey,
+        workload: &'a Workload,
+        backend: &'a dyn Backend,
+        launcher: &'a Launcher,
+        memory_truth: Option<&'a Truth>,
+        goal: Goal,
+    ) -> Cell<'a> {
+        Cell {
+            ctx,
+            key,
+            workload,
+            backend,
+            launcher,
+            runs: vec![],
+            last_profile: None,
+            last_truth: None,
+            memory_truth,
+            goal,
+            retried: vec![],
+            load_at_start: machine_load::Snapshot::take(),
+        }
+    }
+
     fn raw_dir(&self) -> PathBuf {
         self.ctx.run_dir.raw_dir(&self.key)
     }
@@ -718,20 +744,7 @@ pub fn run_cell(
     if let Err((category, why)) = backend.check(&facts) {
         return fail(record, category, why);
     }
-    let mut cell = Cell {
-        ctx,
-        key,
-        workload,
-        backend,
-        launcher,
-        runs: vec![],
-        last_profile: None,
-        last_truth: None,
-        memory_truth,
-        goal,
-        retried: vec![],
-        load_at_start: machine_load::Snapshot::take(),
-    };
+    let mut cell = Cell::new(ctx, key, workload, backend, launcher, memory_truth, goal);
     match cell.run_pairs(0, goal.warmup)? {
         Ok(()) => {}
         Err((category, error)) => {
@@ -774,20 +787,16 @@ fn continue_cell(
     } else {
         count(RunKind::Profiled, false).saturating_sub(paired)
     };
-    let mut cell = Cell {
+    let mut cell = Cell::new(
         ctx,
-        key: record.key.clone(),
+        record.key.clone(),
         workload,
         backend,
         launcher,
-        runs,
-        last_profile: None,
-        last_truth: None,
         memory_truth,
         goal,
-        retried: vec![],
-        load_at_start: machine_load::Snapshot::take(),
-    };
+    );
+    cell.runs = runs;
     // The profile kept is that of the newest run: re-read it for the whole-cell checks.
     cell.last_profile = fs::read(ctx.run_dir.raw_dir(&record.key).join("profile.json"))
         .ok()
