@@ -207,6 +207,13 @@ fn schedule_summary(log: &schedule::ScheduleLog) -> String {
             log.cut_short.len()
         ));
     }
+    if !log.not_run.is_empty() {
+        line.push_str(&format!(
+            "; {} cell(s) not run within the budget: {} (the same command with --resume runs them)",
+            log.not_run.len(),
+            log.not_run.join(", ")
+        ));
+    }
     line
 }
 
@@ -456,6 +463,8 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             }
         }
         match budget {
+            // --quick's budget is hard: what does not fit is not run.
+            Some(b) if args.quick => rest.min((b.as_secs_f64() - elapsed).max(0.0)),
             Some(b) => rest.min((b.as_secs_f64() - elapsed).max(first)),
             None => rest,
         }
@@ -497,12 +506,38 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
         }
         Ok(())
     };
-    for key in order
+    // The first pass. With --quick the budget is a hard one: the cells that fit, main rows
+    // before variants and cheapest first (schedule::next_within); the rest are said not run.
+    let mut todo: Vec<CellKey> = order
         .iter()
         .filter(|k| !records.contains_key(*k))
-        .copied()
-        .collect::<Vec<_>>()
-    {
+        .map(|k| (*k).clone())
+        .collect();
+    let is_variant = |k: &CellKey| find(k).1.variant_of().is_some();
+    while !todo.is_empty() {
+        let next = match budget.filter(|_| args.quick) {
+            None => Some(0),
+            Some(b) => {
+                let left = b.as_secs_f64() - started.elapsed().as_secs_f64();
+                let cost = |k: &CellKey| {
+                    let g = first_goal(find(k).0);
+                    let (b, p) = schedule::runs_needed(None, &k.backend, g.pairs, g.warmup);
+                    estimator.cost_s(k, b, p)
+                };
+                schedule::next_within(&todo, is_variant, cost, left)
+            }
+        };
+        let Some(i) = next else {
+            for k in todo.drain(..) {
+                let w = find(&k).0;
+                let runs = matrix::planned_runs(&settings, &first_goal(w), &k.backend, w);
+                progress.set_length(progress.length().unwrap_or(0).saturating_sub(runs));
+                log.not_run
+                    .push(format!("{} / {} / {}", k.launcher, k.workload, k.backend));
+            }
+            break;
+        };
+        let key = &todo.remove(i);
         let (w, b, l) = find(key);
         let baseline = baseline_record(&run_dir, l, w);
         // A baseline that failed makes the row a workload failure, unless profbench itself

@@ -38,11 +38,24 @@ impl Estimator {
         if record.status != Status::Ok || key.is_baseline() {
             return;
         }
-        if let Some(ratio) = record.overhead.as_ref().and_then(|o| o.wall) {
-            self.ratios
-                .entry(key.backend.clone())
-                .or_default()
-                .push(ratio.median);
+        let paired = record
+            .overhead
+            .as_ref()
+            .and_then(|o| o.wall)
+            .map(|r| r.median);
+        // A status run alone has no pairs: its wall over the workload's baseline stands in.
+        let unpaired = || {
+            let walls: Vec<f64> = record
+                .runs
+                .iter()
+                .filter(|r| r.kind == RunKind::Profiled && r.measured.succeeded())
+                .map(|r| r.measured.wall_s)
+                .collect();
+            let base = self.baseline_s(&key.launcher, &key.workload)?;
+            Some(Estimate::of(&walls)?.median / base)
+        };
+        if let Some(ratio) = paired.or_else(unpaired) {
+            self.ratios.entry(key.backend.clone()).or_default().push(ratio);
         }
     }
 
@@ -209,6 +222,9 @@ pub struct ScheduleLog {
     /// (fraction of the run, relative error of the total predicted then), at 25, 50, 75%.
     pub eta_error: Vec<(f64, f64)>,
     pub cut_short: Vec<String>,
+    /// Cells a hard budget (`--quick`) left without a run: "launcher / workload / backend".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<String>,
 }
 
 impl ScheduleLog {
@@ -225,6 +241,29 @@ impl ScheduleLog {
             })
             .collect();
     }
+}
+
+/// The first pass under a hard budget (`--quick`): the index in `todo` of the next cell to run
+/// among those whose estimated seconds fit in `left_s`, or None when none fits. Baselines come
+/// first (every other cell of their workload needs them), then tools' main rows, then their
+/// variants (another rate or mode of the same tool); cheapest first within each, so that as
+/// many cells as possible get an answer.
+pub fn next_within(
+    todo: &[CellKey],
+    is_variant: impl Fn(&CellKey) -> bool,
+    cost_s: impl Fn(&CellKey) -> f64,
+    left_s: f64,
+) -> Option<usize> {
+    todo.iter()
+        .enumerate()
+        .filter(|(_, k)| k.is_baseline() || cost_s(k) <= left_s)
+        .min_by(|(_, a), (_, b)| {
+            let rank = |k: &CellKey| (!k.is_baseline(), is_variant(k));
+            rank(a)
+                .cmp(&rank(b))
+                .then(cost_s(a).total_cmp(&cost_s(b)))
+        })
+        .map(|(i, _)| i)
 }
 
 /// "1 h 05 min", "4 min", "40 s".
@@ -302,6 +341,49 @@ mod tests {
         let e = parse_budget("soon").unwrap_err();
         assert!(e.contains("10m"), "{e}");
         assert!(parse_budget("5x").is_err());
+    }
+
+    fn key(workload: &str, backend: &str) -> CellKey {
+        CellKey {
+            launcher: "direct".into(),
+            workload: workload.into(),
+            backend: backend.into(),
+        }
+    }
+
+    #[test]
+    fn a_hard_budget_runs_baselines_then_main_rows_cheapest_first_and_only_what_fits() {
+        let todo = vec![
+            key("ray", "py-spy-1000hz"),
+            key("ray", "py-spy"),
+            key("single", "py-spy-1000hz"),
+            key("ray", BASELINE),
+            key("single", "py-spy"),
+        ];
+        let variant = |k: &CellKey| k.backend.ends_with("hz");
+        let cost = |k: &CellKey| if k.workload == "ray" { 30.0 } else { 5.0 };
+        let mut order = Vec::new();
+        let mut left = 1000.0;
+        let mut todo = todo;
+        while let Some(i) = next_within(&todo, variant, cost, left) {
+            let k = todo.remove(i);
+            left -= cost(&k);
+            order.push(format!("{}/{}", k.workload, k.backend));
+        }
+        assert_eq!(
+            order,
+            [
+                "ray/none",
+                "single/py-spy",
+                "ray/py-spy",
+                "single/py-spy-1000hz",
+                "ray/py-spy-1000hz"
+            ]
+        );
+        // 12 s left: only the cheap cells fit; the ray ones are left for another run.
+        let todo = vec![key("ray", "py-spy"), key("single", "py-spy")];
+        assert_eq!(next_within(&todo, variant, cost, 12.0), Some(1));
+        assert_eq!(next_within(&todo[..1], variant, cost, 12.0), None);
     }
 
     #[test]

@@ -86,6 +86,13 @@ impl Austin {
 }
 
 impl Backend for Austin {
+    fn variant_of(&self) -> Option<&'static str> {
+        match (self.cpu, self.major) {
+            (false, _) => None,
+            (true, 3) => Some(Austin::V3_WALL.name),
+            (true, _) => Some(Austin::V4_WALL.name),
+        }
+    }
     fn name(&self) -> &str {
         self.name
     }

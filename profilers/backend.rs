@@ -118,6 +118,12 @@ pub trait Backend: Send + Sync {
         false
     }
 
+    /// The row this one is another rate or mode of (`py-spy-1000hz` → `py-spy`), or None for
+    /// a tool's main row. A schedule short of time measures the main rows first.
+    fn variant_of(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Ok when it can run with this Python, else why not (the cell's status is then a failure
     /// of the returned category, without running anything).
     fn check(&self, _python: &PythonFacts) -> Result<(), (Failure, String)> {

@@ -73,6 +73,9 @@ impl ProfbenchSampler {
 }
 
 impl Backend for ProfbenchSampler {
+    fn variant_of(&self) -> Option<&'static str> {
+        (self.name != ProfbenchSampler::DEFAULT.name).then_some(ProfbenchSampler::DEFAULT.name)
+    }
     fn name(&self) -> &str {
         self.name
     }

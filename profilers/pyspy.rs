@@ -93,6 +93,9 @@ impl PySpy {
 }
 
 impl Backend for PySpy {
+    fn variant_of(&self) -> Option<&'static str> {
+        (self.name != PySpy::DEFAULT.name).then_some(PySpy::DEFAULT.name)
+    }
     fn name(&self) -> &str {
         self.name
     }

@@ -51,6 +51,9 @@ impl Scalene {
 }
 
 impl Backend for Scalene {
+    fn variant_of(&self) -> Option<&'static str> {
+        self.cpu_only.then_some(Scalene::FULL.name)
+    }
     fn name(&self) -> &str {
         self.name
     }

@@ -31,6 +31,9 @@ impl Yappi {
 }
 
 impl Backend for Yappi {
+    fn variant_of(&self) -> Option<&'static str> {
+        matches!(self.clock, Clock::Cpu).then_some("yappi-wall")
+    }
     fn name(&self) -> &str {
         match self.clock {
             Clock::Cpu => "yappi-cpu",

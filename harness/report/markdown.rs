@@ -253,9 +253,19 @@ pub fn render(info: &RunInfo, cells: &[CellRecord]) -> String {
         if !notes.is_empty() {
             let _ = writeln!(out, "\n## Warnings\n\n{}", notes.join("\n"));
         }
-        let missing = info.plan.len().saturating_sub(cells.len());
-        if missing > 0 {
-            let _ = writeln!(out, "\n{missing} planned cell(s) not finished: continue with `profbench matrix --resume`.");
+        let missing: Vec<String> = info
+            .plan
+            .iter()
+            .filter(|k| !cells.iter().any(|c| &c.key == *k))
+            .map(|k| format!("{} / {} / {}", k.workload, k.backend, k.launcher))
+            .collect();
+        if !missing.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n## Not measured\n\n{} planned cell(s) have no run (the budget was spent, or the run was interrupted); the same command with `--resume` runs them: {}.",
+                missing.len(),
+                missing.join(", ")
+            );
         }
         out
     }
