@@ -419,6 +419,19 @@ impl<'a> Cell<'a> {
                     .collect();
             }
             if kind == RunKind::Profiled {
+                // A profiler can exit 0 although the program under it failed (py-spy does):
+                // a program that did not reach its declared phases did not finish.
+                if let Some(why) = unfinished(&self.workload, no_phases, &truth) {
+                    let m = &record.measured;
+                    let text = format!("{}\n{}", m.stderr_tail, m.stdout_tail);
+                    record.parse_error = Some((
+                        Failure::Crashed,
+                        format!(
+                            "the program did not finish under the profiler, which exited 0: {why}\n{}",
+                            last_lines(&text, 8)
+                        ),
+                    ));
+                }
                 self.finish_profiled(&mut record, &launch, &out_dir, truth);
             } else if let (Err(e), false) = (truth, no_phases) {
                 record.note = Some(format!("{e:#}"));
@@ -466,7 +479,12 @@ impl<'a> Cell<'a> {
         let parsed = self.backend.parse(out_dir, &record.measured.stdout_tail);
         match parsed {
             None => {}
-            Some(Err(e)) => record.parse_error = Some((e.failure(), e.to_string())),
+            // The program's own failure, if any, says more than its profile's.
+            Some(Err(e)) => {
+                record
+                    .parse_error
+                    .get_or_insert((e.failure(), e.to_string()));
+            }
             Some(Ok(profile)) => {
                 record.self_time =
                     crate::self_time::distribution(&profile, self.backend.is_sampler());
@@ -609,6 +627,27 @@ impl<'a> Cell<'a> {
             }
         };
         Some((category, error.trim().to_string()))
+    }
+}
+
+/// Why a run that exited 0 did not run the program to its end, judged by the truth it wrote:
+/// none at all, or not every phase its header declares. None when it finished (or marks no
+/// phases, so nothing can tell).
+fn unfinished(workload: &Workload, no_phases: bool, truth: &Result<Truth>) -> Option<String> {
+    if no_phases {
+        return None;
+    }
+    match truth {
+        Err(e) => Some(format!("{e:#}")),
+        Ok(t) => {
+            let missing: Vec<&str> = workload
+                .phases
+                .iter()
+                .filter(|p| !t.phases.iter().any(|seen| &seen.name == *p))
+                .map(|p| p.as_str())
+                .collect();
+            (!missing.is_empty()).then(|| format!("it never reached {}", missing.join(", ")))
+        }
     }
 }
 
@@ -1099,5 +1138,35 @@ mod tests {
             Some("5.1.0")
         );
         assert_eq!(installed_version(&versions, "py-spy"), None);
+    }
+
+    #[test]
+    fn a_program_that_stopped_before_its_declared_phases_did_not_finish() {
+        let workload = Workload {
+            phases: vec!["load".into(), "compute".into()],
+            ..Workload::default()
+        };
+        let truth = |phases: &[&str]| -> Result<Truth> {
+            let phases: Vec<String> = phases
+                .iter()
+                .map(|p| format!(r#"{{"name":"{p}","function":"f","file":"w.py","line":1,"start_ns":0,"end_ns":1,"wall_ns":1,"cpu_process_ns":1,"cpu_thread_ns":1}}"#))
+                .collect();
+            let text = format!(
+                r#"{{"schema":1,"workload":"w","pid":1,"python":"3.11","phases":[{}]}}"#,
+                phases.join(",")
+            );
+            Ok(serde_json::from_str(&text)?)
+        };
+        assert_eq!(unfinished(&workload, false, &truth(&["load", "compute"])), None);
+        assert_eq!(
+            unfinished(&workload, false, &truth(&["load"])).as_deref(),
+            Some("it never reached compute")
+        );
+        let none = Err(anyhow::anyhow!("the workload wrote no truth file t.json"));
+        assert!(unfinished(&workload, false, &none)
+            .unwrap()
+            .contains("no truth file"));
+        // A program that marks no phases: nothing can tell.
+        assert_eq!(unfinished(&workload, true, &none), None);
     }
 }

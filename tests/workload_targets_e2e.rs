@@ -135,3 +135,57 @@ fn a_results_folder_profbench_cannot_write_is_a_harness_fault() {
     let table = fs::read_to_string(out.join("comparison.md")).unwrap();
     assert!(table.contains("**harness fault**"), "{table}");
 }
+
+/// Fails in its second phase when its parent is py-spy; under no profiler it finishes.
+const FAILS_UNDER_PY_SPY: &str = r#""""Stops before its last phase when py-spy started it."""
+# profbench: phases=first,second
+import os
+
+import truth
+
+
+def parent_is_py_spy():
+    with open(f"/proc/{os.getppid()}/comm") as f:
+        return f.read().strip() == "py-spy"
+
+
+def first():
+    sum(range(100_000))
+
+
+if __name__ == "__main__":
+    with truth.phase("first", first):
+        first()
+    if parent_is_py_spy():
+        raise RuntimeError("stopping early under py-spy")
+    with truth.phase("second", first):
+        first()
+"#;
+
+#[test]
+fn a_program_that_fails_under_a_profiler_that_exits_0_is_a_crash_not_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let workloads = workloads_in(dir.path());
+    fs::write(workloads.join("stopsearly.py"), FAILS_UNDER_PY_SPY).unwrap();
+    let out = dir.path().join("run");
+    Command::cargo_bin("profbench")
+        .unwrap()
+        .current_dir(repo())
+        .args(["matrix", "--runs", "1", "--warmup", "0", "--launchers", "direct"])
+        .args(["--backends", "py-spy", "--workloads", "stopsearly"])
+        .arg("--workloads-dir")
+        .arg(&workloads)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(
+        cell(&out, "direct__stopsearly__none.json")["status"]["state"],
+        "ok"
+    );
+    let c = cell(&out, "direct__stopsearly__py-spy.json");
+    assert_eq!(c["status"]["category"], "crashed", "{c:#}");
+    let error = c["status"]["error"].as_str().unwrap();
+    assert!(error.contains("never reached second"), "{error}");
+    assert!(error.contains("stopping early under py-spy"), "{error}");
+}
