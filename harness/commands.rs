@@ -154,6 +154,7 @@ fn plan_line(
     workloads: &[Workload],
     est: &schedule::Estimator,
     budget: Option<Duration>,
+    hard_budget: bool,
     estimate_s: f64,
 ) -> String {
     let unknown: Vec<&str> = workloads
@@ -169,11 +170,16 @@ fn plan_line(
         plan.len(),
         schedule::human(Duration::from_secs_f64(estimate_s))
     );
-    if let Some(b) = budget {
-        line.push_str(&format!(
+    match budget {
+        Some(b) if hard_budget => line.push_str(&format!(
+            " within a hard budget of {}: baselines, each tool's main row, then its variants, cheapest first; cells that do not fit are listed as not run",
+            schedule::human(b)
+        )),
+        Some(b) => line.push_str(&format!(
             " within a budget of {}: every cell's status and first pair, then pairs where the intervals are widest",
             schedule::human(b)
-        ));
+        )),
+        None => {}
     }
     if !unknown.is_empty() {
         line.push_str(&format!(
@@ -488,7 +494,14 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     log.first_estimate_s = Some(first_estimate);
     say(
         &progress,
-        plan_line(&plan, &workloads, &estimator, budget, first_estimate),
+        plan_line(
+            &plan,
+            &workloads,
+            &estimator,
+            budget,
+            args.quick,
+            first_estimate
+        ),
     );
 
     let mut interrupted = false;
