@@ -353,6 +353,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
         output_cap_bytes: args.output_cap_mb << 20,
         platform_id: platform.id.clone(),
         profbench_exe: std::env::current_exe().context("locating the profbench executable")?,
+        outside_reads_denied: crate::platform::outside_reads_denied(),
         lengths: args.lengths.clone(),
     };
     // The pairs each cell is asked for: with --quick, a status run where the workload asks
@@ -500,7 +501,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             &estimator,
             budget,
             args.quick,
-            first_estimate
+            first_estimate,
         ),
     );
 

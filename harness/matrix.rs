@@ -35,6 +35,9 @@ pub struct Settings {
     pub output_cap_bytes: u64,
     pub platform_id: String,
     pub profbench_exe: PathBuf,
+    /// What this platform refuses to a profiler reading another process
+    /// (`platform::outside_reads_denied`), probed once per run.
+    pub outside_reads_denied: Option<String>,
     /// Work multipliers for the cost split (`--lengths`); 1 is the main pairs themselves.
     pub lengths: Vec<f64>,
 }
@@ -614,6 +617,22 @@ impl<'a> Cell<'a> {
                 } else {
                     self.backend.classify(&info)
                 };
+                // A reader from outside on a platform that refuses it: the refusal is the
+                // cause, whatever the tool's words ("no python processes found").
+                if let (Some(denied), true, false) = (
+                    &self.ctx.settings.outside_reads_denied,
+                    self.backend.reads_from_outside() && r.kind == RunKind::Profiled,
+                    category == Failure::BinaryIncompatible,
+                ) {
+                    return Some((
+                        Failure::PermissionDenied,
+                        format!(
+                            "this platform refuses to read another process ({denied}), which {} needs; its own words:\n{}",
+                            self.backend.name(),
+                            last_lines(&text, 6)
+                        ),
+                    ));
+                }
                 let head = match ending {
                     Ending::TimedOut => format!(
                         "timed out after {:.0} s",
@@ -1157,7 +1176,10 @@ mod tests {
             );
             Ok(serde_json::from_str(&text)?)
         };
-        assert_eq!(unfinished(&workload, false, &truth(&["load", "compute"])), None);
+        assert_eq!(
+            unfinished(&workload, false, &truth(&["load", "compute"])),
+            None
+        );
         assert_eq!(
             unfinished(&workload, false, &truth(&["load"])).as_deref(),
             Some("it never reached compute")

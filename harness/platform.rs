@@ -78,6 +78,44 @@ fn ptrace_policy() -> String {
     }
 }
 
+/// What this process may not do to another process of its own user, which profilers that
+/// read a target from outside (py-spy, Austin) need: read its memory (`process_vm_readv`) and
+/// attach to it (`ptrace`). Probed on a child (`sleep`): None when both are allowed (or the
+/// probe could not run), else the refusals with their errors. Tools often misreport a refusal
+/// ("no python processes found"), so the harness asks the platform itself.
+#[cfg(target_os = "linux")]
+pub fn outside_reads_denied() -> Option<String> {
+    use nix::errno::Errno;
+    use nix::sys::uio::{process_vm_readv, RemoteIoVec};
+    use nix::unistd::Pid;
+    let mut child = std::process::Command::new("sleep").arg("5").spawn().ok()?;
+    let pid = Pid::from_raw(child.id() as i32);
+    let mut byte = [0u8; 1];
+    // Address 4096 is never mapped: an allowed read fails with EFAULT, a refused one earlier.
+    let read = process_vm_readv(
+        pid,
+        &mut [std::io::IoSliceMut::new(&mut byte)],
+        &[RemoteIoVec { base: 4096, len: 1 }],
+    );
+    let attach = nix::sys::ptrace::seize(pid, nix::sys::ptrace::Options::empty());
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut denied = Vec::new();
+    match read {
+        Ok(_) | Err(Errno::EFAULT) => {}
+        Err(e) => denied.push(format!("process_vm_readv: {}", e.desc())),
+    }
+    if let Err(e) = attach {
+        denied.push(format!("ptrace: {}", e.desc()));
+    }
+    (!denied.is_empty()).then(|| denied.join(", "))
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn outside_reads_denied() -> Option<String> {
+    None
+}
+
 fn in_container() -> bool {
     std::path::Path::new("/.dockerenv").exists()
         || std::path::Path::new("/run/.containerenv").exists()
@@ -178,7 +216,10 @@ pub fn describe(python: (u32, u32, u32)) -> Platform {
         libc,
         python,
         root: is_root(),
-        ptrace: ptrace_policy(),
+        ptrace: match outside_reads_denied() {
+            None => ptrace_policy(),
+            Some(denied) => format!("{}; refused here: {denied}", ptrace_policy()),
+        },
         container: in_container(),
         cpu_model,
         cores: sys.cpus().len(),

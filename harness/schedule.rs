@@ -55,7 +55,10 @@ impl Estimator {
             Some(Estimate::of(&walls)?.median / base)
         };
         if let Some(ratio) = paired.or_else(unpaired) {
-            self.ratios.entry(key.backend.clone()).or_default().push(ratio);
+            self.ratios
+                .entry(key.backend.clone())
+                .or_default()
+                .push(ratio);
         }
     }
 
@@ -259,9 +262,7 @@ pub fn next_within(
         .filter(|(_, k)| k.is_baseline() || cost_s(k) <= left_s)
         .min_by(|(_, a), (_, b)| {
             let rank = |k: &CellKey| (!k.is_baseline(), is_variant(k));
-            rank(a)
-                .cmp(&rank(b))
-                .then(cost_s(a).total_cmp(&cost_s(b)))
+            rank(a).cmp(&rank(b)).then(cost_s(a).total_cmp(&cost_s(b)))
         })
         .map(|(i, _)| i)
 }

@@ -86,6 +86,9 @@ impl Austin {
 }
 
 impl Backend for Austin {
+    fn reads_from_outside(&self) -> bool {
+        true
+    }
     fn variant_of(&self) -> Option<&'static str> {
         match (self.cpu, self.major) {
             (false, _) => None,

@@ -118,6 +118,13 @@ pub trait Backend: Send + Sync {
         false
     }
 
+    /// Whether it reads the target from another process (its memory, or by attaching with
+    /// ptrace): on a platform that refuses that, its failure is a permission denial whatever
+    /// its own words say.
+    fn reads_from_outside(&self) -> bool {
+        false
+    }
+
     /// The row this one is another rate or mode of (`py-spy-1000hz` → `py-spy`), or None for
     /// a tool's main row. A schedule short of time measures the main rows first.
     fn variant_of(&self) -> Option<&'static str> {

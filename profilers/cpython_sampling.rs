@@ -31,6 +31,9 @@ pub const MIN_VERSION: (u32, u32) = (3, 15);
 pub struct CPythonSampling;
 
 impl Backend for CPythonSampling {
+    fn reads_from_outside(&self) -> bool {
+        true
+    }
     fn name(&self) -> &str {
         "cpython-sampling"
     }

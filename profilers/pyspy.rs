@@ -93,6 +93,9 @@ impl PySpy {
 }
 
 impl Backend for PySpy {
+    fn reads_from_outside(&self) -> bool {
+        true
+    }
     fn variant_of(&self) -> Option<&'static str> {
         (self.name != PySpy::DEFAULT.name).then_some(PySpy::DEFAULT.name)
     }

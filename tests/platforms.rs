@@ -109,6 +109,20 @@ fn the_restricted_descriptor_says_nobody_no_capabilities_and_seccomp() {
         serde_json::from_str(&stdout(profbench().args(["platform", "describe"]))).unwrap();
     assert_eq!(host["seccomp"], "none", "{host}");
     assert_eq!(host["root"], true, "{host}");
+    // The harness probes what an outside reader needs, instead of trusting a tool's words.
+    let ptrace = d["ptrace"].as_str().unwrap();
+    assert!(
+        ptrace.contains("refused here: process_vm_readv: Operation not permitted"),
+        "{ptrace}"
+    );
+    assert!(
+        ptrace.contains("ptrace: Operation not permitted"),
+        "{ptrace}"
+    );
+    assert!(
+        !host["ptrace"].as_str().unwrap().contains("refused"),
+        "{host}"
+    );
     for field in ["os", "arch", "libc", "python", "ptrace", "how_built"] {
         assert!(!d[field].as_str().unwrap_or("").is_empty(), "{field}: {d}");
     }

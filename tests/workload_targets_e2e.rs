@@ -171,7 +171,15 @@ fn a_program_that_fails_under_a_profiler_that_exits_0_is_a_crash_not_ok() {
     Command::cargo_bin("profbench")
         .unwrap()
         .current_dir(repo())
-        .args(["matrix", "--runs", "1", "--warmup", "0", "--launchers", "direct"])
+        .args([
+            "matrix",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--launchers",
+            "direct",
+        ])
         .args(["--backends", "py-spy", "--workloads", "stopsearly"])
         .arg("--workloads-dir")
         .arg(&workloads)

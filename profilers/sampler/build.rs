@@ -20,6 +20,13 @@ fn main() {
     }
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let target = std::env::var("TARGET").expect("cargo sets TARGET");
+    // The reader reads Linux processes (process_vm_readv, /proc): elsewhere the collector
+    // embeds nothing and the sampler reports the platform as unsupported.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+        std::fs::write(out.join("profbench_reader.so"), b"")
+            .unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
+        return;
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target_dir = out.join("reader-target");
     let mut cmd = Command::new(cargo);
