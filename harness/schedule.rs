@@ -25,13 +25,7 @@ impl Estimator {
     /// Learns from a cell's record (any number of times: the newest record wins).
     pub fn observe(&mut self, record: &CellRecord) {
         let key = &record.key;
-        let walls: Vec<f64> = record
-            .runs
-            .iter()
-            .filter(|r| r.kind == RunKind::Baseline && r.measured.succeeded())
-            .map(|r| r.measured.wall_s)
-            .collect();
-        if let Some(e) = Estimate::of(&walls) {
+        if let Some(e) = Estimate::of(&walls(record, RunKind::Baseline)) {
             self.baseline_s
                 .insert((key.launcher.clone(), key.workload.clone()), e.median);
         }
@@ -45,14 +39,8 @@ impl Estimator {
             .map(|r| r.median);
         // A status run alone has no pairs: its wall over the workload's baseline stands in.
         let unpaired = || {
-            let walls: Vec<f64> = record
-                .runs
-                .iter()
-                .filter(|r| r.kind == RunKind::Profiled && r.measured.succeeded())
-                .map(|r| r.measured.wall_s)
-                .collect();
             let base = self.baseline_s(&key.launcher, &key.workload)?;
-            Some(Estimate::of(&walls)?.median / base)
+            Some(Estimate::of(&walls(record, RunKind::Profiled))?.median / base)
         };
         if let Some(ratio) = paired.or_else(unpaired) {
             self.ratios
@@ -97,6 +85,16 @@ impl Estimator {
             .unwrap_or(UNKNOWN_BASELINE_S);
         base * (baseline as f64 + profiled as f64 * self.ratio(&key.backend))
     }
+}
+
+/// Wall seconds of a cell's runs of one kind that succeeded.
+fn walls(record: &CellRecord, kind: RunKind) -> Vec<f64> {
+    record
+        .runs
+        .iter()
+        .filter(|r| r.kind == kind && r.measured.succeeded())
+        .map(|r| r.measured.wall_s)
+        .collect()
 }
 
 /// The runs a cell still needs to reach `pairs` measured pairs (+ `warmup` warm-up pairs if it

@@ -55,12 +55,21 @@ fn workloads_in(dir: &Path) -> PathBuf {
     w
 }
 
-fn matrix(workloads: &Path, out: &Path) {
+/// One pair of one backend on one workload of `workloads`, direct launcher.
+fn matrix(workloads: &Path, out: &Path, backend: &str, workload: &str) {
     Command::cargo_bin("profbench")
         .unwrap()
         .current_dir(repo())
-        .args(["matrix", "--runs", "1", "--warmup", "0"])
-        .args(["--backends", "cprofile", "--workloads", "fibwork"])
+        .args([
+            "matrix",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--launchers",
+            "direct",
+        ])
+        .args(["--backends", backend, "--workloads", workload])
         .arg("--workloads-dir")
         .arg(workloads)
         .arg("--out")
@@ -87,7 +96,7 @@ fn a_new_workload_gets_the_checks_its_header_names() {
     let dir = tempfile::tempdir().unwrap();
     let workloads = workloads_in(dir.path());
     let out = dir.path().join("run");
-    matrix(&workloads, &out);
+    matrix(&workloads, &out, "cprofile", "fibwork");
     let c = cell(&out, "direct__fibwork__cprofile.json");
     assert_eq!(c["status"]["state"], "ok", "{c:#}");
     let (v, ev) = verdict(&c, 1);
@@ -118,7 +127,7 @@ fn a_results_folder_profbench_cannot_write_is_a_harness_fault() {
     fs::create_dir_all(&out).unwrap();
     // A file where the runs' folders go: every run's folder fails to be created.
     fs::write(out.join("raw"), "in the way").unwrap();
-    matrix(&workloads, &out);
+    matrix(&workloads, &out, "cprofile", "fibwork");
     for backend in ["none", "cprofile"] {
         let c = cell(&out, &format!("direct__fibwork__{backend}.json"));
         assert_eq!(c["status"]["category"], "harness-fault", "{c:#}");
@@ -168,25 +177,7 @@ fn a_program_that_fails_under_a_profiler_that_exits_0_is_a_crash_not_ok() {
     let workloads = workloads_in(dir.path());
     fs::write(workloads.join("stopsearly.py"), FAILS_UNDER_PY_SPY).unwrap();
     let out = dir.path().join("run");
-    Command::cargo_bin("profbench")
-        .unwrap()
-        .current_dir(repo())
-        .args([
-            "matrix",
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--launchers",
-            "direct",
-        ])
-        .args(["--backends", "py-spy", "--workloads", "stopsearly"])
-        .arg("--workloads-dir")
-        .arg(&workloads)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
+    matrix(&workloads, &out, "py-spy", "stopsearly");
     assert_eq!(
         cell(&out, "direct__stopsearly__none.json")["status"]["state"],
         "ok"
