@@ -424,7 +424,7 @@ impl<'a> Cell<'a> {
             if kind == RunKind::Profiled {
                 // A profiler can exit 0 although the program under it failed (py-spy does):
                 // a program that did not reach its declared phases did not finish.
-                if let Some(why) = unfinished(&self.workload, no_phases, &truth) {
+                if let Some(why) = unfinished(self.workload, no_phases, &truth) {
                     let m = &record.measured;
                     let text = format!("{}\n{}", m.stderr_tail, m.stdout_tail);
                     record.parse_error = Some((
