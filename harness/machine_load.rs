@@ -81,9 +81,16 @@ fn not_descended(all: HashMap<u32, Proc>, me: u32) -> HashMap<u32, Proc> {
         .collect()
 }
 
+#[cfg(unix)]
 fn ticks_per_second() -> f64 {
     // SAFETY: sysconf has no preconditions.
     unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64
+}
+
+/// No /proc to read elsewhere (`Snapshot::take` is None): any value serves.
+#[cfg(not(unix))]
+fn ticks_per_second() -> f64 {
+    100.0
 }
 
 impl Snapshot {

@@ -3,11 +3,15 @@
 
 use anyhow::{bail, Context, Result};
 use profbench_profilers::profile::Profile;
+#[cfg(target_os = "linux")]
 use profbench_sampler::{bootstrap, collector, normalise};
 use std::ffi::OsString;
+#[cfg(target_os = "linux")]
 use std::os::fd::AsFd;
 use std::path::Path;
+#[cfg(target_os = "linux")]
 use std::sync::Once;
+#[cfg(target_os = "linux")]
 use std::time::{Duration, Instant};
 
 /// RSS of one process at one moment: (pid, seconds since the profile's start, bytes).
@@ -39,7 +43,17 @@ pub struct RunSpec<'a> {
     pub stdout_to_stderr: bool,
 }
 
+/// Elsewhere than Linux the sampler cannot run a program: advise reads saved profiles only.
+#[cfg(not(target_os = "linux"))]
+pub fn record(_spec: &RunSpec) -> Result<Capture> {
+    bail!(
+        "unsupported platform: profbench's sampler runs programs on Linux only (this is {}); `advise --profile FILE` reads a profile recorded there",
+        std::env::consts::OS
+    )
+}
+
 /// Runs the command under the sampler and returns its profile and RSS readings.
+#[cfg(target_os = "linux")]
 pub fn record(spec: &RunSpec) -> Result<Capture> {
     let (program, rest) = spec.command.split_first().context(
         "no command to run: give it after `--`, e.g. `profbench advise -- python script.py`",
@@ -119,6 +133,7 @@ pub fn load(path: &Path) -> Result<Capture> {
     })
 }
 
+#[cfg(target_os = "linux")]
 fn exit_code(status: &std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     status
@@ -127,6 +142,7 @@ fn exit_code(status: &std::process::ExitStatus) -> i32 {
 }
 
 /// Ctrl-C reaches the program through the terminal; advise stays alive to report what ran.
+#[cfg(target_os = "linux")]
 fn ignore_interrupts_once() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {

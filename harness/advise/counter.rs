@@ -50,6 +50,10 @@ pub fn count(command: &[OsString], env: &[(OsString, OsString)], json: bool) -> 
         .env("PYTHONPATH", std::env::join_paths(paths)?)
         .env(OUT_ENV, &out)
         .envs(env.iter().cloned());
+    // Elsewhere the program's output stays on stdout (advise runs programs on Linux only).
+    #[cfg(not(unix))]
+    let _ = json;
+    #[cfg(unix)]
     if json {
         use std::os::fd::AsFd;
         cmd.stdout(std::io::stderr().as_fd().try_clone_to_owned()?);

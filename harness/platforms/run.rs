@@ -101,6 +101,7 @@ fn how_built(e: &Entry) -> String {
 
 /// Runs this profbench with `args` on platform `e`, in `cwd`, sharing `shared` folders with
 /// it (chroots see only what is shared). Returns the exit code.
+#[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
 fn spawn_on(e: &Entry, args: &[OsString], cwd: &Path, shared: &[PathBuf]) -> Result<i32> {
     if let Some(why) = &e.unavailable {
         bail!("{}: cannot be had here: {why}", e.name);
@@ -285,6 +286,7 @@ pub fn command(cmd: &PlatformCommand) -> Result<i32> {
             Ok(0)
         }
         PlatformCommand::Build { name } => {
+            #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
             let e = one(name)?;
             #[cfg(target_os = "linux")]
             if let Kind::Chroot(spec) = e.kind {

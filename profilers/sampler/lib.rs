@@ -4,24 +4,33 @@
 //! collects every Python process's samples over a private Unix socket (`collector`), adds
 //! what the OS knows (thread CPU, RSS, the process tree) and writes one output format.
 
+// Starting and reading Python processes needs Linux (/proc, a Unix socket, signals); the
+// formats and the normalised profile build anywhere.
+#[cfg(target_os = "linux")]
 pub mod bootstrap;
 pub mod chrome;
 pub mod collapsed;
+#[cfg(target_os = "linux")]
 pub mod collector;
 pub mod flamegraph;
 pub mod ingest;
 pub mod memory;
 pub mod normalise;
+#[cfg(target_os = "linux")]
 pub mod procfs;
 pub mod protocol;
 pub mod ray;
+pub mod recording;
 pub mod speedscope;
 #[cfg(test)]
 mod testutil;
 
-use anyhow::{Context, Result};
+#[cfg(target_os = "linux")]
+use anyhow::Context;
+use anyhow::Result;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+#[cfg(target_os = "linux")]
 use std::time::Duration;
 
 /// Output formats of `record --format`.
@@ -122,8 +131,18 @@ fn parse_rate(s: &str) -> std::result::Result<f64, String> {
     Ok(r)
 }
 
+/// Elsewhere than Linux the sampler cannot start or read Python processes: one clear error.
+#[cfg(not(target_os = "linux"))]
+pub fn record(_args: &RecordArgs) -> Result<i32> {
+    anyhow::bail!(
+        "unsupported platform: profbench's sampler reads Python processes through Linux's /proc and process_vm_readv; this is {}",
+        std::env::consts::OS
+    )
+}
+
 /// Runs the command under the sampler, writes the output, returns the command's exit code
 /// (128 + signal when it was killed).
+#[cfg(target_os = "linux")]
 pub fn record(args: &RecordArgs) -> Result<i32> {
     let (program, rest) = args.command.split_first().context("no command to run")?;
     let output = args.output.clone().unwrap_or_else(|| {
@@ -198,6 +217,7 @@ pub fn write_output(out: &normalise::Output, format: Format, path: &Path) -> Res
     Ok(())
 }
 
+#[cfg(target_os = "linux")]
 fn report(out: &normalise::Output, args: &RecordArgs, output: &Path) {
     for p in &out.processes {
         if let Some(e) = &p.agent_error {
@@ -266,6 +286,7 @@ fn report(out: &normalise::Output, args: &RecordArgs, output: &Path) {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn exit_code(status: &std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     status
@@ -273,14 +294,17 @@ fn exit_code(status: &std::process::ExitStatus) -> i32 {
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
+#[cfg(target_os = "linux")]
 extern "C" fn ignore_signal(_: libc::c_int) {}
 
 /// A no-op SIGINT/SIGTERM handler while the target runs (handlers, unlike SIG_IGN, are reset
 /// by exec, so the child is not affected).
+#[cfg(target_os = "linux")]
 struct IgnoreInterrupt {
     previous: [(libc::c_int, libc::sighandler_t); 2],
 }
 
+#[cfg(target_os = "linux")]
 impl IgnoreInterrupt {
     fn install() -> Self {
         let handler = ignore_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
@@ -291,6 +315,7 @@ impl IgnoreInterrupt {
     }
 }
 
+#[cfg(target_os = "linux")]
 impl Drop for IgnoreInterrupt {
     fn drop(&mut self) {
         for (s, h) in self.previous {

@@ -1,7 +1,7 @@
 //! Memory: peak RSS per process, and the peak attributed to the functions on the stack when it
 //! was reached (the Python functions the RSS grew under).
 
-use crate::collector::RssPoint;
+use crate::recording::RssPoint;
 use profbench_profilers::profile::{Memory, Profile};
 use std::collections::HashMap;
 

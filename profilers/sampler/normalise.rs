@@ -1,9 +1,9 @@
 //! Turns a `Recording` into the harness's normalised `Profile` plus what only the other
 //! output formats need (process and thread names, RSS over time, Ray aggregates, rates).
 
-use crate::collector::{Recording, RssPoint};
 use crate::memory;
 use crate::ray::{self, RemoteFunction};
+use crate::recording::{Recording, RssPoint};
 use profbench_profilers::profile::{
     Clock, Frame, FunctionStat, LineStat, OriginClock, Profile, Sample, Span, TimeOrigin,
 };

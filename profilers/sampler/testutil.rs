@@ -1,8 +1,8 @@
 //! Test fixtures shared by the output formats' tests, and a small JSON Schema checker.
 
-use crate::collector::{Recording, RssPoint};
 use crate::ingest::ProcessData;
 use crate::normalise::{build, Output};
+use crate::recording::{Recording, RssPoint};
 use serde_json::Value;
 
 /// Two processes, two threads, a task span and RSS readings: enough to exercise every format.
