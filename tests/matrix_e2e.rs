@@ -187,6 +187,10 @@ fn ctrl_c_keeps_finished_cells_and_resume_skips_them() {
         leftover_pythons(&out).is_empty(),
         "processes left after Ctrl-C"
     );
+    // The cells the interrupt left without a run are named, with how to run them.
+    let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
+    assert!(md.contains("## Not measured"), "{md}");
+    assert!(md.contains("with `--resume` runs them"), "{md}");
 
     let resumed = std::process::Command::new(&bin)
         .current_dir(repo())

@@ -370,12 +370,18 @@ pub fn render_many(
     } else {
         let _ = writeln!(out, "<ul>\n{}\n</ul>", notes.join("\n"));
     }
-    let planned: usize = infos.iter().map(|i| i.plan.len()).sum();
-    if planned > cells.len() {
+    let missing: Vec<String> = infos
+        .iter()
+        .flat_map(|i| &i.plan)
+        .filter(|k| !cells.iter().any(|c| &c.key == *k))
+        .map(|k| esc(&format!("{} / {} / {}", k.workload, k.backend, k.launcher)))
+        .collect();
+    if !missing.is_empty() {
         let _ = writeln!(
             out,
-            "<p>{} planned cell(s) not finished: continue with <code>profbench matrix --resume</code>.</p>",
-            planned - cells.len()
+            "<h2>Not measured</h2>\n<p>{} planned cell(s) have no run (the budget was spent, or the run was interrupted); the same command with <code>--resume</code> runs them: {}.</p>",
+            missing.len(),
+            missing.join(", ")
         );
     }
     let _ = writeln!(out, "<script>{SCRIPT}</script>\n</body>\n</html>");
