@@ -149,6 +149,7 @@ fn a_results_folder_profbench_cannot_write_is_a_harness_fault() {
 const FAILS_UNDER_PY_SPY: &str = r#""""Stops before its last phase when py-spy started it."""
 # profbench: phases=first,second
 import os
+import time
 
 import truth
 
@@ -159,6 +160,8 @@ def parent_is_py_spy():
 
 
 def first():
+    # Long enough for py-spy to find the process on a busy machine.
+    time.sleep(1.0)
     sum(range(100_000))
 
 
