@@ -83,8 +83,16 @@ fn ptrace_policy() -> String {
 /// attach to it (`ptrace`). Probed on a child (`sleep`): None when both are allowed (or the
 /// probe could not run), else the refusals with their errors. Tools often misreport a refusal
 /// ("no python processes found"), so the harness asks the platform itself.
+/// The answer does not change while this process runs: probed once, then remembered (the
+/// run's settings and its platform descriptor both ask).
 #[cfg(target_os = "linux")]
 pub fn outside_reads_denied() -> Option<String> {
+    static PROBED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    PROBED.get_or_init(probe_outside_reads).clone()
+}
+
+#[cfg(target_os = "linux")]
+fn probe_outside_reads() -> Option<String> {
     use nix::errno::Errno;
     use nix::sys::uio::{process_vm_readv, RemoteIoVec};
     use nix::unistd::Pid;

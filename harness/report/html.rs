@@ -370,11 +370,9 @@ pub fn render_many(
     } else {
         let _ = writeln!(out, "<ul>\n{}\n</ul>", notes.join("\n"));
     }
-    let missing: Vec<String> = infos
+    let missing: Vec<String> = super::unmeasured(infos, cells)
         .iter()
-        .flat_map(|i| &i.plan)
-        .filter(|k| !cells.iter().any(|c| &c.key == *k))
-        .map(|k| esc(&format!("{} / {} / {}", k.workload, k.backend, k.launcher)))
+        .map(|m| esc(m))
         .collect();
     if !missing.is_empty() {
         let _ = writeln!(

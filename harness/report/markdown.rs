@@ -253,12 +253,7 @@ pub fn render(info: &RunInfo, cells: &[CellRecord]) -> String {
         if !notes.is_empty() {
             let _ = writeln!(out, "\n## Warnings\n\n{}", notes.join("\n"));
         }
-        let missing: Vec<String> = info
-            .plan
-            .iter()
-            .filter(|k| !cells.iter().any(|c| &c.key == *k))
-            .map(|k| format!("{} / {} / {}", k.workload, k.backend, k.launcher))
-            .collect();
+        let missing = super::unmeasured(std::slice::from_ref(info), cells);
         if !missing.is_empty() {
             let _ = writeln!(
                 out,

@@ -144,6 +144,17 @@ pub fn extras_rows(cells: &[&CellRecord]) -> Vec<[String; 6]> {
 
 /// Everything said about a cell's numbers: the profiler's own warnings, the statistics'
 /// warnings, and why an optional part is missing.
+/// The planned cells that have no record ("workload / backend / launcher"): the budget was
+/// spent or the run interrupted before them.
+pub fn unmeasured(infos: &[RunInfo], cells: &[CellRecord]) -> Vec<String> {
+    infos
+        .iter()
+        .flat_map(|i| &i.plan)
+        .filter(|k| !cells.iter().any(|c| &c.key == *k))
+        .map(|k| format!("{} / {} / {}", k.workload, k.backend, k.launcher))
+        .collect()
+}
+
 pub fn cell_warnings(c: &CellRecord) -> Vec<String> {
     let mut said = c.profile_warnings.clone();
     if let Some(o) = &c.overhead {
