@@ -144,6 +144,11 @@ pub struct MatrixArgs {
     /// workloads marked `# profbench: scalable` also run their pairs at each other length.
     #[arg(long, value_delimiter = ',', default_value = "1", value_parser = parse_length)]
     pub lengths: Vec<f64>,
+    /// How baseline and profiled runs are paired: `interleaved` (each profiled run right
+    /// after its own baseline run) or `rounds` (one baseline run before and one after a few
+    /// cells' profiled runs, shared by them; fewer runs, see docs/schedule.md).
+    #[arg(long, value_enum, default_value = "interleaved", conflicts_with = "quick")]
+    pub pairing: crate::rounds::Pairing,
     /// Unmeasured warm-up pairs per cell.
     #[arg(long, default_value_t = 1)]
     pub warmup: usize,

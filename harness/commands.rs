@@ -9,6 +9,7 @@ use crate::pyenv::{self, Install, PythonEnv};
 use crate::reaper;
 use crate::report;
 use crate::results::{self, CellKey, RunDir, RunInfo, Status, SCHEMA};
+use crate::rounds::{self, Pairing, Round};
 use crate::runner::INTERRUPTED;
 use crate::schedule;
 use crate::workload::{self, Workload};
@@ -156,6 +157,8 @@ fn plan_line(
     budget: Option<Duration>,
     hard_budget: bool,
     estimate_s: f64,
+    first_pass_s: f64,
+    in_rounds: bool,
 ) -> String {
     let unknown: Vec<&str> = workloads
         .iter()
@@ -175,11 +178,23 @@ fn plan_line(
             " within a hard budget of {}: baselines, each tool's main row, then its variants, cheapest first; cells that do not fit are listed as not run",
             schedule::human(b)
         )),
-        Some(b) => line.push_str(&format!(
-            " within a budget of {}: every cell's status and first pair, then pairs where the intervals are widest",
-            schedule::human(b)
-        )),
+        Some(b) => {
+            line.push_str(&format!(
+                " within a budget of {}: every cell's status and first pair, then pairs where the intervals are widest",
+                schedule::human(b)
+            ));
+            if first_pass_s > b.as_secs_f64() {
+                line.push_str(&format!(
+                    "; the first pass alone takes about {}, past the budget (fewer --backends, --workloads or --launchers fit it{})",
+                    schedule::human(Duration::from_secs_f64(first_pass_s)),
+                    if in_rounds { "" } else { "; --pairing rounds needs fewer runs" }
+                ));
+            }
+        }
         None => {}
+    }
+    if in_rounds {
+        line.push_str("; pairs in rounds that share a baseline run");
     }
     if !unknown.is_empty() {
         line.push_str(&format!(
@@ -386,16 +401,23 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             launchers.iter().find(|l| l.name == k.launcher).unwrap(),
         )
     };
-    // The first pass: each cell's whole goal, or with a budget its status and one pair.
-    let first_goal = |w: &Workload| {
+    // Rounds share each workload's baseline runs among a few cells (rounds.rs).
+    let in_rounds = args.pairing == Pairing::Rounds;
+    // The first pass: each cell's whole goal, or with a budget its status and one pair; in
+    // rounds, one profiled run (its baseline comes from its round).
+    let first_goal = |k: &CellKey| {
+        let w = find(k).0;
         let pairs = target_pairs(w);
-        if budget.is_some() {
+        if in_rounds && !k.is_baseline() {
+            rounds::profiled_goal(None, true)
+        } else if budget.is_some() || in_rounds {
             matrix::Goal {
                 pairs: pairs.min(1),
                 warmup: settings.warmup,
                 lean_warmup: true,
                 adaptive: false,
                 variants: true,
+                shared_baseline: false,
             }
         } else {
             matrix::Goal {
@@ -409,7 +431,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
         .filter(|k| !records.contains_key(*k))
         .map(|k| {
             let w = find(k).0;
-            matrix::planned_runs(&settings, &first_goal(w), &k.backend, w)
+            matrix::planned_runs(&settings, &first_goal(k), &k.backend, w)
         })
         .sum();
     let progress = ProgressBar::new(total);
@@ -434,28 +456,47 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
         planned_cells: plan.len(),
         ..Default::default()
     };
+    // Seconds of `b` baseline and `p` profiled runs of a cell (in rounds, the baseline runs
+    // are the cell's share of its rounds').
+    let cost = |est: &schedule::Estimator, k: &CellKey, b: usize, p: usize| {
+        if in_rounds && !k.is_baseline() {
+            est.cost_in_rounds_s(k, p)
+        } else {
+            est.cost_s(k, b, p)
+        }
+    };
     // Seconds of work still wanted: every cell to its asked pairs (with a budget, no more than
     // the budget left, but never less than the first pass still to run).
+    let first_pass_s = |est: &schedule::Estimator,
+                        records: &BTreeMap<CellKey, results::CellRecord>| {
+        plan.iter()
+            .filter(|k| !records.contains_key(*k))
+            .map(|k| {
+                let g = first_goal(k);
+                let (b, p) = schedule::runs_needed(None, &k.backend, g.pairs, g.warmup);
+                cost(est, k, b, p)
+            })
+            .sum::<f64>()
+    };
     let remaining_s = |est: &schedule::Estimator,
                        records: &BTreeMap<CellKey, results::CellRecord>,
                        elapsed: f64| {
-        let mut first = 0.0;
+        let first = first_pass_s(est, records);
         let mut rest = 0.0;
         for k in &plan {
             let w = find(k).0;
             let r = records.get(k);
-            if r.is_none() {
-                let g = first_goal(w);
-                let (b, p) = schedule::runs_needed(None, &k.backend, g.pairs, g.warmup);
-                first += est.cost_s(k, b, p);
-            }
             let (b, p) = schedule::runs_needed(
                 r,
                 &k.backend,
                 if k.is_baseline() { 0 } else { target_pairs(w) },
-                if r.is_none() { settings.warmup } else { 0 },
+                if r.is_none() && !(in_rounds && !k.is_baseline()) {
+                    settings.warmup
+                } else {
+                    0
+                },
             );
-            rest += est.cost_s(k, b, p);
+            rest += cost(est, k, b, p);
             // A cell already at its pairs whose interval is still too wide goes on to
             // --max-runs, as far as anyone can tell now.
             if let Some(r) = r.filter(|r| schedule::measured_pairs(r) >= target_pairs(w)) {
@@ -465,7 +506,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
                     let more = settings
                         .max_runs
                         .saturating_sub(schedule::measured_pairs(r));
-                    rest += est.cost_s(k, more, more);
+                    rest += cost(est, k, more, more);
                 }
             }
         }
@@ -502,6 +543,8 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             budget,
             args.quick,
             first_estimate,
+            first_pass_s(&estimator, &records),
+            in_rounds,
         ),
     );
 
@@ -528,23 +571,39 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
         .map(|k| (*k).clone())
         .collect();
     let is_variant = |k: &CellKey| find(k).1.variant_of().is_some();
+    // The baseline row of a (launcher, workload), which opens and closes its rounds.
+    let row_of = |group: &(String, String)| {
+        let key = CellKey {
+            launcher: group.0.clone(),
+            workload: group.1.clone(),
+            backend: results::BASELINE.into(),
+        };
+        let (workload, backend, launcher) = find(&key);
+        rounds::Baseline {
+            key,
+            workload,
+            backend: backend.as_ref(),
+            launcher,
+        }
+    };
+    let mut round: Option<Round> = None;
     while !todo.is_empty() {
         let next = match budget.filter(|_| args.quick) {
             None => Some(0),
             Some(b) => {
                 let left = b.as_secs_f64() - started.elapsed().as_secs_f64();
-                let cost = |k: &CellKey| {
-                    let g = first_goal(find(k).0);
+                let cell_cost = |k: &CellKey| {
+                    let g = first_goal(k);
                     let (b, p) = schedule::runs_needed(None, &k.backend, g.pairs, g.warmup);
-                    estimator.cost_s(k, b, p)
+                    cost(&estimator, k, b, p)
                 };
-                schedule::next_within(&todo, is_variant, cost, left)
+                schedule::next_within(&todo, is_variant, cell_cost, left)
             }
         };
         let Some(i) = next else {
             for k in todo.drain(..) {
                 let w = find(&k).0;
-                let runs = matrix::planned_runs(&settings, &first_goal(w), &k.backend, w);
+                let runs = matrix::planned_runs(&settings, &first_goal(&k), &k.backend, w);
                 progress.set_length(progress.length().unwrap_or(0).saturating_sub(runs));
                 log.not_run
                     .push(format!("{} / {} / {}", k.launcher, k.workload, k.backend));
@@ -552,6 +611,38 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             break;
         };
         let key = &todo.remove(i);
+        if in_rounds && !key.is_baseline() {
+            // The open round takes this cell unless it belongs to another (launcher,
+            // workload) or is full; then it closes, and a round opens for this cell.
+            let group = (key.launcher.clone(), key.workload.clone());
+            let base_s = estimator
+                .baseline_s(&key.launcher, &key.workload)
+                .unwrap_or(0.0);
+            if let Some(r) = round.take_if(|r| r.group != group || r.is_full(base_s)) {
+                let same = r.group == group;
+                let Ok((written, after)) = rounds::close_round(&ctx, &row_of(&r.group), r, &records)
+                else {
+                    interrupted = true;
+                    break;
+                };
+                for record in written {
+                    estimator.observe(&record);
+                    write(record, &mut records, false)?;
+                }
+                round = after.filter(|_| same).map(|i| Round::open(group.clone(), i));
+            }
+            if round.is_none() {
+                let Ok((row, opened)) = rounds::open(&ctx, &row_of(&group), &records) else {
+                    interrupted = true;
+                    break;
+                };
+                if let Some(record) = row {
+                    estimator.observe(&record);
+                    write(record, &mut records, false)?;
+                }
+                round = opened;
+            }
+        }
         let (w, b, l) = find(key);
         let baseline = baseline_record(&run_dir, l, w);
         // A baseline that failed makes the row a workload failure, unless profbench itself
@@ -572,7 +663,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             failed.as_deref(),
             memory_truth,
             None,
-            first_goal(w),
+            first_goal(key),
         ) {
             Ok(record) => {
                 say(
@@ -590,6 +681,9 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
                         summary_line(&record)
                     ),
                 );
+                if let Some(r) = round.as_mut().filter(|_| record.has_unpaired_run()) {
+                    r.add(key.clone(), last_profiled_wall(&record));
+                }
                 estimator.observe(&record);
                 write(record, &mut records, true)?;
                 note_eta(&estimator, &records, &mut log);
@@ -600,23 +694,114 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             }
         }
     }
-    // With a budget: one more pair at a time for the cell that needs it most, while the pair
-    // fits in the time left.
-    while let (Some(b), false) = (budget, interrupted) {
-        let left = b.as_secs_f64() - started.elapsed().as_secs_f64();
+    if let (Some(r), false) = (round.take(), interrupted) {
+        match rounds::close_round(&ctx, &row_of(&r.group), r, &records) {
+            Ok((written, _)) => {
+                for record in written {
+                    estimator.observe(&record);
+                    write(record, &mut records, true)?;
+                }
+            }
+            Err(matrix::Interrupted) => interrupted = true,
+        }
+    }
+    // Then one more pair at a time for the cell that needs it most, while the pair fits in the
+    // budget left (with no budget, in rounds, until every cell has what it asks for). In
+    // rounds, the cells of its (launcher, workload) that need a pair share the round.
+    while (budget.is_some() || in_rounds) && !interrupted {
+        let left = budget.map_or(f64::INFINITY, |b| {
+            b.as_secs_f64() - started.elapsed().as_secs_f64()
+        });
+        let need = |r: &results::CellRecord| {
+            let w = find(&r.key).0;
+            schedule::need(r, target_pairs(w), settings.until_ci, settings.max_runs)
+        };
+        // A round costs its two baseline runs besides the profiled one.
+        let pair_cost = |k: &CellKey| estimator.cost_s(k, if in_rounds { 2 } else { 1 }, 1);
         let pick = records
             .values()
-            .filter_map(|r| {
-                let w = find(&r.key).0;
-                let need =
-                    schedule::need(r, target_pairs(w), settings.until_ci, settings.max_runs)?;
-                (estimator.cost_s(&r.key, 1, 1) <= left).then_some((need, r.key.clone()))
-            })
+            .filter_map(|r| Some((need(r)?, r)))
+            .filter(|(_, r)| pair_cost(&r.key) <= left)
             .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, k)| k);
+            .map(|(_, r)| r.key.clone());
         let Some(key) = pick else { break };
         let (w, b, l) = find(&key);
         let prior = records.get(&key).cloned();
+        if in_rounds && !prior.as_ref().is_some_and(|r| r.has_unpaired_run()) {
+            let group = (key.launcher.clone(), key.workload.clone());
+            let mut members: Vec<(f64, CellKey)> = records
+                .values()
+                .filter(|r| (r.key.launcher.clone(), r.key.workload.clone()) == group)
+                .filter(|r| r.key != key && !r.has_unpaired_run())
+                .filter_map(|r| Some((need(r)?, r.key.clone())))
+                .collect();
+            members.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let members = std::iter::once(key.clone()).chain(members.into_iter().map(|(_, k)| k));
+            let row = row_of(&group);
+            let Ok((row_record, opened)) = rounds::open(&ctx, &row, &records) else {
+                interrupted = true;
+                break;
+            };
+            if let Some(record) = row_record {
+                estimator.observe(&record);
+                write(record, &mut records, false)?;
+            }
+            // No round without a baseline run to open it: this cell is paired the
+            // interleaved way below.
+            if let Some(mut round) = opened {
+                let base_s = estimator
+                    .baseline_s(&key.launcher, &key.workload)
+                    .unwrap_or(0.0);
+                let memory_truth = records.get(&row.key).and_then(|r| r.memory_truth.clone());
+                for k in members {
+                    let left = budget.map_or(f64::INFINITY, |b| {
+                        b.as_secs_f64() - started.elapsed().as_secs_f64()
+                    });
+                    let fits = estimator.cost_s(&k, 1, 1) <= left;
+                    if round.is_full(base_s) || (!round.cells.is_empty() && !fits) {
+                        break;
+                    }
+                    let (w, b, l) = find(&k);
+                    let prior = records.get(&k).cloned();
+                    let goal = rounds::profiled_goal(prior.as_ref(), false);
+                    progress.inc_length(1);
+                    let cell = matrix::run_cell(
+                        &ctx,
+                        k.clone(),
+                        w,
+                        b.as_ref(),
+                        l,
+                        None,
+                        memory_truth.as_ref(),
+                        prior,
+                        goal,
+                    );
+                    let Ok(record) = cell else {
+                        interrupted = true;
+                        break;
+                    };
+                    if record.has_unpaired_run() {
+                        round.add(k.clone(), last_profiled_wall(&record));
+                    }
+                    estimator.observe(&record);
+                    write(record, &mut records, false)?;
+                }
+                if interrupted {
+                    break;
+                }
+                let Ok((written, _)) = rounds::close_round(&ctx, &row, round, &records) else {
+                    interrupted = true;
+                    break;
+                };
+                for record in written {
+                    estimator.observe(&record);
+                    write(record, &mut records, false)?;
+                }
+                note_eta(&estimator, &records, &mut log);
+                continue;
+            }
+        }
+        // Interleaved: a baseline run, then the profiled one.
         let pairs = prior.as_ref().map(schedule::measured_pairs).unwrap_or(0) + 1;
         progress.inc_length(2);
         let memory_truth = baseline_record(&run_dir, l, w).and_then(|r| r.memory_truth);
@@ -635,6 +820,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
                 lean_warmup: true,
                 adaptive: false,
                 variants: false,
+                shared_baseline: false,
             },
         ) {
             Ok(record) => {
@@ -711,6 +897,15 @@ fn baseline_record(run_dir: &RunDir, l: &Launcher, w: &Workload) -> Option<resul
     };
     let path = run_dir.cells_dir().join(key.file_name());
     serde_json::from_slice(&fs::read(path).ok()?).ok()
+}
+
+/// Wall seconds of a cell's newest profiled run of the main pairs.
+fn last_profiled_wall(r: &results::CellRecord) -> f64 {
+    r.runs
+        .iter()
+        .rev()
+        .find(|r| r.kind == results::RunKind::Profiled && r.is_main())
+        .map_or(0.0, |r| r.measured.wall_s)
 }
 
 fn summary_line(r: &results::CellRecord) -> String {

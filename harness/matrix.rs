@@ -90,6 +90,9 @@ pub struct Goal {
     pub adaptive: bool,
     /// Run the cost-split lengths and the actionability run after the main pairs.
     pub variants: bool,
+    /// Profiled runs only: their baseline is shared by a round (rounds.rs) and attached
+    /// afterwards (`attach_shared_baseline`). `pairs` then counts profiled runs.
+    pub shared_baseline: bool,
 }
 
 impl Goal {
@@ -101,6 +104,7 @@ impl Goal {
             lean_warmup: false,
             adaptive: true,
             variants: true,
+            shared_baseline: false,
         }
     }
 }
@@ -114,17 +118,20 @@ pub fn planned_runs(settings: &Settings, goal: &Goal, backend: &str, workload: &
     } else {
         0
     };
+    let other_lengths = if goal.variants {
+        settings.other_lengths(workload).len() as u64
+    } else {
+        0
+    };
+    let perturb = u64::from(goal.variants && workload.perturb.is_some());
     if backend == crate::results::BASELINE {
         per_side.max(1) + u64::from(workload.memory_truth)
     } else if goal.pairs == 0 {
         1
+    } else if goal.shared_baseline {
+        per_side + 2 * per_side * other_lengths + perturb
     } else {
-        let lengths = 1 + if goal.variants {
-            settings.other_lengths(workload).len() as u64
-        } else {
-            0
-        };
-        2 * per_side * lengths - lean + u64::from(goal.variants && workload.perturb.is_some())
+        2 * per_side * (1 + other_lengths) - lean + perturb
     }
 }
 
@@ -398,6 +405,7 @@ impl<'a> Cell<'a> {
             checks: vec![],
             self_time: None,
             own_time_s: None,
+            shared_from: vec![],
             measured,
         };
         if record.measured.succeeded() {
@@ -839,11 +847,13 @@ fn continue_cell(
     };
     let warmup = count(RunKind::Baseline, true).max(count(RunKind::Profiled, true));
     let paired = count(RunKind::Baseline, false);
-    // A status run has no baseline yet: it gets one now and becomes the first pair.
-    let unpaired = if backend.name() == crate::results::BASELINE {
+    let profiled = count(RunKind::Profiled, false);
+    // A status run has no baseline yet: it gets one now and becomes the first pair (in a
+    // round, its baseline comes from the round instead).
+    let unpaired = if backend.name() == crate::results::BASELINE || goal.shared_baseline {
         0
     } else {
-        count(RunKind::Profiled, false).saturating_sub(paired)
+        profiled.saturating_sub(paired)
     };
     let mut cell = Cell::new(
         ctx,
@@ -867,7 +877,12 @@ fn continue_cell(
         }
     }
     if outcome.is_ok() {
-        outcome = cell.run_pairs(warmup + paired + unpaired, warmup)?;
+        let next = if goal.shared_baseline {
+            warmup + profiled
+        } else {
+            warmup + paired + unpaired
+        };
+        outcome = cell.run_pairs(next, warmup)?;
     }
     if let Err((category, error)) = outcome {
         record.runs = std::mem::take(&mut cell.runs);
@@ -909,7 +924,7 @@ impl Cell<'_> {
             // costs one run, not a baseline as well (a warm-up pair's order does not matter).
             let sides: &[RunKind] = if baseline_only {
                 &[RunKind::Baseline]
-            } else if warm && self.goal.lean_warmup {
+            } else if self.goal.shared_baseline || (warm && self.goal.lean_warmup) {
                 &[RunKind::Profiled]
             } else if self.runs.is_empty() {
                 &[RunKind::Profiled, RunKind::Baseline]
@@ -1039,6 +1054,47 @@ impl Cell<'_> {
         }
         record.finished = now();
         Ok(record)
+    }
+}
+
+/// Pairs a cell's newest profiled run, run in a round, with the baseline the round shares
+/// (`rounds::shared_baseline`), then summarises the cell again: its overhead, and axis 7,
+/// the one check decided on the whole cell's wall ratio. Nothing is attached to a cell that
+/// failed, or whose profiled runs are already paired.
+pub fn attach_shared_baseline(record: &mut CellRecord, baseline: RunRecord, workload: &Workload) {
+    if record.status != Status::Ok || !record.has_unpaired_run() {
+        return;
+    }
+    let other_load = record.overhead.as_ref().and_then(|o| o.other_load_cores);
+    record.runs.push(baseline);
+    let runs = std::mem::take(&mut record.runs);
+    summarise(record, &runs, false);
+    record.runs = runs;
+    if let (Some(o), Some(cores)) = (record.overhead.as_mut(), other_load) {
+        o.other_load_cores = Some(cores);
+        if cores > stats::OTHER_LOAD_CORES {
+            let w = stats::Warning::OtherLoad { cores };
+            o.warning_text.push(w.to_string());
+            o.warnings.push(w);
+        }
+    }
+    let wall_ratio = record.overhead.as_ref().and_then(|o| o.wall);
+    let whole_cell = checks::evaluate(&checks::Inputs {
+        workload: &record.key.workload,
+        targets: &workload.targets,
+        profile: None,
+        truth: None,
+        memory_truth: None,
+        wall_ratio: wall_ratio.as_ref(),
+    });
+    for check in whole_cell
+        .into_iter()
+        .filter(|c| c.axis == checks::WHOLE_CELL_AXIS)
+    {
+        match record.checks.iter_mut().find(|c| c.axis == check.axis) {
+            Some(old) => *old = check,
+            None => record.checks.push(check),
+        }
     }
 }
 

@@ -95,6 +95,10 @@ pub struct RunRecord {
     /// The seconds the program itself reported timing (a pyperf worker's timed loops).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own_time_s: Option<f64>,
+    /// A baseline shared by a round of cells (rounds.rs): the indices, in the workload's
+    /// `none` cell, of the two baseline runs whose mean this is. Empty for a run of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_from: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -178,6 +182,7 @@ impl RunRecord {
             checks: vec![],
             own_time_s: None,
             self_time: None,
+            shared_from: vec![],
         }
     }
 
@@ -214,6 +219,18 @@ impl CellRecord {
             .map(|r| &r.phase_wall_s)
             .collect();
         crate::function_bias::assess(&baseline, self.accuracy.as_ref(), inline, calls)
+    }
+
+    /// Whether a profiled run of the main pairs has no baseline yet (a status run, or a run
+    /// whose round did not close).
+    pub fn has_unpaired_run(&self) -> bool {
+        let count = |kind| {
+            self.runs
+                .iter()
+                .filter(|r| r.kind == kind && r.is_main())
+                .count()
+        };
+        count(RunKind::Profiled) > count(RunKind::Baseline)
     }
 
     /// The checks of each measured profiled run of the main pairs that has them, in order.

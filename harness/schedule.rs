@@ -13,6 +13,17 @@ const UNKNOWN_BASELINE_S: f64 = 10.0;
 /// Before any profiled run, a backend's ratio is unknown: this stands in.
 const UNKNOWN_RATIO: f64 = 1.5;
 
+/// A round closes once its profiled runs have taken about this many baseline lengths: four
+/// profiled runs of a cheap profiler, one of a slow one. Longer rounds save baseline runs but
+/// put the two baselines further from the runs between them.
+pub const ROUND_SPAN: f64 = 4.0;
+
+/// Baseline runs per profiled run in rounds, for a backend of this wall ratio: a round holds
+/// about `ROUND_SPAN / ratio` profiled runs (at least one) and adds one baseline run.
+pub fn baselines_per_profiled_run(ratio: f64) -> f64 {
+    1.0 / (ROUND_SPAN / ratio.max(f64::EPSILON)).ceil().max(1.0)
+}
+
 /// Seconds per run, learnt from the runs so far: each (launcher, workload)'s baseline wall
 /// time, and each backend's median wall ratio over the cells it finished.
 #[derive(Debug, Default)]
@@ -76,6 +87,16 @@ impl Estimator {
             .and_then(|v| median(v.clone()))
             .or_else(|| median(self.ratios.values().flatten().copied().collect()))
             .unwrap_or(UNKNOWN_RATIO)
+    }
+
+    /// Seconds of `profiled` profiled runs of this cell in rounds, with their share of the
+    /// baseline runs that open and close the rounds.
+    pub fn cost_in_rounds_s(&self, key: &CellKey, profiled: usize) -> f64 {
+        let ratio = self.ratio(&key.backend);
+        let base = self
+            .baseline_s(&key.launcher, &key.workload)
+            .unwrap_or(UNKNOWN_BASELINE_S);
+        base * profiled as f64 * (ratio + baselines_per_profiled_run(ratio))
     }
 
     /// Seconds of `baseline` baseline runs and `profiled` profiled runs of this cell.
@@ -323,6 +344,13 @@ pub fn parse_budget(s: &str) -> Result<Option<Duration>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_round_shares_one_baseline_among_as_many_runs_as_fit_its_span() {
+        assert_eq!(baselines_per_profiled_run(1.0), 0.25);
+        assert_eq!(baselines_per_profiled_run(3.6), 1.0);
+        assert_eq!(baselines_per_profiled_run(1.5), 1.0 / 3.0);
+    }
 
     #[test]
     fn budgets_parse_and_bad_ones_say_the_form() {

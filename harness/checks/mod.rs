@@ -110,7 +110,7 @@ pub fn evaluate(inputs: &Inputs) -> Vec<Check> {
 }
 
 /// Axis 7 (overhead) is a property of the whole cell (its pairs), not of one run's output.
-const WHOLE_CELL_AXIS: u8 = 7;
+pub const WHOLE_CELL_AXIS: u8 = 7;
 
 impl Verdict {
     /// The verdict as results files spell it (`not-applicable`).
