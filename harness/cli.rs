@@ -147,7 +147,7 @@ pub struct MatrixArgs {
     /// How baseline and profiled runs are paired: `interleaved` (each profiled run right
     /// after its own baseline run) or `rounds` (one baseline run before and one after a few
     /// cells' profiled runs, shared by them; fewer runs, see docs/schedule.md).
-    #[arg(long, value_enum, default_value = "interleaved", conflicts_with = "quick")]
+    #[arg(long, value_enum, default_value = "rounds", conflicts_with = "quick")]
     pub pairing: crate::rounds::Pairing,
     /// Unmeasured warm-up pairs per cell.
     #[arg(long, default_value_t = 1)]

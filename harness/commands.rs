@@ -149,17 +149,27 @@ fn say(progress: &ProgressBar, line: String) {
     }
 }
 
-/// The plan, said before the first run.
-fn plan_line(
-    plan: &[CellKey],
-    workloads: &[Workload],
-    est: &schedule::Estimator,
+/// How a run is planned, for the line said before its first run.
+struct Plan<'a> {
+    cells: &'a [CellKey],
     budget: Option<Duration>,
     hard_budget: bool,
+    in_rounds: bool,
+    /// Seconds of the whole run, and of its first pass alone, as estimated now.
     estimate_s: f64,
     first_pass_s: f64,
-    in_rounds: bool,
-) -> String {
+}
+
+/// The plan, said before the first run.
+fn plan_line(p: &Plan, workloads: &[Workload], est: &schedule::Estimator) -> String {
+    let Plan {
+        cells: plan,
+        budget,
+        hard_budget,
+        in_rounds,
+        estimate_s,
+        first_pass_s,
+    } = *p;
     let unknown: Vec<&str> = workloads
         .iter()
         .filter(|w| {
@@ -401,8 +411,9 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             launchers.iter().find(|l| l.name == k.launcher).unwrap(),
         )
     };
-    // Rounds share each workload's baseline runs among a few cells (rounds.rs).
-    let in_rounds = args.pairing == Pairing::Rounds;
+    // Rounds share each workload's baseline runs among a few cells (rounds.rs); --quick's
+    // hard budget picks cells one at a time, interleaved.
+    let in_rounds = args.pairing == Pairing::Rounds && !args.quick;
     // The first pass: each cell's whole goal, or with a budget its status and one pair; in
     // rounds, one profiled run (its baseline comes from its round).
     let first_goal = |k: &CellKey| {
@@ -490,7 +501,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
                 r,
                 &k.backend,
                 if k.is_baseline() { 0 } else { target_pairs(w) },
-                if r.is_none() && !(in_rounds && !k.is_baseline()) {
+                if r.is_none() && (!in_rounds || k.is_baseline()) {
                     settings.warmup
                 } else {
                     0
@@ -537,14 +548,16 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     say(
         &progress,
         plan_line(
-            &plan,
+            &Plan {
+                cells: &plan,
+                budget,
+                hard_budget: args.quick,
+                in_rounds,
+                estimate_s: first_estimate,
+                first_pass_s: first_pass_s(&estimator, &records),
+            },
             &workloads,
             &estimator,
-            budget,
-            args.quick,
-            first_estimate,
-            first_pass_s(&estimator, &records),
-            in_rounds,
         ),
     );
 
@@ -620,7 +633,8 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
                 .unwrap_or(0.0);
             if let Some(r) = round.take_if(|r| r.group != group || r.is_full(base_s)) {
                 let same = r.group == group;
-                let Ok((written, after)) = rounds::close_round(&ctx, &row_of(&r.group), r, &records)
+                let Ok((written, after)) =
+                    rounds::close_round(&ctx, &row_of(&r.group), r, &records)
                 else {
                     interrupted = true;
                     break;
@@ -629,7 +643,9 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
                     estimator.observe(&record);
                     write(record, &mut records, false)?;
                 }
-                round = after.filter(|_| same).map(|i| Round::open(group.clone(), i));
+                round = after
+                    .filter(|_| same)
+                    .map(|i| Round::open(group.clone(), i));
             }
             if round.is_none() {
                 let Ok((row, opened)) = rounds::open(&ctx, &row_of(&group), &records) else {

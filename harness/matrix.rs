@@ -139,6 +139,17 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// A missing or unparseable output said with the run's last stderr lines: a profiler that
+/// exits 0 without a usable profile often says why there.
+fn with_tool_words(error: String, stderr: &str) -> String {
+    let words = last_lines(stderr, 3);
+    if words.trim().is_empty() || error.contains(words.trim()) {
+        error
+    } else {
+        format!("{error}\n{words}")
+    }
+}
+
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text
         .lines()
@@ -584,7 +595,10 @@ impl<'a> Cell<'a> {
                 return match r.kind {
                     // A baseline without usable truth is a broken workload.
                     RunKind::Baseline => r.note.clone().map(|n| (Failure::WorkloadFailed, n)),
-                    RunKind::Profiled => r.parse_error.clone(),
+                    RunKind::Profiled => r
+                        .parse_error
+                        .clone()
+                        .map(|(category, error)| (category, with_tool_words(error, &m.stderr_tail))),
                 };
             }
             Ending::NotStarted(why) => (Failure::NotInstallable, why.clone()),
@@ -1204,6 +1218,28 @@ fn summarise(record: &mut CellRecord, runs: &[RunRecord], baseline_only: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_output_failure_carries_the_tools_own_last_lines() {
+        let stderr = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/scalene/errors/too-short-to-profile.txt"
+        ))
+        .unwrap();
+        let said = with_tool_words(
+            "no output: scalene wrote an empty profile ({})".into(),
+            &stderr,
+        );
+        assert!(
+            said.starts_with("no output: scalene wrote an empty profile"),
+            "{said}"
+        );
+        assert!(
+            said.contains("did not run for long enough to profile"),
+            "{said}"
+        );
+        assert_eq!(with_tool_words("e".into(), "  \n"), "e");
+    }
 
     #[test]
     fn versions_are_found_under_any_spelling_of_the_name() {

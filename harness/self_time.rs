@@ -228,6 +228,13 @@ pub struct SelfTimeRow {
     pub distance_max_pp: Option<f64>,
     /// The reference's own run-to-run distance (median over pairs of its runs).
     pub noise_floor_pp: Option<f64>,
+    /// The floor for this cell's sample count: the distance a sampler that is right, taking
+    /// its samples at random instants, would show with as few samples as this cell took
+    /// (`floor_at_samples`). Above the floor when
+    /// the cell has fewer samples per run than the reference (a pausing reference slows the
+    /// program, so at the same rate it takes more). None for tracers and the reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled_floor_pp: Option<f64>,
     /// Why there is no distance: the reference could not run, or ran fewer than two runs.
     pub no_reference: Option<String>,
     /// The cell's five largest functions (mean share over its runs) beside the reference's
@@ -267,6 +274,63 @@ fn within(runs: &[&SelfTime]) -> Vec<f64> {
         }
     }
     d
+}
+
+/// erf, Abramowitz and Stegun 7.1.26 (error below 1.5e-7): enough for an expected distance.
+fn erf(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.3275911 * x.abs());
+    let poly = t
+        * (0.254829592
+            + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    (1.0 - poly * (-x * x).exp()).copysign(x)
+}
+
+/// E|X| for X ~ N(mu, sigma²) (the folded normal's mean).
+fn mean_abs(mu: f64, sigma: f64) -> f64 {
+    if sigma <= 0.0 {
+        return mu.abs();
+    }
+    sigma * (2.0 / std::f64::consts::PI).sqrt() * (-mu * mu / (2.0 * sigma * sigma)).exp()
+        + mu * erf(mu / (sigma * std::f64::consts::SQRT_2))
+}
+
+/// The expected distance between reference run `b` and a run that samples the program as
+/// reference run `a` saw it, but with `n` samples instead of `a`'s: each share's difference
+/// keeps what `a` and `b` differ by, plus the sampling noise of taking fewer samples than
+/// `a` did (binomial, p(1 − p)(1/n − 1/m)). Equal to their distance when `n` ≥ `a`'s.
+pub fn distance_at_samples_pp(a: &SelfTime, b: &SelfTime, n: u64) -> Option<f64> {
+    let m = a.samples.filter(|&m| m > 0)? as f64;
+    let extra = (1.0 / n.max(1) as f64 - 1.0 / m).max(0.0);
+    let bm: HashMap<&str, f64> = b.shares.iter().map(|(k, s)| (k.as_str(), *s)).collect();
+    let am: HashMap<&str, f64> = a.shares.iter().map(|(k, s)| (k.as_str(), *s)).collect();
+    let term = |p: f64, q: f64| mean_abs(p - q, (p * (1.0 - p) * extra).sqrt());
+    let mut sum: f64 = a
+        .shares
+        .iter()
+        .map(|(k, p)| term(*p, bm.get(k.as_str()).copied().unwrap_or(0.0)))
+        .sum();
+    sum += b
+        .shares
+        .iter()
+        .filter(|(k, _)| !am.contains_key(k.as_str()))
+        .map(|(_, q)| q)
+        .sum::<f64>();
+    sum += term(a.other, b.other);
+    Some(50.0 * sum)
+}
+
+/// The noise floor at `n` samples per run: median over ordered pairs of distinct reference
+/// runs of `distance_at_samples_pp`.
+fn floor_at_samples(ref_runs: &[&SelfTime], n: u64) -> Option<f64> {
+    let mut d = Vec::new();
+    for (i, a) in ref_runs.iter().enumerate() {
+        for (j, b) in ref_runs.iter().enumerate() {
+            if i != j {
+                d.extend(distance_at_samples_pp(a, b, n));
+            }
+        }
+    }
+    median(d)
 }
 
 /// Every profiled cell with self-time data, compared with the reference cell of the same
@@ -328,6 +392,14 @@ pub fn rows(cells: &[CellRecord]) -> Vec<SelfTimeRow> {
         let says_flagged = runs
             .iter()
             .any(|r| r.invalid.is_some() || r.missed.is_some());
+        let samples_per_run = median(
+            runs.iter()
+                .filter_map(|r| Some(r.samples? as f64))
+                .collect(),
+        );
+        let sampled_floor_pp = samples_per_run
+            .filter(|_| no_reference.is_none() && c.key.backend != REFERENCE)
+            .and_then(|n| floor_at_samples(&ref_runs, n.round() as u64));
         out.push(SelfTimeRow {
             workload: c.key.workload.clone(),
             launcher: c.key.launcher.clone(),
@@ -343,6 +415,7 @@ pub fn rows(cells: &[CellRecord]) -> Vec<SelfTimeRow> {
             } else {
                 None
             },
+            sampled_floor_pp,
             no_reference,
             top,
             flagged_share: (says_flagged && samples > 0).then(|| flagged as f64 / samples as f64),
@@ -393,7 +466,7 @@ pub fn top_text(r: &SelfTimeRow) -> String {
         .join("; ")
 }
 
-pub const LEGEND: &str = "Self time (what a user ranks functions by) of every function, as a share of the run's total: leaf frames of running samples for samplers (a C function's time charged to its Python caller), exclusive time for tracers (cProfile's C functions charged to their callers through its callers table). Distance = total variation (half the sum of share differences, pp) between one run of the cell and one run of the reference, median over all pairs [min–max]; the reference's own run-to-run distance beside it is the noise floor, the smallest distance a perfect profiler could show here. Flagged = samples the profiler marked invalid or says it failed to take, over samples recorded.";
+pub const LEGEND: &str = "Self time (what a user ranks functions by) of every function, as a share of the run's total: leaf frames of running samples for samplers (a C function's time charged to its Python caller), exclusive time for tracers (cProfile's C functions charged to their callers through its callers table). Distance = total variation (half the sum of share differences, pp) between one run of the cell and one run of the reference, median over all pairs [min–max]; the reference's own run-to-run distance beside it is the noise floor, the smallest distance a perfect profiler could show here with as many samples as the reference took; for a sampler that took fewer per run (a pausing reference slows the program, so at the same rate it takes more) the floor at the cell's own sample count is given too (the binomial noise of samples taken at random instants added to the reference's own differences; a sampler at fixed intervals can come closer on a repetitive program). Flagged = samples the profiler marked invalid or says it failed to take, over samples recorded.";
 
 #[cfg(test)]
 mod tests {
@@ -563,6 +636,29 @@ mod tests {
             })
             .collect();
         c
+    }
+
+    #[test]
+    fn fewer_samples_than_the_reference_raise_the_floor_by_their_sampling_noise() {
+        assert!(erf(0.0).abs() < 1e-9 && (erf(1.0) - 0.842_700_8).abs() < 1e-6);
+        assert!((erf(-1.0) + erf(1.0)).abs() < 1e-12);
+        let mut a = dist(&[("x", 0.5), ("y", 0.5)], 0.0);
+        let b = dist(&[("x", 0.6), ("y", 0.4)], 0.0);
+        a.samples = Some(10_000);
+        // As many samples as the reference run, or more: just the runs' own distance.
+        let same = distance_at_samples_pp(&a, &b, 10_000).unwrap();
+        assert!((same - distance_pp(&a, &b)).abs() < 1e-9, "{same}");
+        assert!((distance_at_samples_pp(&a, &b, 50_000).unwrap() - same).abs() < 1e-9);
+        // Identical shares, 100 samples against a reference of many: each share is off by
+        // |N(0, 0.5·0.5·(1/100 − 1/10⁶))|, 0.0399 on average; two shares, half the sum.
+        a.samples = Some(1_000_000);
+        let twin = dist(&[("x", 0.5), ("y", 0.5)], 0.0);
+        let at_100 = distance_at_samples_pp(&a, &twin, 100).unwrap();
+        assert!((at_100 - 3.99).abs() < 0.01, "{at_100}");
+        // Fewer samples never bring two runs closer.
+        assert!(distance_at_samples_pp(&a, &b, 100).unwrap() >= distance_pp(&a, &b));
+        // A run without a sample count has no floor at another count.
+        assert!(distance_at_samples_pp(&b, &a, 100).is_none());
     }
 
     #[test]

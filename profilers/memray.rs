@@ -15,15 +15,41 @@ use std::path::Path;
 pub const CAPTURE: &str = "memray.bin";
 pub const PEAK_CSV: &str = "memray-peak.csv";
 
-pub struct Memray;
+pub struct Memray {
+    pub name: &'static str,
+    /// `--trace-python-allocators`: also every allocation of Python's own object allocator
+    /// (pymalloc), as the Scalene paper ran memray; slower, and the peak is exact for small
+    /// objects too.
+    pub python_allocators: bool,
+}
+
+impl Memray {
+    pub const DEFAULT: Memray = Memray {
+        name: "memray",
+        python_allocators: false,
+    };
+    pub const PYTHON_ALLOCATORS: Memray = Memray {
+        name: "memray-pyalloc",
+        python_allocators: true,
+    };
+}
 
 impl Backend for Memray {
     fn name(&self) -> &str {
-        "memray"
+        self.name
+    }
+    fn variant_of(&self) -> Option<&'static str> {
+        self.python_allocators.then_some(Memray::DEFAULT.name)
     }
     fn description(&self) -> String {
-        "memray 1.20.0 (heap allocations, memory only), python -m memray run + transform csv (peak)"
-            .into()
+        format!(
+            "memray 1.20.0 (heap allocations, memory only), python -m memray run{} + transform csv (peak)",
+            if self.python_allocators {
+                " --trace-python-allocators"
+            } else {
+                ""
+            }
+        )
     }
     fn requirements(&self) -> Vec<&'static str> {
         vec!["memray==1.20.0"]
@@ -36,7 +62,11 @@ impl Backend for Memray {
     }
     fn command(&self, launch: &Launch) -> Vec<OsString> {
         // -q: no "writing results to" banner; -f: overwrite a leftover capture.
-        let mut options = ["run", "-q", "-f", "-o"].map(OsString::from).to_vec();
+        let mut options = ["run", "-q", "-f"].map(OsString::from).to_vec();
+        if self.python_allocators {
+            options.push("--trace-python-allocators".into());
+        }
+        options.push("-o".into());
         options.push(launch.out(CAPTURE));
         launch.python_module("memray", options)
     }
@@ -230,7 +260,7 @@ mod tests {
             parse_peak_csv("allocator,num_allocations,size\nMALLOC,1,2\n"),
             Err(ParseError::Unparseable(_))
         ));
-        let missing = Memray
+        let missing = Memray::DEFAULT
             .parse(Path::new("/nonexistent-profbench-dir"), "")
             .unwrap();
         assert!(matches!(missing, Err(ParseError::NoOutput(_))));

@@ -136,6 +136,13 @@ pub fn parse_json(bytes: &[u8]) -> Result<Profile, ParseError> {
         return Err(ParseError::NoOutput("scalene wrote an empty file".into()));
     }
     let doc: Value = serde_json::from_slice(bytes).map_err(|e| bad(&e.to_string()))?;
+    // Scalene writes `{}` when it kept no sample of the program (it says why on stderr, e.g.
+    // "did not run for long enough to profile"): no profile, rather than a broken one.
+    if doc.as_object().is_some_and(|o| o.is_empty()) {
+        return Err(ParseError::NoOutput(
+            "scalene wrote an empty profile ({})".into(),
+        ));
+    }
     let elapsed = doc
         .get("elapsed_time_sec")
         .and_then(Value::as_f64)
@@ -347,6 +354,12 @@ mod tests {
             Err(ParseError::Unparseable(_))
         ));
         assert!(matches!(parse_json(b""), Err(ParseError::NoOutput(_))));
+        // Captured from pyperformance's async_tree_cpu_io_mixed (Scalene printed "did not run
+        // for long enough to profile", errors/too-short-to-profile.txt).
+        assert!(matches!(
+            parse_json(&fixture("async-tree-cpu-io-mixed-empty.json")),
+            Err(ParseError::NoOutput(_))
+        ));
         let dir = std::env::temp_dir().join("profbench-scalene-missing");
         assert!(matches!(
             Scalene::FULL.parse(&dir, "").unwrap(),

@@ -139,6 +139,74 @@ fn quick_matrix_gives_cprofile_a_status_run_on_the_line_workload() {
     assert!(leftover_pythons(&out).is_empty());
 }
 
+#[test]
+fn rounds_pair_each_profiled_run_with_the_mean_of_the_baseline_runs_around_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    profbench()
+        .args([
+            "matrix",
+            "--launchers",
+            "direct",
+            "--backends",
+            "cprofile,pyinstrument",
+            "--workloads",
+            "line",
+            "--pairing",
+            "rounds",
+            "--runs",
+            "2",
+            "--until-ci",
+            "off",
+            "--budget",
+            "none",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let none = cell(&out, "direct__line__none.json");
+    let baseline_runs = none["runs"].as_array().unwrap();
+    for name in [
+        "direct__line__cprofile.json",
+        "direct__line__pyinstrument.json",
+    ] {
+        let c = cell(&out, name);
+        assert_eq!(c["status"]["state"], "ok", "{c:#}");
+        let runs = c["runs"].as_array().unwrap();
+        let kind = |k: &'static str| runs.iter().filter(move |r| r["kind"] == k);
+        // Two profiled runs, no warm-up, and no baseline run of the cell's own: each pair's
+        // baseline is the mean of two runs of the `none` row, the one before its round and
+        // the one after.
+        assert_eq!(kind("profiled").count(), 2, "{c:#}");
+        assert!(runs.iter().all(|r| r["warmup"] == false), "{c:#}");
+        let mut previous_after = 0;
+        for b in kind("baseline") {
+            let from: Vec<usize> = b["shared_from"]
+                .as_array()
+                .unwrap_or_else(|| panic!("a baseline of its own in {c:#}"))
+                .iter()
+                .map(|i| i.as_u64().unwrap() as usize)
+                .collect();
+            assert_eq!(from.len(), 2, "{b:#}");
+            assert!(from[0] < from[1] && from[1] > previous_after, "{from:?}");
+            previous_after = from[1];
+            let wall = |i: usize| {
+                let r = &baseline_runs[i];
+                assert_eq!(r["kind"], "baseline");
+                assert_eq!(r["warmup"], false);
+                r["measured"]["wall_s"].as_f64().unwrap()
+            };
+            let mean = (wall(from[0]) + wall(from[1])) / 2.0;
+            let shared = b["measured"]["wall_s"].as_f64().unwrap();
+            assert!((shared - mean).abs() < 1e-9, "{shared} vs {mean}");
+        }
+        assert_eq!(kind("baseline").count(), 2, "{c:#}");
+        assert_eq!(c["overhead"]["wall"]["n"], 2, "{c:#}");
+    }
+    assert!(leftover_pythons(&out).is_empty());
+}
+
 #[cfg(unix)]
 #[test]
 fn ctrl_c_keeps_finished_cells_and_resume_skips_them() {

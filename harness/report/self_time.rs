@@ -6,11 +6,12 @@ use crate::self_time::{self, SelfTimeRow};
 use crate::stats::Estimate;
 
 /// Column names of the self-time and own-timing columns, appended to comparison.csv.
-pub const CSV_COLUMNS: [&str; 6] = [
+pub const CSV_COLUMNS: [&str; 7] = [
     "self_time_distance_pp",
     "self_time_distance_min_pp",
     "self_time_distance_max_pp",
     "self_time_noise_floor_pp",
+    "self_time_floor_at_cell_samples_pp",
     "flagged_samples_share",
     "own_time",
 ];
@@ -29,6 +30,7 @@ pub fn csv_values(c: &CellRecord, rows: &[SelfTimeRow]) -> Vec<String> {
         num(r.and_then(|r| r.distance_min_pp)),
         num(r.and_then(|r| r.distance_max_pp)),
         num(r.and_then(|r| r.noise_floor_pp)),
+        num(r.and_then(|r| r.sampled_floor_pp)),
         num(r.and_then(|r| r.flagged_share)),
         num(own_time(c).map(|e| e.median)),
     ]
@@ -56,9 +58,13 @@ pub fn text_rows(rows: &[SelfTimeRow]) -> Vec<[String; 7]> {
                 r.backend.clone(),
                 r.launcher.clone(),
                 self_time::distance_text(r),
-                r.noise_floor_pp
-                    .map(|f| format!("{f:.1} pp"))
-                    .unwrap_or_else(|| "–".into()),
+                match (r.noise_floor_pp, r.sampled_floor_pp) {
+                    (Some(f), Some(at)) if at > f + 0.05 => {
+                        format!("{f:.1} pp ({at:.1} pp at this cell's samples per run)")
+                    }
+                    (Some(f), _) => format!("{f:.1} pp"),
+                    _ => "–".into(),
+                },
                 self_time::flagged_text(r),
                 self_time::top_text(r),
             ]

@@ -30,14 +30,17 @@ pub fn paper() -> Paper {
     serde_json::from_str(DATA).expect("scalene_osdi23.json is valid (tested)")
 }
 
-/// One profiler: the paper's median slowdown and ours (median over the benchmarks of each
-/// cell's median wall ratio), with how many benchmarks ours stands on.
+/// One profiler: the paper's median slowdown and ours, both ways (median over the benchmarks
+/// of each cell's median ratio), with how many benchmarks ours stands on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub profiler: String,
     pub paper: f64,
     pub backend: Option<String>,
-    pub ours: Option<f64>,
+    /// The paper's way: the time the benchmark itself reports (its timed loops).
+    pub own: Option<f64>,
+    /// The whole process, start-up and tear-down included.
+    pub whole: Option<f64>,
     pub benchmarks: usize,
 }
 
@@ -57,7 +60,7 @@ pub fn rows(cells: &[CellRecord]) -> Option<Vec<Row>> {
         p.median_slowdown
             .iter()
             .map(|r| {
-                let ratios: Vec<f64> = cells
+                let measured: Vec<&CellRecord> = cells
                     .iter()
                     .filter(|c| {
                         Some(&c.key.backend) == r.backend.as_ref()
@@ -65,14 +68,23 @@ pub fn rows(cells: &[CellRecord]) -> Option<Vec<Row>> {
                             && ours.contains(&&c.key.workload)
                             && c.status == Status::Ok
                     })
-                    .filter_map(|c| c.overhead.as_ref()?.wall.map(|w| w.median))
+                    .filter(|c| c.overhead.as_ref().is_some_and(|o| o.wall.is_some()))
                     .collect();
+                let of = |f: fn(&crate::results::Overhead) -> Option<f64>| {
+                    median(
+                        measured
+                            .iter()
+                            .filter_map(|c| f(c.overhead.as_ref()?))
+                            .collect(),
+                    )
+                };
                 Row {
                     profiler: r.profiler.clone(),
                     paper: r.paper,
                     backend: r.backend.clone(),
-                    benchmarks: ratios.len(),
-                    ours: median(ratios),
+                    benchmarks: measured.len(),
+                    own: of(|o| o.own_time.map(|e| e.median)),
+                    whole: of(|o| o.wall.map(|e| e.median)),
                 }
             })
             .collect(),
@@ -115,44 +127,74 @@ pub fn spearman(pairs: &[(f64, f64)]) -> Option<f64> {
     (va > 0.0 && vb > 0.0).then(|| cov / (va * vb).sqrt())
 }
 
+const TITLE: &str = "Beside the Scalene paper (OSDI'23), Table 3";
+const HEADER: [&str; 7] = [
+    "profiler (paper)",
+    "paper",
+    "backend here",
+    "here, the benchmark's own time",
+    "here ÷ paper",
+    "here, whole process",
+    "benchmarks",
+];
+
+/// The table's cells, one row per profiler of the paper.
+fn table(rows: &[Row]) -> Vec<[String; 7]> {
+    let times = |x: Option<f64>| x.map_or_else(|| "–".into(), |x| format!("{x:.2}×"));
+    rows.iter()
+        .map(|r| {
+            [
+                r.profiler.clone(),
+                format!("{:.2}×", r.paper),
+                r.backend
+                    .clone()
+                    .unwrap_or_else(|| "none in the same configuration".into()),
+                times(r.own),
+                r.own
+                    .map_or_else(|| "–".into(), |o| format!("{:.2}", o / r.paper)),
+                times(r.whole),
+                r.benchmarks.to_string(),
+            ]
+        })
+        .collect()
+}
+
+/// What the table is, with Spearman's rank correlation both ways.
+fn summary(rows: &[Row]) -> String {
+    let p = paper();
+    let rho = |f: fn(&Row) -> Option<f64>| {
+        let pairs: Vec<(f64, f64)> = rows.iter().filter_map(|r| Some((r.paper, f(r)?))).collect();
+        match spearman(&pairs) {
+            Some(rho) => format!("{rho:.2} over {} profilers", pairs.len()),
+            None => format!(
+                "not computed ({} profiler(s) measured; 3 are needed)",
+                pairs.len()
+            ),
+        }
+    };
+    format!(
+        "Median slowdown over the paper's benchmarks: the paper's (CPython {}, the time each benchmark reports) and ours, median over benchmarks of each cell's median ratio (direct launcher), from the benchmark's own time as the paper did and from the whole process. Spearman's rank correlation with the paper: {} (own time), {} (whole process). Source: {}",
+        p.python,
+        rho(|r| r.own),
+        rho(|r| r.whole),
+        p.citation
+    )
+}
+
 /// The Markdown section (empty when no paper benchmark was run).
 pub fn markdown(cells: &[CellRecord]) -> String {
     let Some(rows) = rows(cells) else {
         return String::new();
     };
-    let p = paper();
     let mut out = format!(
-        "\n## Beside the Scalene paper (OSDI'23), Table 3\n\nMedian slowdown over the paper's benchmarks: the paper's (CPython {}) and ours (median over benchmarks of each cell's median wall ratio, `direct` launcher). Source: {}\n\n| profiler (paper) | paper | backend here | here | benchmarks |\n|---|---|---|---|---|\n",
-        p.python, p.citation
+        "\n## {TITLE}\n\n{}\n\n| {} |\n|{}\n",
+        summary(&rows),
+        HEADER.join(" | "),
+        "---|".repeat(HEADER.len())
     );
-    for r in &rows {
-        out.push_str(&format!(
-            "| {} | {:.2}× | {} | {} | {} |\n",
-            r.profiler,
-            r.paper,
-            r.backend
-                .as_deref()
-                .unwrap_or("none in the same configuration"),
-            r.ours
-                .map(|o| format!("{o:.2}×"))
-                .unwrap_or_else(|| "–".into()),
-            r.benchmarks
-        ));
+    for row in table(&rows) {
+        out.push_str(&format!("| {} |\n", row.join(" | ")));
     }
-    let pairs: Vec<(f64, f64)> = rows
-        .iter()
-        .filter_map(|r| Some((r.paper, r.ours?)))
-        .collect();
-    out.push_str(&match spearman(&pairs) {
-        Some(rho) => format!(
-            "\nSpearman's rank correlation, paper vs here, over the {} profilers measured here: {rho:.2}.\n",
-            pairs.len()
-        ),
-        None => format!(
-            "\nSpearman's rank correlation: not computed ({} profiler(s) measured here; 3 are needed).\n",
-            pairs.len()
-        ),
-    });
     out
 }
 
@@ -161,42 +203,20 @@ pub fn html(cells: &[CellRecord], esc: fn(&str) -> String) -> String {
     let Some(rows) = rows(cells) else {
         return String::new();
     };
-    let p = paper();
-    let body: Vec<String> = rows
+    let cells_of = |tag: &str, row: &[String]| -> String {
+        row.iter()
+            .map(|c| format!("<{tag}>{}</{tag}>", esc(c)))
+            .collect()
+    };
+    let head = cells_of("th", &HEADER.map(String::from));
+    let body: Vec<String> = table(&rows)
         .iter()
-        .map(|r| {
-            format!(
-                "<tr><td>{}</td><td>{:.2}×</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&r.profiler),
-                r.paper,
-                esc(r
-                    .backend
-                    .as_deref()
-                    .unwrap_or("none in the same configuration")),
-                r.ours
-                    .map(|o| format!("{o:.2}×"))
-                    .unwrap_or_else(|| "–".into()),
-                r.benchmarks
-            )
-        })
+        .map(|r| format!("<tr>{}</tr>", cells_of("td", r)))
         .collect();
-    let pairs: Vec<(f64, f64)> = rows
-        .iter()
-        .filter_map(|r| Some((r.paper, r.ours?)))
-        .collect();
-    let rho = spearman(&pairs)
-        .map(|r| format!("{r:.2} over {} profilers", pairs.len()))
-        .unwrap_or_else(|| {
-            format!(
-                "not computed ({} profiler(s) measured; 3 are needed)",
-                pairs.len()
-            )
-        });
     format!(
-        "<h2 id=\"osdi23\">Beside the Scalene paper (OSDI'23), Table 3</h2>\n<p>Median slowdown over the paper's benchmarks: the paper's (CPython {}) and ours (median over benchmarks of each cell's median wall ratio, direct launcher). Spearman's rank correlation: {}. Source: {}</p>\n<table><thead><tr><th>profiler (paper)</th><th>paper</th><th>backend here</th><th>here</th><th>benchmarks</th></tr></thead><tbody>\n{}\n</tbody></table>\n",
-        esc(&p.python),
-        esc(&rho),
-        esc(&p.citation),
+        "<h2 id=\"osdi23\">{}</h2>\n<p>{}</p>\n<table><thead><tr>{head}</tr></thead><tbody>\n{}\n</tbody></table>\n",
+        esc(TITLE),
+        esc(&summary(&rows)),
         body.join("\n")
     )
 }
@@ -220,6 +240,26 @@ mod tests {
                 assert!(known.contains(b), "{b} is not a backend");
             }
         }
+    }
+
+    #[test]
+    fn the_table_gives_both_ways_from_measured_cells() {
+        let dir = crate::results::RunDir {
+            root: std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("results/2026-12-06-scalene-osdi23"),
+        };
+        let (cells, _) = dir.read_cells();
+        let rows = rows(&cells).unwrap();
+        let spy = rows.iter().find(|r| r.profiler == "py-spy").unwrap();
+        assert!(spy.benchmarks >= 1, "{spy:?}");
+        assert!(spy.own.is_some() && spy.whole.is_some(), "{spy:?}");
+        let md = markdown(&cells);
+        assert!(
+            md.contains("here ÷ paper") && md.contains("(own time)"),
+            "{md}"
+        );
+        let html = html(&cells, |s| s.replace('<', "&lt;"));
+        assert!(html.contains("<th>here, whole process</th>"), "{html}");
     }
 
     #[test]
