@@ -259,7 +259,7 @@ pub fn render_many(
         let _ = writeln!(out, "{}", platform_line(info));
     }
     let _ = writeln!(out, "</ul>");
-    let _ = writeln!(out, "<p class=\"meta\">Overhead = profiled wall / baseline wall, median over interleaved pairs [95% order-statistic interval of the median; fewer than 6 pairs cannot reach 95%]. For <code>none</code>, the baseline wall time itself. Accuracy = mean absolute error of each phase's share of the phase functions' time vs ground truth, in percentage points, in the backend's own clock. Click a column header to sort.</p>");
+    let _ = writeln!(out, "<p class=\"meta\">Overhead = profiled wall / baseline wall, median over pairs (a profiled run and its own baseline run, or in rounds the mean of the baseline runs just before and after it) [95% order-statistic interval of the median; fewer than 6 pairs cannot reach 95%]. For <code>none</code>, the baseline wall time itself. Accuracy = mean absolute error of each phase's share of the phase functions' time vs ground truth, in percentage points, in the backend's own clock. Click a column header to sort.</p>");
     let ordered = table_order(cells);
     let failures: Vec<&&CellRecord> = ordered
         .iter()
