@@ -348,8 +348,10 @@ mod tests {
     #[test]
     fn a_round_shares_one_baseline_among_as_many_runs_as_fit_its_span() {
         assert_eq!(baselines_per_profiled_run(1.0), 0.25);
-        assert_eq!(baselines_per_profiled_run(3.6), 1.0);
         assert_eq!(baselines_per_profiled_run(1.5), 1.0 / 3.0);
+        // A round closes once it holds four baseline lengths: two runs at 3.6×, one at 4×.
+        assert_eq!(baselines_per_profiled_run(3.6), 0.5);
+        assert_eq!(baselines_per_profiled_run(4.0), 1.0);
     }
 
     #[test]
