@@ -1026,17 +1026,7 @@ impl Cell<'_> {
                 Err(note) => record.notes.push(note),
             }
         }
-        if let (Some(o), Some(cores)) = (
-            record.overhead.as_mut(),
-            load_at_start.and_then(|s| s.others_cores()),
-        ) {
-            o.other_load_cores = Some(cores);
-            if cores > stats::OTHER_LOAD_CORES {
-                let w = stats::Warning::OtherLoad { cores };
-                o.warning_text.push(w.to_string());
-                o.warnings.push(w);
-            }
-        }
+        note_other_load(&mut record, load_at_start.and_then(|s| s.others_cores()));
         record.runs = std::mem::take(&mut self.runs);
         if let (false, Some((inline, calls))) = (baseline_only, &workload.bias) {
             record.function_bias = record.function_bias(inline, calls);
@@ -1071,6 +1061,19 @@ impl Cell<'_> {
     }
 }
 
+/// The cores other programs kept busy during the cell, on its overhead, with a warning above
+/// `stats::OTHER_LOAD_CORES`.
+fn note_other_load(record: &mut CellRecord, cores: Option<f64>) {
+    if let (Some(o), Some(cores)) = (record.overhead.as_mut(), cores) {
+        o.other_load_cores = Some(cores);
+        if cores > stats::OTHER_LOAD_CORES {
+            let w = stats::Warning::OtherLoad { cores };
+            o.warning_text.push(w.to_string());
+            o.warnings.push(w);
+        }
+    }
+}
+
 /// Pairs a cell's newest profiled run, run in a round, with the baseline the round shares
 /// (`rounds::shared_baseline`), then summarises the cell again: its overhead, and axis 7,
 /// the one check decided on the whole cell's wall ratio. Nothing is attached to a cell that
@@ -1084,14 +1087,7 @@ pub fn attach_shared_baseline(record: &mut CellRecord, baseline: RunRecord, work
     let runs = std::mem::take(&mut record.runs);
     summarise(record, &runs, false);
     record.runs = runs;
-    if let (Some(o), Some(cores)) = (record.overhead.as_mut(), other_load) {
-        o.other_load_cores = Some(cores);
-        if cores > stats::OTHER_LOAD_CORES {
-            let w = stats::Warning::OtherLoad { cores };
-            o.warning_text.push(w.to_string());
-            o.warnings.push(w);
-        }
-    }
+    note_other_load(record, other_load);
     let wall_ratio = record.overhead.as_ref().and_then(|o| o.wall);
     let whole_cell = checks::evaluate(&checks::Inputs {
         workload: &record.key.workload,
