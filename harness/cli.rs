@@ -116,7 +116,9 @@ pub struct MatrixArgs {
     /// Arguments for --script, split like a shell does: "'a b' c" is two arguments.
     #[arg(long, requires = "script", allow_hyphen_values = true)]
     pub script_args: Option<String>,
-    /// A benchmark suite as the workloads: `pyperformance` (all) or `pyperformance:raytrace,chaos`.
+    /// A benchmark suite as the workloads: `pyperformance` (all), `pyperformance:raytrace,chaos`,
+    /// or `scalene-osdi23` (the Scalene paper's benchmarks; without --backends and --launchers,
+    /// its profilers in the paper's configurations, run directly).
     #[arg(long, conflicts_with = "workloads")]
     pub suite: Option<String>,
     /// Launchers: direct (the env's python) and uv (`uv run python`) (default: both; with

@@ -252,22 +252,32 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     if !args.platforms.is_empty() {
         return crate::platforms::run::matrix(args);
     }
-    // Both launchers by default; --quick measures the direct one only.
+    let suite = args
+        .suite
+        .as_deref()
+        .map(crate::suite::SuiteSpec::parse)
+        .transpose()?;
+    let implied =
+        |f: fn(&crate::suite::SuiteSpec) -> Vec<String>| suite.as_ref().map(f).unwrap_or_default();
+    // Both launchers by default; --quick measures the direct one only; a suite may say.
+    let suite_launchers = implied(crate::suite::SuiteSpec::implied_launchers);
     let launcher_names: Vec<String> = if !args.launchers.is_empty() {
         args.launchers.clone()
+    } else if !suite_launchers.is_empty() {
+        suite_launchers
     } else if args.quick {
         vec!["direct".into()]
     } else {
         vec!["direct".into(), "uv".into()]
     };
     launcher::check_names(&launcher_names)?;
-    let backends = select_backends(&args.backends, args.backend_file.as_deref())?;
+    let wanted = if args.backends.is_empty() {
+        implied(crate::suite::SuiteSpec::implied_backends)
+    } else {
+        args.backends.clone()
+    };
+    let backends = select_backends(&wanted, args.backend_file.as_deref())?;
     // What to run: the workloads folder, a user's program (--script) or a suite (--suite).
-    let suite = args
-        .suite
-        .as_deref()
-        .map(crate::suite::SuiteSpec::parse)
-        .transpose()?;
     let mut workloads = match (&args.script, &suite) {
         (Some(script), _) => {
             let words = args.script_args.as_deref().unwrap_or("");

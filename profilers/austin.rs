@@ -9,7 +9,8 @@
 //! Output:
 //! - 3.x writes text: `# key: value` metadata lines, then one line per sample
 //!   `P<pid>;T<iid>:<tid>;<file>:<function>:<line>;... <metric>`, root frame first, metric the
-//!   µs the sample stands for (`t,idle,mem` with `-f`, not used here). `:INVALID:` marks a
+//!   µs the sample stands for (`t,idle,mem` with `-f`: time and idle flag are read, the
+//!   memory delta is not). `:INVALID:` marks a
 //!   frame Austin failed to read.
 //! - 4.0.0 has no text output at all: it always writes MOJO, its binary format (header `MOJ`
 //!   then the format version as a varint, 3; events: metadata, stack, string, frame,
@@ -18,7 +19,7 @@
 //!
 //! Modes: wall (default: idle threads are sampled too) and CPU (3.x `-s/--sleepless`,
 //! 4.x `-c/--cpu`: only on-CPU samples are kept; each still carries the time since the
-//! thread's previous sample).
+//! thread's previous sample), and in 3.x full (`-f`, the Scalene paper's "austin full").
 
 use crate::backend::{Backend, Launch, ParseError};
 use crate::profile::{Clock, Frame, Profile, Sample};
@@ -32,33 +33,52 @@ pub struct Austin {
     pub name: &'static str,
     /// 3 or 4.
     pub major: u8,
-    pub cpu: bool,
+    pub mode: Mode,
     pub interval_us: u32,
+}
+
+/// What Austin samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Every sample, idle or not, weighted by wall time.
+    Wall,
+    /// Only on-CPU samples (`-s` in 3.x, `-c` in 4.x).
+    Cpu,
+    /// `-f`: wall time with the idle flag and the memory delta of each sample (3.x); the
+    /// Scalene paper's "austin full". The memory metric is not read: it is a resident-size
+    /// change between samples, not a peak or an allocation.
+    Full,
 }
 
 impl Austin {
     pub const V3_WALL: Austin = Austin {
         name: "austin3-wall",
         major: 3,
-        cpu: false,
+        mode: Mode::Wall,
         interval_us: 10_000,
     };
     pub const V3_CPU: Austin = Austin {
         name: "austin3-cpu",
         major: 3,
-        cpu: true,
+        mode: Mode::Cpu,
+        interval_us: 10_000,
+    };
+    pub const V3_FULL: Austin = Austin {
+        name: "austin3-full",
+        major: 3,
+        mode: Mode::Full,
         interval_us: 10_000,
     };
     pub const V4_WALL: Austin = Austin {
         name: "austin4-wall",
         major: 4,
-        cpu: false,
+        mode: Mode::Wall,
         interval_us: 10_000,
     };
     pub const V4_CPU: Austin = Austin {
         name: "austin4-cpu",
         major: 4,
-        cpu: true,
+        mode: Mode::Cpu,
         interval_us: 10_000,
     };
 
@@ -90,20 +110,20 @@ impl Backend for Austin {
         true
     }
     fn variant_of(&self) -> Option<&'static str> {
-        match (self.cpu, self.major) {
-            (false, _) => None,
-            (true, 3) => Some(Austin::V3_WALL.name),
-            (true, _) => Some(Austin::V4_WALL.name),
+        match (self.mode, self.major) {
+            (Mode::Wall, _) => None,
+            (_, 3) => Some(Austin::V3_WALL.name),
+            (_, _) => Some(Austin::V4_WALL.name),
         }
     }
     fn name(&self) -> &str {
         self.name
     }
     fn description(&self) -> String {
-        let mode = if self.cpu {
-            format!("{} (CPU)", self.cpu_flag())
-        } else {
-            "wall".into()
+        let mode = match self.mode {
+            Mode::Wall => "wall".to_string(),
+            Mode::Cpu => format!("{} (CPU)", self.cpu_flag()),
+            Mode::Full => "-f (full: time, idle, memory delta; memory not read)".to_string(),
         };
         let out = if self.major == 3 { "text" } else { "MOJO" };
         format!(
@@ -123,10 +143,9 @@ impl Backend for Austin {
         "austin-dist"
     }
     fn clock(&self) -> Clock {
-        if self.cpu {
-            Clock::Cpu
-        } else {
-            Clock::Wall
+        match self.mode {
+            Mode::Cpu => Clock::Cpu,
+            Mode::Wall | Mode::Full => Clock::Wall,
         }
     }
     fn is_sampler(&self) -> bool {
@@ -137,8 +156,10 @@ impl Backend for Austin {
         argv.push("-C".into());
         argv.push("-i".into());
         argv.push(self.interval_us.to_string().into());
-        if self.cpu {
-            argv.push(self.cpu_flag().into());
+        match self.mode {
+            Mode::Wall => {}
+            Mode::Cpu => argv.push(self.cpu_flag().into()),
+            Mode::Full => argv.push("-f".into()),
         }
         argv.push("-o".into());
         argv.push(launch.out_dir.join(self.output()).into());
@@ -631,7 +652,8 @@ mod tests {
         std::fs::read(format!("{DIR}{name}")).unwrap_or_else(|e| panic!("{DIR}{name}: {e}"))
     }
 
-    fn check_line_workload(p: &Profile) {
+    /// `heavy` is the heavy line's number in the line.py the fixture was captured on.
+    fn check_line_workload(p: &Profile, heavy: u32) {
         let mixed = p.inclusive_seconds("mixed_lines", Some("line.py"));
         let light = p.inclusive_seconds("light_loop", Some("line.py"));
         assert!(mixed > 0.3 && light > 0.3, "mixed {mixed} light {light}");
@@ -644,11 +666,11 @@ mod tests {
             .collect();
         let hot = in_mixed
             .iter()
-            .find(|l| l.line == 24)
+            .find(|l| l.line == heavy)
             .map(|l| l.time)
             .unwrap_or(0.0);
         let total: f64 = in_mixed.iter().map(|l| l.time).sum();
-        assert!(hot / total > 0.9, "line 24 has {hot} of {total}");
+        assert!(hot / total > 0.9, "line {heavy} has {hot} of {total}");
         assert!(p.samples.iter().all(|s| s.pid > 0 && s.tid > 0));
         assert!(p.duration.unwrap() > 1.0);
         assert_eq!(p.interval, Some(0.01));
@@ -661,9 +683,18 @@ mod tests {
             ("austin3/line-cpu.txt", Clock::Cpu),
         ] {
             let p = parse_text(&fixture(f), clock).unwrap();
-            check_line_workload(&p);
+            check_line_workload(&p, 24);
             assert_eq!(p.missed_samples, Some(0));
         }
+    }
+
+    #[test]
+    fn parses_real_austin3_full_mode() {
+        // `-f` writes `time,idle,memory delta` per sample: the time and the idle flag are read.
+        let p = parse_text(&fixture("austin3/line-full.txt"), Clock::Wall).unwrap();
+        check_line_workload(&p, 28);
+        assert!(p.samples.iter().all(|s| s.idle.is_some()));
+        assert!(p.invalid_samples.unwrap() * 20 < p.samples.len() as u64);
     }
 
     #[test]
@@ -687,7 +718,7 @@ mod tests {
             ("austin4/line-cpu.mojo", Clock::Cpu),
         ] {
             let p = parse_mojo(&fixture(f), clock).unwrap();
-            check_line_workload(&p);
+            check_line_workload(&p, 24);
             assert!(p.missed_samples.is_some());
             // Root frame first, as in the text format.
             let deep = p
@@ -871,5 +902,11 @@ mod tests {
             .map(|s| s.to_string_lossy().into_owned())
             .collect();
         assert!(argv.contains(&"-s".to_string()) && argv.contains(&"/out/austin.txt".to_string()));
+        let argv: Vec<String> = Austin::V3_FULL
+            .command(&l)
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        assert!(argv.contains(&"-f".to_string()) && !argv.contains(&"-s".to_string()));
     }
 }

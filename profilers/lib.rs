@@ -46,6 +46,7 @@ pub fn all_backends() -> Vec<Box<dyn Backend>> {
         Box::new(pyspy::PySpy::NOSUB),
         Box::new(austin::Austin::V3_WALL),
         Box::new(austin::Austin::V3_CPU),
+        Box::new(austin::Austin::V3_FULL),
         Box::new(austin::Austin::V4_WALL),
         Box::new(austin::Austin::V4_CPU),
         Box::new(scalene::Scalene::FULL),

@@ -52,6 +52,29 @@ impl SuiteSpec {
             _ => self.benchmarks.clone(),
         }
     }
+
+    /// The backends run when `--backends` is not given: for scalene-osdi23 the paper's
+    /// profilers in its configurations (and the baseline); otherwise none are implied (every
+    /// backend runs).
+    pub fn implied_backends(&self) -> Vec<String> {
+        match self.suite.as_str() {
+            "scalene-osdi23" => osdi23::paper()
+                .median_slowdown
+                .into_iter()
+                .filter_map(|r| r.backend)
+                .collect(),
+            _ => vec![],
+        }
+    }
+
+    /// The launchers run when `--launchers` is not given: scalene-osdi23 runs `python
+    /// bm.py` as the paper did; otherwise none are implied.
+    pub fn implied_launchers(&self) -> Vec<String> {
+        match self.suite.as_str() {
+            "scalene-osdi23" => vec!["direct".into()],
+            _ => vec![],
+        }
+    }
 }
 
 /// How a program reports its own timing.
@@ -132,6 +155,18 @@ mod tests {
             .is_empty());
         let err = SuiteSpec::parse("pyperfomance:x").unwrap_err().to_string();
         assert!(err.contains("unknown suite 'pyperfomance'") && err.contains("pyperformance"));
+    }
+
+    #[test]
+    fn the_papers_suite_implies_its_profilers_run_directly() {
+        let s = SuiteSpec::parse("scalene-osdi23").unwrap();
+        let implied = s.implied_backends();
+        assert_eq!(implied.len(), osdi23::paper().median_slowdown.len());
+        assert!(implied.contains(&"austin3-full".to_string()));
+        assert!(implied.contains(&"memray-pyalloc".to_string()));
+        assert_eq!(s.implied_launchers(), vec!["direct"]);
+        let p = SuiteSpec::parse("pyperformance:raytrace").unwrap();
+        assert!(p.implied_backends().is_empty() && p.implied_launchers().is_empty());
     }
 
     #[test]
