@@ -138,6 +138,8 @@ const QUICK_BUDGET: Duration = Duration::from_secs(10 * 60);
 const QUICK_PAIRS: usize = 3;
 /// While pairs are being added, the reports are rewritten at most this often.
 const REPORT_EVERY: Duration = Duration::from_secs(60);
+/// Without a terminal (no progress bar), the ETA is said at most this often.
+const ETA_LINE_EVERY: Duration = Duration::from_secs(60);
 
 /// A line above the progress bar, or on stderr when there is no bar (output not a terminal),
 /// so that a log of the run still says what was planned and how each cell ended.
@@ -538,6 +540,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             None => rest,
         }
     };
+    let eta_said = std::cell::Cell::new(started);
     let note_eta = |est: &schedule::Estimator,
                     records: &BTreeMap<CellKey, results::CellRecord>,
                     log: &mut schedule::ScheduleLog| {
@@ -547,10 +550,16 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             elapsed_s: elapsed,
             predicted_total_s: elapsed + left,
         });
-        progress.set_prefix(format!(
-            "ETA {}",
-            schedule::human(Duration::from_secs_f64(left))
-        ));
+        let eta = format!("ETA {}", schedule::human(Duration::from_secs_f64(left)));
+        // Without a terminal there is no bar to show it: a line now and then instead.
+        if progress.is_hidden() && eta_said.get().elapsed() >= ETA_LINE_EVERY {
+            eprintln!(
+                "{eta} ({} elapsed)",
+                schedule::human(Duration::from_secs_f64(elapsed))
+            );
+            eta_said.set(std::time::Instant::now());
+        }
+        progress.set_prefix(eta);
         left
     };
     let first_estimate = note_eta(&estimator, &records, &mut log);
@@ -573,12 +582,18 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
 
     let mut interrupted = false;
     let mut last_report = std::time::Instant::now();
-    let mut write = |record: results::CellRecord,
-                     records: &mut BTreeMap<CellKey, results::CellRecord>,
-                     force_report: bool|
+    // Keeps finished records: the estimator learns from each, each is written, and the
+    // reports are written again now and then.
+    let mut keep = |new: Vec<results::CellRecord>,
+                    records: &mut BTreeMap<CellKey, results::CellRecord>,
+                    est: &mut schedule::Estimator,
+                    force_report: bool|
      -> Result<()> {
-        run_dir.write_cell(&record)?;
-        records.insert(record.key.clone(), record);
+        for record in new {
+            est.observe(&record);
+            run_dir.write_cell(&record)?;
+            records.insert(record.key.clone(), record);
+        }
         if force_report || last_report.elapsed() > REPORT_EVERY {
             let cells: Vec<results::CellRecord> = records.values().cloned().collect();
             report::write_all(&run_dir.root, &info, &cells)?;
@@ -649,10 +664,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
                     interrupted = true;
                     break;
                 };
-                for record in written {
-                    estimator.observe(&record);
-                    write(record, &mut records, false)?;
-                }
+                keep(written, &mut records, &mut estimator, false)?;
                 round = after
                     .filter(|_| same)
                     .map(|i| Round::open(group.clone(), i));
@@ -662,10 +674,12 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
                     interrupted = true;
                     break;
                 };
-                if let Some(record) = row {
-                    estimator.observe(&record);
-                    write(record, &mut records, false)?;
-                }
+                keep(
+                    row.into_iter().collect(),
+                    &mut records,
+                    &mut estimator,
+                    false,
+                )?;
                 round = opened;
             }
         }
@@ -710,8 +724,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
                 if let Some(r) = round.as_mut().filter(|_| record.has_unpaired_run()) {
                     r.add(key.clone(), last_profiled_wall(&record));
                 }
-                estimator.observe(&record);
-                write(record, &mut records, true)?;
+                keep(vec![record], &mut records, &mut estimator, true)?;
                 note_eta(&estimator, &records, &mut log);
             }
             Err(matrix::Interrupted) => {
@@ -723,10 +736,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
     if let (Some(r), false) = (round.take(), interrupted) {
         match rounds::close_round(&ctx, &row_of(&r.group), r, &records) {
             Ok((written, _)) => {
-                for record in written {
-                    estimator.observe(&record);
-                    write(record, &mut records, true)?;
-                }
+                keep(written, &mut records, &mut estimator, true)?;
             }
             Err(matrix::Interrupted) => interrupted = true,
         }
@@ -768,10 +778,12 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
                 interrupted = true;
                 break;
             };
-            if let Some(record) = row_record {
-                estimator.observe(&record);
-                write(record, &mut records, false)?;
-            }
+            keep(
+                row_record.into_iter().collect(),
+                &mut records,
+                &mut estimator,
+                false,
+            )?;
             // No round without a baseline run to open it: this cell is paired the
             // interleaved way below.
             if let Some(mut round) = opened {
@@ -809,8 +821,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
                     if record.has_unpaired_run() {
                         round.add(k.clone(), last_profiled_wall(&record));
                     }
-                    estimator.observe(&record);
-                    write(record, &mut records, false)?;
+                    keep(vec![record], &mut records, &mut estimator, false)?;
                 }
                 if interrupted {
                     break;
@@ -819,10 +830,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
                     interrupted = true;
                     break;
                 };
-                for record in written {
-                    estimator.observe(&record);
-                    write(record, &mut records, false)?;
-                }
+                keep(written, &mut records, &mut estimator, false)?;
                 note_eta(&estimator, &records, &mut log);
                 continue;
             }
@@ -850,8 +858,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             },
         ) {
             Ok(record) => {
-                estimator.observe(&record);
-                write(record, &mut records, false)?;
+                keep(vec![record], &mut records, &mut estimator, false)?;
                 note_eta(&estimator, &records, &mut log);
             }
             Err(matrix::Interrupted) => interrupted = true,

@@ -224,13 +224,15 @@ impl CellRecord {
     /// Whether a profiled run of the main pairs has no baseline yet (a status run, or a run
     /// whose round did not close).
     pub fn has_unpaired_run(&self) -> bool {
-        let count = |kind| {
-            self.runs
-                .iter()
-                .filter(|r| r.kind == kind && r.is_main())
-                .count()
-        };
-        count(RunKind::Profiled) > count(RunKind::Baseline)
+        self.main_runs(RunKind::Profiled) > self.main_runs(RunKind::Baseline)
+    }
+
+    /// How many main runs (not warm-ups, not variants) of one kind the cell holds.
+    pub fn main_runs(&self, kind: RunKind) -> usize {
+        self.runs
+            .iter()
+            .filter(|r| r.kind == kind && r.is_main())
+            .count()
     }
 
     /// The checks of each measured profiled run of the main pairs that has them, in order.

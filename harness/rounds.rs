@@ -105,12 +105,7 @@ impl Baseline<'_> {
 
 /// The goal of a cell's next profiled run in a round: one more profiled run, no baseline.
 pub fn profiled_goal(record: Option<&CellRecord>, variants: bool) -> Goal {
-    let have = record.map_or(0, |r| {
-        r.runs
-            .iter()
-            .filter(|r| r.kind == RunKind::Profiled && r.is_main())
-            .count()
-    });
+    let have = record.map_or(0, |r| r.main_runs(RunKind::Profiled));
     Goal {
         pairs: have + 1,
         warmup: 0,

@@ -145,17 +145,11 @@ pub fn runs_needed(
 
 /// Measured pairs of a cell's main runs (a status run alone counts as none).
 pub fn measured_pairs(record: &CellRecord) -> usize {
-    let count = |kind| {
-        record
-            .runs
-            .iter()
-            .filter(|r| r.kind == kind && r.is_main())
-            .count()
-    };
+    let baseline = record.main_runs(RunKind::Baseline);
     if record.key.is_baseline() {
-        count(RunKind::Baseline)
+        baseline
     } else {
-        count(RunKind::Baseline).min(count(RunKind::Profiled))
+        baseline.min(record.main_runs(RunKind::Profiled))
     }
 }
 

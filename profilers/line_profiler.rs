@@ -192,8 +192,11 @@ pub fn parse_dump(bytes: &[u8]) -> Result<Profile, ParseError> {
         });
     }
     if profile.lines.is_empty() {
-        return Err(ParseError::Unparseable(
-            "line_profiler dump: no profiled function ran".into(),
+        // kernprof profiles the script's own functions: a program whose work is all in
+        // libraries it calls leaves nothing to report.
+        return Err(ParseError::NoOutput(
+            "line_profiler profiled no function that ran (it profiles the script's own functions)"
+                .into(),
         ));
     }
     Ok(profile)
@@ -329,9 +332,11 @@ mod tests {
             parse_dump(br#"{"unit": 0, "functions": []}"#),
             Err(ParseError::Unparseable(_))
         ));
+        // Well formed, but no profiled function ran (a program whose work is all in
+        // libraries): nothing to report, not garbage.
         assert!(matches!(
             parse_dump(br#"{"unit": 1e-9, "functions": []}"#),
-            Err(ParseError::Unparseable(_))
+            Err(ParseError::NoOutput(_))
         ));
         let missing = LineProfiler
             .parse(Path::new("/nonexistent-profbench-dir"), "")

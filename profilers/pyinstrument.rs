@@ -15,6 +15,7 @@
 use crate::backend::{read_output, Backend, Launch, ParseError};
 use crate::profile::{Clock, Frame, Profile, Sample};
 use crate::status::{classify_by, ExitInfo, Failure, Rule};
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -133,6 +134,35 @@ impl Walk<'_> {
     }
 }
 
+/// JSON nesting allowed: 2,000 frames, twice CPython's default recursion limit.
+const MAX_NESTING: usize = 4_000;
+
+/// The deepest nesting of objects and arrays in a JSON text (brackets in strings skipped).
+fn nesting(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Parses pyinstrument's JSON renderer output.
 pub fn parse_json(bytes: &[u8]) -> Result<Profile, ParseError> {
     let bad = |what: &str| ParseError::Unparseable(format!("pyinstrument JSON: {what}"));
@@ -141,7 +171,16 @@ pub fn parse_json(bytes: &[u8]) -> Result<Profile, ParseError> {
             "pyinstrument wrote an empty file".into(),
         ));
     }
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| bad(&e.to_string()))?;
+    // A frame is two JSON levels (the frame, its children), so a real stack of 64 frames
+    // passes serde_json's default limit of 128; our own bound keeps the parser's recursion
+    // far inside the stack instead.
+    if nesting(bytes) > MAX_NESTING {
+        return Err(bad(&format!("nested deeper than {MAX_NESTING} levels")));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.disable_recursion_limit();
+    let doc = Value::deserialize(&mut de).map_err(|e| bad(&e.to_string()))?;
+    de.end().map_err(|e| bad(&e.to_string()))?;
     let duration = doc
         .get("duration")
         .and_then(Value::as_f64)
@@ -184,6 +223,19 @@ mod tests {
 
     fn fixture(name: &str) -> Vec<u8> {
         std::fs::read(format!("{DIR}{name}")).unwrap_or_else(|e| panic!("{DIR}{name}: {e}"))
+    }
+
+    #[test]
+    fn parses_a_real_deep_stack() {
+        // docutils under pyinstrument 5.1.3: 68 frames deep, past serde_json's default limit.
+        let bytes = fixture("docutils-deep.json");
+        assert!(nesting(&bytes) > 128);
+        let p = parse_json(&bytes).unwrap();
+        assert!(p.samples.iter().map(|s| s.stack.len()).max().unwrap() >= 60);
+        let too_deep = "[".repeat(MAX_NESTING + 1);
+        let err = parse_json(too_deep.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("nested deeper"), "{err}");
+        assert_eq!(nesting(br#"{"a": "[[[{", "b": ["\"["]}"#), 2);
     }
 
     #[test]

@@ -108,6 +108,45 @@ pub fn pick(all: &[Benchmark], names: &[String]) -> Result<Vec<Benchmark>> {
         .collect()
 }
 
+/// Copies a benchmark's folder out of the installed package into `home` and gives its script
+/// there. Run from site-packages, a benchmark is library code to the profilers that leave
+/// libraries out (Scalene then keeps no sample of it); from a folder of its own it is the
+/// program, as in a checkout of the benchmarks.
+fn checkout(script: &Path, home: &Path) -> Result<PathBuf> {
+    let (Some(from), Some(file)) = (script.parent(), script.file_name()) else {
+        bail!(
+            "pyperformance names no benchmark folder for {}",
+            script.display()
+        );
+    };
+    let to = home.join(from.file_name().unwrap_or_default());
+    copy_tree(from, &to).with_context(|| {
+        format!(
+            "copying the benchmark {} to {} (fix: free space or rights there, or set PROFBENCH_CACHE)",
+            from.display(),
+            to.display()
+        )
+    })?;
+    Ok(to.join(file))
+}
+
+/// Copies a folder's files and subfolders (not `__pycache__`) over `to`.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            if entry.file_name() != "__pycache__" {
+                copy_tree(&entry.path(), &target)?;
+            }
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 /// LOOPS from one calibration run's seconds per loop.
 pub fn loops_for(seconds_per_loop: f64) -> u64 {
     if seconds_per_loop > 0.0 && seconds_per_loop.is_finite() {
@@ -166,7 +205,16 @@ pub fn prepare(
         bail!("cannot install {}: {why}", PINS.join(" "));
     }
     let manifest = manifest(&env.python)?;
-    let chosen = pick(&manifest.benchmarks, names)?;
+    let home = env
+        .cache
+        .join(format!("pyperformance-{}", manifest.version));
+    let chosen = pick(&manifest.benchmarks, names)?
+        .into_iter()
+        .map(|mut b| {
+            b.script = checkout(&b.script, &home)?;
+            Ok(b)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let wanted: Vec<(String, Vec<String>)> = chosen
         .iter()
         .filter(|b| b.python_ok)
@@ -260,6 +308,27 @@ mod tests {
             requires_python: ">=3.8".into(),
             python_ok: true,
         }
+    }
+
+    #[test]
+    fn a_benchmark_runs_from_a_copy_of_its_folder() {
+        let site = tempfile::tempdir().unwrap();
+        let bm = site.path().join("bm_x");
+        std::fs::create_dir_all(bm.join("data/docs")).unwrap();
+        std::fs::create_dir_all(bm.join("__pycache__")).unwrap();
+        std::fs::write(bm.join("run_benchmark.py"), "print(1)\n").unwrap();
+        std::fs::write(bm.join("data/docs/a.txt"), "text").unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let script = checkout(&bm.join("run_benchmark.py"), home.path()).unwrap();
+        assert_eq!(script, home.path().join("bm_x/run_benchmark.py"));
+        assert_eq!(std::fs::read_to_string(&script).unwrap(), "print(1)\n");
+        assert!(home.path().join("bm_x/data/docs/a.txt").is_file());
+        assert!(!home.path().join("bm_x/__pycache__").exists());
+        // Again over the copy: the same files.
+        assert_eq!(
+            checkout(&bm.join("run_benchmark.py"), home.path()).unwrap(),
+            script
+        );
     }
 
     #[test]
