@@ -956,7 +956,9 @@ impl Cell<'_> {
     }
 
     /// One run; if it fails, one more try. The failed try is kept out of the pairs and said in
-    /// the cell's notes; a second failure is returned.
+    /// the cell's notes; a second failure is returned. A run that timed out is not tried
+    /// again: the time-out is already many times the run's length, and a second one would
+    /// double the costliest failure there is.
     fn run_checked(
         &mut self,
         kind: RunKind,
@@ -967,6 +969,9 @@ impl Cell<'_> {
         let Some((category, error)) = self.failure_of(&self.runs[run]) else {
             return Ok(Ok(()));
         };
+        if category == Failure::TimedOut {
+            return Ok(Err((category, error)));
+        }
         self.runs.remove(run);
         self.retried.push(format!(
             "{} run {i} failed once ({category}) and was run again: {}",
