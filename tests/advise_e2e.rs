@@ -180,8 +180,11 @@ fn sizes_fit_a_quadratic_function_to_exponent_two() {
         &[],
     );
     let growth = &row(&report, "all_pairs")["growth"];
+    // The exponent comes from timings on a shared machine, where the largest size can be
+    // slowed more than the others (a factor of 1.5 at 4000 moves it by 0.3): the test asks
+    // that the fit tells quadratic from linear and cubic, not its decimals.
     let k = growth["exponent"].as_f64().unwrap();
-    assert!((k - 2.0).abs() <= 0.2, "{growth}");
+    assert!((k - 2.0).abs() <= 0.5, "{growth}");
     assert!(growth["r2"].as_f64().unwrap() >= 0.9, "{growth}");
     assert_eq!(report["sizes"].as_array().unwrap().len(), 9);
 }
