@@ -76,8 +76,8 @@ pub struct ReportArgs {
     /// that folder's own reports are rewritten in place.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Re-decide the ten checks of each folder's cells with the current rules first (from the
-    /// profiles and truth the cells kept), rewriting their records.
+    /// Re-decide the ten checks and each run's self time of each folder's cells with the
+    /// current rules first (from the profiles and truth the cells kept), rewriting their records.
     #[arg(long)]
     pub recheck: bool,
     /// With --recheck: the workloads whose headers name the function-bias pairs.

@@ -1,6 +1,7 @@
-//! Re-decides the ten checks of finished cells from what each kept (each measured run's parsed
-//! profile and truth, the cell's last profile, the workload's memory truth), so that a
-//! published folder follows the current rules without rerunning anything. Per-run profiles
+//! Re-decides the ten checks of finished cells, and each run's self-time distribution, from
+//! what each kept (each measured run's parsed profile and truth, the cell's last profile, the
+//! workload's memory truth), so that a published folder follows the current rules without
+//! rerunning anything. Per-run profiles
 //! stay on the machine that ran the cells (they are not committed): in a clone only the
 //! cell's last profile is there, and the runs' own verdicts are kept as they were decided.
 //! Each cell says which it was, and records the rules version (`checks_rules`).
@@ -56,8 +57,8 @@ pub struct Rechecked {
     pub how: String,
 }
 
-/// Rewrites the checks (and the function bias, for workloads in `workloads_dir` that name a
-/// pair) of every finished profiled cell; says per cell what was re-decided or kept.
+/// Rewrites the checks, each run's self time (and the function bias, for workloads in
+/// `workloads_dir` that name a pair) of every finished profiled cell; says per cell what was re-decided or kept.
 pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<Vec<Rechecked>> {
     let workloads: BTreeMap<String, Workload> = crate::workload::discover(workloads_dir)?
         .into_iter()
@@ -102,6 +103,8 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<Vec<Rechecked>> {
         if let Some((inline, calls)) = &workload.bias {
             cell.function_bias = cell.function_bias(inline, calls);
         }
+        let is_sampler = profbench_profilers::backend(&cell.key.backend)
+            .is_some_and(|b| b.is_sampler());
         let raw = run.raw_dir(&cell.key);
         // Without its kept profile (dropped over the size cap) a cell keeps the checks it had.
         let Some(profile) = read_profile(&raw.join("profile.json")) else {
@@ -124,6 +127,7 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<Vec<Rechecked>> {
             runs += 1;
             if let Some(p) = read_profile(&folder.join("profile.json")) {
                 redecided_runs += 1;
+                record.self_time = crate::self_time::distribution(&p, is_sampler);
                 let t = Truth::load(&folder.join("truth.json")).ok();
                 record.checks = checks::evaluate_run(&Inputs {
                     workload: &cell.key.workload,

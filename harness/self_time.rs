@@ -84,7 +84,7 @@ fn is_invalid(frame: &Frame) -> bool {
 /// One run's self-time distribution, or None when the profile attributes no time.
 pub fn distribution(profile: &Profile, is_sampler: bool) -> Option<SelfTime> {
     let use_samples = !profile.samples.is_empty() && (is_sampler || profile.functions.is_empty());
-    let (seconds, source, samples, invalid_seen) = if use_samples {
+    let (seconds, kind, samples, invalid_seen) = if use_samples {
         let (seconds, invalid) = from_samples(profile);
         (
             seconds,
@@ -94,6 +94,12 @@ pub fn distribution(profile: &Profile, is_sampler: bool) -> Option<SelfTime> {
         )
     } else {
         (from_calls(profile), "exclusive time", None, 0)
+    };
+    // A CPU clock counts no waiting: on a program that waits it differs from the wall-clock
+    // reference by that share, and the row says so.
+    let source = match profile.clock {
+        profbench_profilers::Clock::Cpu => format!("{kind}, cpu clock"),
+        _ => kind.to_string(),
     };
     let total: f64 = seconds.values().sum();
     if total <= 0.0 || !total.is_finite() {
@@ -113,7 +119,7 @@ pub fn distribution(profile: &Profile, is_sampler: bool) -> Option<SelfTime> {
     let other: f64 = shares[kept..].iter().map(|(_, s)| s).sum();
     shares.truncate(kept);
     Some(SelfTime {
-        source: source.into(),
+        source,
         shares,
         other,
         total_s: total,
@@ -126,17 +132,15 @@ pub fn distribution(profile: &Profile, is_sampler: bool) -> Option<SelfTime> {
     })
 }
 
-/// Seconds per function of the deepest Python frame of each running sample, and the count of
-/// samples left out as invalid. Samples the profiler saw waiting are left out: the reference
-/// (py-spy without --idle) records only running threads.
+/// Seconds per function of the deepest Python frame of each sample, and the count of samples
+/// left out as invalid. Samples the profiler saw waiting count like the others: self time is
+/// the profiler's clock, and in wall time (the reference's, py-spy with --idle, and a tracer's
+/// tottime) a function waiting in `time.sleep` spends its caller's time.
 fn from_samples(profile: &Profile) -> (HashMap<String, f64>, u64) {
     let mut seconds: HashMap<String, f64> = HashMap::new();
     let mut invalid = 0;
     let frame = |i: &u32| profile.frames.get(*i as usize);
     for s in &profile.samples {
-        if s.idle == Some(true) {
-            continue;
-        }
         if s.stack.iter().filter_map(frame).any(is_invalid) {
             invalid += s.count;
             continue;
@@ -211,6 +215,27 @@ fn mean_shares(runs: &[&SelfTime]) -> Vec<(String, f64)> {
     v
 }
 
+/// Several runs as one distribution: the mean of their shares and of their pooled buckets.
+/// Sampling noise averages out over runs and a profiler's bias does not, so the distance
+/// between two pooled distributions shows the bias that per-run distances bury in noise.
+fn pooled(runs: &[&SelfTime]) -> Option<SelfTime> {
+    let first = runs.first()?;
+    Some(SelfTime {
+        source: first.source.clone(),
+        shares: mean_shares(runs),
+        other: runs.iter().map(|r| r.other).sum::<f64>() / runs.len() as f64,
+        total_s: runs.iter().map(|r| r.total_s).sum(),
+        samples: None,
+        invalid: None,
+        missed: None,
+    })
+}
+
+/// The distance between two pooled sets of runs.
+fn pooled_distance_pp(a: &[&SelfTime], b: &[&SelfTime]) -> Option<f64> {
+    Some(distance_pp(&pooled(a)?, &pooled(b)?))
+}
+
 /// One cell's self-time verdict, for the reports.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SelfTimeRow {
@@ -235,6 +260,14 @@ pub struct SelfTimeRow {
     /// program, so at the same rate it takes more). None for tracers and the reference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sampled_floor_pp: Option<f64>,
+    /// The distance between this cell's runs pooled and the reference's runs pooled: what is
+    /// left when sampling noise has averaged out (`pooled`). None for the reference itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooled_pp: Option<f64>,
+    /// The reference's first half of runs pooled against its second half: how far two pooled
+    /// sets of the same reader lie apart here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooled_floor_pp: Option<f64>,
     /// Why there is no distance: the reference could not run, or ran fewer than two runs.
     pub no_reference: Option<String>,
     /// The cell's five largest functions (mean share over its runs) beside the reference's
@@ -400,6 +433,14 @@ pub fn rows(cells: &[CellRecord]) -> Vec<SelfTimeRow> {
         let sampled_floor_pp = samples_per_run
             .filter(|_| no_reference.is_none() && c.key.backend != REFERENCE)
             .and_then(|n| floor_at_samples(&ref_runs, n.round() as u64));
+        let compared = no_reference.is_none();
+        let pooled_pp = (compared && c.key.backend != REFERENCE)
+            .then(|| pooled_distance_pp(&runs, &ref_runs))
+            .flatten();
+        let half = ref_runs.len() / 2;
+        let pooled_floor_pp = compared
+            .then(|| pooled_distance_pp(&ref_runs[..half], &ref_runs[half..]))
+            .flatten();
         out.push(SelfTimeRow {
             workload: c.key.workload.clone(),
             launcher: c.key.launcher.clone(),
@@ -416,6 +457,8 @@ pub fn rows(cells: &[CellRecord]) -> Vec<SelfTimeRow> {
                 None
             },
             sampled_floor_pp,
+            pooled_pp,
+            pooled_floor_pp,
             no_reference,
             top,
             flagged_share: (says_flagged && samples > 0).then(|| flagged as f64 / samples as f64),
@@ -430,9 +473,14 @@ pub fn distance_text(r: &SelfTimeRow) -> String {
     match (&r.no_reference, r.distance_pp) {
         (Some(why), _) => why.clone(),
         (None, Some(d)) => format!(
-            "{d:.1} pp [{:.1}–{:.1}]",
+            "{d:.1} pp [{:.1}–{:.1}]{}",
             r.distance_min_pp.unwrap_or(d),
-            r.distance_max_pp.unwrap_or(d)
+            r.distance_max_pp.unwrap_or(d),
+            if r.source.ends_with("cpu clock") {
+                " (cpu clock: waiting not counted)"
+            } else {
+                ""
+            }
         ),
         (None, None) => "–".into(),
     }
@@ -466,7 +514,7 @@ pub fn top_text(r: &SelfTimeRow) -> String {
         .join("; ")
 }
 
-pub const LEGEND: &str = "Self time (what a user ranks functions by) of every function, as a share of the run's total: leaf frames of running samples for samplers (a C function's time charged to its Python caller), exclusive time for tracers (cProfile's C functions charged to their callers through its callers table). Distance = total variation (half the sum of share differences, pp) between one run of the cell and one run of the reference, median over all pairs [min–max]; the reference's own run-to-run distance beside it is the noise floor, the smallest distance a perfect profiler could show here with as many samples as the reference took; for a sampler that took fewer per run (a pausing reference slows the program, so at the same rate it takes more) the floor at the cell's own sample count is given too (the binomial noise of samples taken at random instants added to the reference's own differences; a sampler at fixed intervals can come closer on a repetitive program). Flagged = samples the profiler marked invalid or says it failed to take, over samples recorded.";
+pub const LEGEND: &str = "Self time (what a user ranks functions by) of every function, as a share of the run's total: leaf frames of every sample for samplers, waiting ones too (a C function's time charged to its Python caller), exclusive time for tracers (cProfile's C functions charged to their callers through its callers table). Distance = total variation (half the sum of share differences, pp) between one run of the cell and one run of the reference, median over all pairs [min–max], in the profiler's clock (the reference's is wall: a CPU-clock profiler, marked `cpu clock`, counts no waiting and differs by the program's waiting share); the reference's own run-to-run distance beside it is the noise floor, the smallest distance a perfect profiler could show here with as many samples as the reference took; for a sampler that took fewer per run (a pausing reference slows the program, so at the same rate it takes more) the floor at the cell's own sample count is given too (the binomial noise of samples taken at random instants added to the reference's own differences; a sampler at fixed intervals can come closer on a repetitive program). Pooled = the distance between the cell's runs averaged into one distribution and the reference's runs averaged likewise: sampling noise averages out and a bias stays, so it shows a bias the per-run distance buries in noise; beside it, the reference's first half of runs pooled against its second half. A reference that pauses its target perturbs the program too: where other readers agree with each other and not with it, the pooled distances say so. Flagged = samples the profiler marked invalid or says it failed to take, over samples recorded.";
 
 #[cfg(test)]
 mod tests {
@@ -508,7 +556,7 @@ mod tests {
     }
 
     #[test]
-    fn samples_charge_native_leaves_to_the_python_caller_and_skip_idle_and_invalid() {
+    fn samples_charge_native_leaves_to_the_python_caller_count_waiting_and_skip_invalid() {
         let mut p = Profile::new(Clock::Wall);
         p.frames = vec![
             frame("/w/p.py", "main"),
@@ -528,11 +576,15 @@ mod tests {
         let d = distribution(&p, true).unwrap();
         assert_eq!(d.source, "leaf samples");
         let share = |k: &str| d.shares.iter().find(|(n, _)| n == k).map(|(_, s)| *s);
-        assert!((share("p.py:work").unwrap() - 0.5).abs() < 1e-9, "{d:?}");
-        assert!((share("p.py:main").unwrap() - 0.5).abs() < 1e-9);
-        assert_eq!(share("p.py:wait"), None, "idle samples are not self time");
+        // 0.04 running in work, 0.04 in main, 0.5 waiting in wait: wall time, as py-spy --idle
+        // and tottime count it.
+        assert!((share("p.py:work").unwrap() - 0.04 / 0.58).abs() < 1e-9, "{d:?}");
+        assert!((share("p.py:main").unwrap() - 0.04 / 0.58).abs() < 1e-9);
+        assert!((share("p.py:wait").unwrap() - 0.5 / 0.58).abs() < 1e-9);
         assert_eq!(d.samples, Some(5));
         assert!((d.flagged_share().unwrap() - 0.2).abs() < 1e-9);
+        p.clock = Clock::Cpu;
+        assert_eq!(distribution(&p, true).unwrap().source, "leaf samples, cpu clock");
     }
 
     #[test]
@@ -680,6 +732,32 @@ mod tests {
         assert!((cp.distance_min_pp.unwrap() - 30.0).abs() < 1e-9);
         assert_eq!(cp.top[0].function, "y");
         assert!((cp.top[0].reference_share.unwrap() - 0.45).abs() < 1e-9);
+    }
+
+    #[test]
+    fn pooled_runs_leave_bias_and_average_noise_out() {
+        let reference = [
+            dist(&[("x", 0.6), ("y", 0.4)], 0.0),
+            dist(&[("x", 0.4), ("y", 0.6)], 0.0),
+        ];
+        let noisy = [
+            dist(&[("x", 0.55), ("y", 0.45)], 0.0),
+            dist(&[("x", 0.45), ("y", 0.55)], 0.0),
+        ];
+        let biased = [dist(&[("x", 0.7), ("y", 0.3)], 0.0)];
+        let cells = vec![
+            cell_with(REFERENCE, &reference),
+            cell_with("py-spy", &noisy),
+            cell_with("cprofile", &biased),
+        ];
+        let rows = rows(&cells);
+        let row = |b: &str| rows.iter().find(|r| r.backend == b).unwrap();
+        // Every run of the noisy cell is 5 or 15 pp from a reference run, its mean is theirs.
+        assert!(row("py-spy").distance_pp.unwrap() > 5.0);
+        assert!(row("py-spy").pooled_pp.unwrap().abs() < 1e-9);
+        assert!((row("cprofile").pooled_pp.unwrap() - 20.0).abs() < 1e-9);
+        assert!((row(REFERENCE).pooled_floor_pp.unwrap() - 20.0).abs() < 1e-9);
+        assert!(row(REFERENCE).pooled_pp.is_none());
     }
 
     #[test]

@@ -6,12 +6,14 @@ use crate::self_time::{self, SelfTimeRow};
 use crate::stats::Estimate;
 
 /// Column names of the self-time and own-timing columns, appended to comparison.csv.
-pub const CSV_COLUMNS: [&str; 7] = [
+pub const CSV_COLUMNS: [&str; 9] = [
     "self_time_distance_pp",
     "self_time_distance_min_pp",
     "self_time_distance_max_pp",
     "self_time_noise_floor_pp",
     "self_time_floor_at_cell_samples_pp",
+    "self_time_pooled_distance_pp",
+    "self_time_pooled_floor_pp",
     "flagged_samples_share",
     "own_time",
 ];
@@ -31,6 +33,8 @@ pub fn csv_values(c: &CellRecord, rows: &[SelfTimeRow]) -> Vec<String> {
         num(r.and_then(|r| r.distance_max_pp)),
         num(r.and_then(|r| r.noise_floor_pp)),
         num(r.and_then(|r| r.sampled_floor_pp)),
+        num(r.and_then(|r| r.pooled_pp)),
+        num(r.and_then(|r| r.pooled_floor_pp)),
         num(r.and_then(|r| r.flagged_share)),
         num(own_time(c).map(|e| e.median)),
     ]
@@ -49,8 +53,8 @@ fn own_time(c: &CellRecord) -> Option<Estimate> {
     c.overhead.as_ref().and_then(|o| o.own_time)
 }
 
-/// Rows in words: workload, backend, launcher, distance, noise floor, flagged, top five.
-pub fn text_rows(rows: &[SelfTimeRow]) -> Vec<[String; 7]> {
+/// Rows in words: workload, backend, launcher, distance, noise floor, pooled, flagged, top five.
+pub fn text_rows(rows: &[SelfTimeRow]) -> Vec<[String; 8]> {
     rows.iter()
         .map(|r| {
             [
@@ -63,6 +67,11 @@ pub fn text_rows(rows: &[SelfTimeRow]) -> Vec<[String; 7]> {
                         format!("{f:.1} pp ({at:.1} pp at this cell's samples per run)")
                     }
                     (Some(f), _) => format!("{f:.1} pp"),
+                    _ => "–".into(),
+                },
+                match (r.pooled_pp, r.pooled_floor_pp) {
+                    (Some(d), Some(f)) => format!("{d:.1} pp (reference halves {f:.1} pp)"),
+                    (None, Some(f)) => format!("halves {f:.1} pp"),
                     _ => "–".into(),
                 },
                 self_time::flagged_text(r),
@@ -115,7 +124,7 @@ pub fn markdown(cells: &[CellRecord]) -> String {
     let rows = self_time::rows(cells);
     if !rows.is_empty() {
         out.push_str(&format!(
-            "\n## Self time against {}\n\n{}\n\n| workload | backend | launcher | distance to reference | noise floor | flagged samples | top 5 functions: share (reference's) |\n|---|---|---|---|---|---|---|\n",
+            "\n## Self time against {}\n\n{}\n\n| workload | backend | launcher | distance to reference | noise floor | pooled distance | flagged samples | top 5 functions: share (reference's) |\n|---|---|---|---|---|---|---|---|\n",
             self_time::REFERENCE,
             self_time::LEGEND
         ));
@@ -171,6 +180,7 @@ pub fn html(cells: &[CellRecord], esc: fn(&str) -> String) -> String {
                     "launcher",
                     "distance to reference",
                     "noise floor",
+                    "pooled distance",
                     "flagged samples",
                     "top 5 functions: share (reference's)",
                 ],
