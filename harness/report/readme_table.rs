@@ -136,29 +136,31 @@ mod tests {
         );
     }
 
-    /// The README's results block is `profbench report results/reference`'s readme-table.md.
+    /// The README's results block is `profbench report <run>`'s readme-table.md, for the run
+    /// folder its opening marker names.
     #[test]
     fn the_readme_shows_the_reference_runs_table() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let run = RunDir {
-            root: root.join("results/reference"),
-        };
-        let (cells, problems) = run.read_cells();
-        assert!(problems.is_empty(), "{problems:?}");
         let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-        let (start, end) = (
-            "<!-- readme-table: results/reference -->\n",
-            "<!-- /readme-table -->",
-        );
-        let block = readme
-            .split_once(start)
-            .and_then(|(_, rest)| rest.split_once(end))
-            .map(|(block, _)| block)
+        let (_, rest) = readme
+            .split_once("<!-- readme-table: ")
             .expect("README.md has no readme-table block");
+        let (folder, rest) = rest
+            .split_once(" -->\n")
+            .expect("the readme-table marker names no run folder");
+        let (block, _) = rest
+            .split_once("<!-- /readme-table -->")
+            .expect("README.md's readme-table block is not closed");
+        let (cells, problems) = RunDir {
+            root: root.join(folder),
+        }
+        .read_cells();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(!cells.is_empty(), "{folder} has no cells");
         assert_eq!(
             block,
             render(&cells),
-            "README.md's table differs from the reference run's: run `profbench report results/reference` and paste readme-table.md between the markers"
+            "README.md's table differs from {folder}'s: run `profbench report {folder}` and paste readme-table.md between the markers"
         );
     }
 }
