@@ -205,7 +205,10 @@ mod tests {
     fn two_runs_of_one_distribution_meet_the_consistent_rule_and_often_miss_the_strict_one() {
         for pairs in [6, 12, 30] {
             let (strict, consistent) = agreement_rates(pairs, 4000);
-            assert!((0.74..0.90).contains(&strict), "{pairs} pairs: strict {strict}");
+            assert!(
+                (0.74..0.90).contains(&strict),
+                "{pairs} pairs: strict {strict}"
+            );
             assert!(consistent >= 0.95, "{pairs} pairs: consistent {consistent}");
         }
     }

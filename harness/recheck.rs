@@ -103,8 +103,8 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<Vec<Rechecked>> {
         if let Some((inline, calls)) = &workload.bias {
             cell.function_bias = cell.function_bias(inline, calls);
         }
-        let is_sampler = profbench_profilers::backend(&cell.key.backend)
-            .is_some_and(|b| b.is_sampler());
+        let is_sampler =
+            profbench_profilers::backend(&cell.key.backend).is_some_and(|b| b.is_sampler());
         let raw = run.raw_dir(&cell.key);
         // Without its kept profile (dropped over the size cap) a cell keeps the checks it had.
         let Some(profile) = read_profile(&raw.join("profile.json")) else {

@@ -578,13 +578,19 @@ mod tests {
         let share = |k: &str| d.shares.iter().find(|(n, _)| n == k).map(|(_, s)| *s);
         // 0.04 running in work, 0.04 in main, 0.5 waiting in wait: wall time, as py-spy --idle
         // and tottime count it.
-        assert!((share("p.py:work").unwrap() - 0.04 / 0.58).abs() < 1e-9, "{d:?}");
+        assert!(
+            (share("p.py:work").unwrap() - 0.04 / 0.58).abs() < 1e-9,
+            "{d:?}"
+        );
         assert!((share("p.py:main").unwrap() - 0.04 / 0.58).abs() < 1e-9);
         assert!((share("p.py:wait").unwrap() - 0.5 / 0.58).abs() < 1e-9);
         assert_eq!(d.samples, Some(5));
         assert!((d.flagged_share().unwrap() - 0.2).abs() < 1e-9);
         p.clock = Clock::Cpu;
-        assert_eq!(distribution(&p, true).unwrap().source, "leaf samples, cpu clock");
+        assert_eq!(
+            distribution(&p, true).unwrap().source,
+            "leaf samples, cpu clock"
+        );
     }
 
     #[test]

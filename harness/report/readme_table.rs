@@ -1,6 +1,6 @@
 //! `readme-table.md`: the one table a project page shows, the run's most-measured workload
-//! (every backend on one program) as backend rows. The README's results block is this file,
-//! and a test keeps the two the same.
+//! (every backend on one program, the one with the most measured pairs) as backend rows. The
+//! README's results block is this file, and a test keeps the two the same.
 
 use super::{markdown, table_order, ExportError, Exporter};
 use crate::results::{CellRecord, RunInfo, Status};
@@ -19,13 +19,18 @@ fn ratio(e: &Estimate) -> String {
     )
 }
 
-/// The (launcher, workload) with the most profiled cells: where the backends can be compared.
+/// The (launcher, workload) with the most measured pairs over its profiled cells, then the
+/// most cells: where the backends can be compared most closely. (A Ray program has Ray's own
+/// tools as extra rows, but its long runs get fewer pairs within a budget.)
 fn widest(cells: &[CellRecord]) -> Option<(String, String)> {
-    let mut count: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut count: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
     for c in cells.iter().filter(|c| !c.key.is_baseline()) {
-        *count
+        let pairs = c.overhead.as_ref().and_then(|o| o.wall).map_or(0, |w| w.n);
+        let entry = count
             .entry((c.key.launcher.clone(), c.key.workload.clone()))
-            .or_default() += 1;
+            .or_default();
+        entry.0 += pairs;
+        entry.1 += 1;
     }
     count
         .into_iter()
@@ -133,6 +138,23 @@ mod tests {
         assert!(
             text.starts_with("`single` (direct launcher), baseline 5.00 s"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn the_table_shows_the_program_with_the_most_measured_pairs() {
+        let mut cells = testdata::run();
+        // Three more rows on `ray`, one pair each: more cells than `single`, fewer pairs.
+        for b in ["ray-timeline", "ray-state", "py-spy", "cprofile", "scalene"] {
+            let mut c = testdata::cell("ray", b, "direct", Some(1.1), None);
+            if let Some(w) = c.overhead.as_mut().and_then(|o| o.wall.as_mut()) {
+                w.n = 1;
+            }
+            cells.push(c);
+        }
+        assert_eq!(
+            widest(&cells),
+            Some(("direct".to_string(), "single".to_string()))
         );
     }
 
