@@ -57,8 +57,9 @@ pub struct Rechecked {
     pub how: String,
 }
 
-/// Rewrites the checks, each run's self time (and the function bias, for workloads in
-/// `workloads_dir` that name a pair) of every finished profiled cell; says per cell what was re-decided or kept.
+/// Rewrites each run's self time of every finished profiled cell, and its checks (and the
+/// function bias, where the workload names a pair) for workloads in `workloads_dir`; says per
+/// cell what was re-decided or kept.
 pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<Vec<Rechecked>> {
     let workloads: BTreeMap<String, Workload> = crate::workload::discover(workloads_dir)?
         .into_iter()
@@ -84,35 +85,16 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<Vec<Rechecked>> {
         .into_iter()
         .filter(|c| !c.key.is_baseline() && c.status == Status::Ok)
     {
-        // A cell of a workload no longer in the folder keeps what it had: its targets are
-        // unknown.
         let name = cell.key.file_name().trim_end_matches(".json").to_string();
-        let kept = |how: String| Rechecked {
-            cell: name.clone(),
-            redecided: false,
-            how,
-        };
-        let Some(workload) = workloads.get(&cell.key.workload) else {
-            said.push(kept(format!(
-                "kept: workload {} is not in {}",
-                cell.key.workload,
-                workloads_dir.display()
-            )));
-            continue;
-        };
-        if let Some((inline, calls)) = &workload.bias {
+        // A cell of a workload no longer in the folder (or a suite's benchmark) keeps its
+        // checks: its targets are unknown. Its runs' self time needs no targets.
+        let workload = workloads.get(&cell.key.workload);
+        if let Some((inline, calls)) = workload.and_then(|w| w.bias.as_ref()) {
             cell.function_bias = cell.function_bias(inline, calls);
         }
         let is_sampler =
             profbench_profilers::backend(&cell.key.backend).is_some_and(|b| b.is_sampler());
         let raw = run.raw_dir(&cell.key);
-        // Without its kept profile (dropped over the size cap) a cell keeps the checks it had.
-        let Some(profile) = read_profile(&raw.join("profile.json")) else {
-            said.push(kept("kept: no profile.json (over the size cap)".into()));
-            continue;
-        };
-        let truth = last_profiled_truth(&raw);
-        let wall = cell.overhead.as_ref().and_then(|o| o.wall);
         let key = (cell.key.launcher.clone(), cell.key.workload.clone());
         let memory_truth = memory.get(&key);
         // Each measured run with its profile kept (folders written before profiles were kept
@@ -122,16 +104,19 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<Vec<Rechecked>> {
             .iter_mut()
             .filter(|r| r.kind == RunKind::Profiled && r.is_main());
         let folders = profiled_runs(&raw).into_iter().filter(|(m, _, _)| *m);
-        let (mut runs, mut redecided_runs) = (0, 0);
+        let (mut runs, mut redone_runs) = (0, 0);
         for (record, (_, _, folder)) in measured.zip(folders) {
             runs += 1;
-            if let Some(p) = read_profile(&folder.join("profile.json")) {
-                redecided_runs += 1;
-                record.self_time = crate::self_time::distribution(&p, is_sampler);
+            let Some(p) = read_profile(&folder.join("profile.json")) else {
+                continue;
+            };
+            redone_runs += 1;
+            record.self_time = crate::self_time::distribution(&p, is_sampler);
+            if let Some(w) = workload {
                 let t = Truth::load(&folder.join("truth.json")).ok();
                 record.checks = checks::evaluate_run(&Inputs {
                     workload: &cell.key.workload,
-                    targets: &workload.targets,
+                    targets: &w.targets,
                     profile: Some(&p),
                     truth: t.as_ref(),
                     memory_truth,
@@ -139,30 +124,50 @@ pub fn recheck(dir: &Path, workloads_dir: &Path) -> Result<Vec<Rechecked>> {
                 });
             }
         }
-        let whole_cell = checks::evaluate(&Inputs {
-            workload: &cell.key.workload,
-            targets: &workload.targets,
-            profile: Some(&profile),
-            truth: truth.as_ref(),
-            memory_truth,
-            wall_ratio: wall.as_ref(),
-        });
-        cell.checks = checks::combine(&cell.main_run_checks(), whole_cell);
-        cell.checks_rules = Some(checks::RULES_VERSION);
-        run.write_cell(&cell)?;
-        let how = match (redecided_runs, runs) {
-            (0, 0) => "re-decided on the cell's last profile (no per-run records)".to_string(),
-            (0, n) => format!(
+        // Without its kept profile (dropped over the size cap) a cell keeps the checks it had.
+        let profile = read_profile(&raw.join("profile.json"));
+        let kept_why = match (workload, &profile) {
+            (None, _) => Some(format!(
+                "checks kept: workload {} is not in {}",
+                cell.key.workload,
+                workloads_dir.display()
+            )),
+            (Some(_), None) => Some("checks kept: no profile.json (over the size cap)".into()),
+            (Some(w), Some(profile)) => {
+                let whole_cell = checks::evaluate(&Inputs {
+                    workload: &cell.key.workload,
+                    targets: &w.targets,
+                    profile: Some(profile),
+                    truth: last_profiled_truth(&raw).as_ref(),
+                    memory_truth,
+                    wall_ratio: cell.overhead.as_ref().and_then(|o| o.wall).as_ref(),
+                });
+                cell.checks = checks::combine(&cell.main_run_checks(), whole_cell);
+                cell.checks_rules = Some(checks::RULES_VERSION);
+                None
+            }
+        };
+        let redecided = kept_why.is_none();
+        if redecided || redone_runs > 0 {
+            run.write_cell(&cell)?;
+        }
+        let how = match (kept_why, redone_runs, runs) {
+            (Some(why), 0, _) => why,
+            (Some(why), r, _) => format!("{why}; the self time of {r} runs recomputed"),
+            (None, 0, 0) => {
+                "re-decided on the cell's last profile (no per-run records)".to_string()
+            }
+            (None, 0, n) => format!(
                 "re-decided on the cell's last profile; the verdicts of its {n} runs kept (their profiles are not in this folder)"
             ),
-            (r, n) if r == n => format!("re-decided on all {n} runs' profiles"),
-            (r, n) => format!(
+            (None, r, n) if r == n => format!("re-decided on all {n} runs' profiles"),
+            (None, r, n) => format!(
                 "re-decided on {r} of {n} runs' profiles; the others' verdicts kept"
             ),
         };
         said.push(Rechecked {
             cell: name,
-            redecided: true,
+            redecided,
             how,
         });
     }
