@@ -144,7 +144,7 @@ mod tests {
     #[test]
     fn the_table_shows_the_program_with_the_most_measured_pairs() {
         let mut cells = testdata::run();
-        // Three more rows on `ray`, one pair each: more cells than `single`, fewer pairs.
+        // Five rows on `ray`, one pair each: more cells than `single` has, fewer pairs.
         for b in ["ray-timeline", "ray-state", "py-spy", "cprofile", "scalene"] {
             let mut c = testdata::cell("ray", b, "direct", Some(1.1), None);
             if let Some(w) = c.overhead.as_mut().and_then(|o| o.wall.as_mut()) {
