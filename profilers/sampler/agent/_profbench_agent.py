@@ -449,10 +449,14 @@ class Agent:
         self.on = False
         if self.reader is not None:
             self.reader.stop()
+            # What the reader read since the last flush (all of a long C call that held the
+            # GIL until the end) is only here: a loss is said, never silent.
             try:
-                self.reader.drain()
-            except Exception:
-                pass
+                if self.reader.drain() is None:
+                    self.buf.append("E\tthe last samples were lost at exit: the reader's "
+                                    "buffer stayed busy for 2 s\n")
+            except Exception as exc:
+                self.buf.append("E\tthe last samples were lost at exit: %s\n" % _esc(repr(exc)))
         self.send(final=True)
 
     def after_fork_in_child(self):
@@ -656,9 +660,10 @@ class _Reader:
             self.agent.buf.append("N\t%d\t%s\n" % (tid, _esc(name)))
 
     def drain(self):
-        """Turns the reader's records into C and S lines; returns how many samples."""
+        """Turns the reader's records into C and S lines; returns how many samples, or None
+        when another drain held the buffer for 2 s."""
         if not self.lock.acquire(True, 2.0):
-            return 0
+            return None
         try:
             return self.drain_locked()
         finally:

@@ -251,12 +251,17 @@ fn c_functions_being_called_are_named() {
             .map(|s| s.weight)
             .sum()
     };
-    assert!(below("sleepy", "time.sleep") > 0.2, "{:?}", profile.frames);
-    assert!(
-        below("summing", "builtins.sum") > 0.0,
-        "{:?}",
+    // What the profile held, should an assertion fail: a rare failure must explain itself.
+    let held = format!(
+        "{} samples, {:?} missed, {:?} invalid, warnings {:?}, frames {:?}",
+        profile.samples.len(),
+        profile.missed_samples,
+        profile.invalid_samples,
+        profile.warnings,
         profile.frames
     );
+    assert!(below("sleepy", "time.sleep") > 0.2, "{held}");
+    assert!(below("summing", "builtins.sum") > 0.0, "{held}");
     assert!(profile
         .frames
         .iter()
