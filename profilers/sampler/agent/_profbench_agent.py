@@ -722,10 +722,11 @@ class _Reader:
         # ended meanwhile, say. Named from what the reader copied when it first saw it.
         n = self.lib.pbr_code_names(ptr, self.names_buf, len(self.names_buf))
         self.lib.pbr_forget(ptr)  # if the address comes back as another code, say so
-        if n < 0:
-            self.by_ptr[ptr] = None
+        parts = self.names_buf.raw[:n].decode("utf-8", "replace").split("\0") if n >= 0 else ()
+        if len(parts) != 3 or not parts[2].isdigit():
+            self.by_ptr[ptr] = None  # none kept, or not whole (read as the object went away)
             return
-        qualname, file, first = self.names_buf.raw[:n].decode("utf-8", "replace").split("\0")
+        qualname, file, first = parts
         cid = self.agent.new_code_id()
         self.agent.buf.append("C\t%s\t%s\t%s\t%s\n" % (cid, _esc(file), _esc(qualname), first))
         # No code object: its lines cannot be read, so every sample gets its first line.

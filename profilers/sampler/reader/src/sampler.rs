@@ -484,6 +484,8 @@ impl State {
     }
 
     /// A compact str object's text (code objects' names and files always are compact).
+    /// Read without the GIL, the object may be half made or freed: a text holding a NUL
+    /// (which `code_names` uses as its separator, and no name or path holds) is refused.
     fn read_str(&self, obj: u64) -> Option<String> {
         let l = &self.layout;
         let mut head = [0u8; 40];
@@ -501,7 +503,7 @@ impl State {
             if len > 0 && !self.mem.read(obj + l.str_ascii_data as u64, &mut text) {
                 return None;
             }
-            return String::from_utf8(text).ok();
+            return String::from_utf8(text).ok().filter(|t| !t.contains('\0'));
         }
         let width = match kind {
             1 | 2 | 4 => kind as usize,
@@ -515,7 +517,7 @@ impl State {
             .map(|c| {
                 let mut b = [0u8; 4];
                 b[..width].copy_from_slice(c);
-                char::from_u32(u32::from_le_bytes(b))
+                char::from_u32(u32::from_le_bytes(b)).filter(|&c| c != '\0')
             })
             .collect()
     }
@@ -695,6 +697,39 @@ mod tests {
             [NEW_CODE, 1],
             "a cut record never panics"
         );
+    }
+
+    /// A compact ASCII str object as CPython lays one out (length at 16, state at 32), its
+    /// text at 40: the offsets a test layout gives.
+    fn ascii_str(text: &[u8]) -> Vec<u64> {
+        let mut bytes = vec![0u8; 40 + text.len() + 8];
+        bytes[16..24].copy_from_slice(&(text.len() as u64).to_ne_bytes());
+        bytes[32] = 0x20 | 0x40 | (1 << 2); // compact, ascii, 1-byte kind
+        bytes[40..40 + text.len()].copy_from_slice(text);
+        bytes
+            .chunks(8)
+            .map(|c| {
+                let mut w = [0u8; 8];
+                w[..c.len()].copy_from_slice(c);
+                u64::from_ne_bytes(w)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_name_holding_a_nul_is_refused() {
+        let layout = Layout {
+            str_ascii_data: 40,
+            ..Layout::default()
+        };
+        let state = State::new(layout, Mode::Copy, 1_000_000, 0);
+        let good = ascii_str(b"Vector.dot");
+        let torn = ascii_str(b"Vec\0tor");
+        assert_eq!(
+            state.read_str(good.as_ptr() as u64).as_deref(),
+            Some("Vector.dot")
+        );
+        assert_eq!(state.read_str(torn.as_ptr() as u64), None);
     }
 
     #[test]
