@@ -236,6 +236,52 @@ fn pooled_distance_pp(a: &[&SelfTime], b: &[&SelfTime]) -> Option<f64> {
     Some(distance_pp(&pooled(a)?, &pooled(b)?))
 }
 
+/// The first half of a set's runs pooled against the second half, with the halves' sizes.
+fn halves(runs: &[&SelfTime]) -> Option<(f64, usize, usize)> {
+    let half = runs.len() / 2;
+    (half > 0).then_some(())?;
+    let d = pooled_distance_pp(&runs[..half], &runs[half..])?;
+    Some((d, half, runs.len() - half))
+}
+
+/// The pooled distance two sets of runs would show from run-to-run noise alone, estimated
+/// from each set's own halves: a halves distance of `n` runs split `a`/`b` stands for a
+/// variance `1/a + 1/b` times a run's, the pooled set for `1/n`, so it is scaled by
+/// `(1/n) / (1/a + 1/b)` and the two sets add in quadrature. Slightly above the exact value
+/// (a sum of folded normals grows no faster than their root sum of squares): a distance
+/// above it is not noise.
+pub fn noise_between_pp(a: &[&SelfTime], b: &[&SelfTime]) -> Option<f64> {
+    let part = |runs: &[&SelfTime]| {
+        let (h, x, y) = halves(runs)?;
+        let n = runs.len() as f64;
+        Some(h * h * (1.0 / n) / (1.0 / x as f64 + 1.0 / y as f64))
+    };
+    Some((part(a)? + part(b)?).sqrt())
+}
+
+/// The row whose pooled runs lie closest to a cell's, among the other rows of the same
+/// program with two runs or more.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Nearest {
+    pub backend: String,
+    pub pooled_pp: f64,
+    /// `noise_between_pp` of the two rows.
+    pub noise_pp: f64,
+}
+
+fn nearest(runs: &[&SelfTime], others: &[(&str, Vec<&SelfTime>)]) -> Option<Nearest> {
+    others
+        .iter()
+        .filter_map(|(backend, theirs)| {
+            Some(Nearest {
+                backend: backend.to_string(),
+                pooled_pp: pooled_distance_pp(runs, theirs)?,
+                noise_pp: noise_between_pp(runs, theirs)?,
+            })
+        })
+        .min_by(|a, b| a.pooled_pp.total_cmp(&b.pooled_pp))
+}
+
 /// One cell's self-time verdict, for the reports.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SelfTimeRow {
@@ -268,6 +314,15 @@ pub struct SelfTimeRow {
     /// sets of the same reader lie apart here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pooled_floor_pp: Option<f64>,
+    /// The pooled distance to the reference that run-to-run noise alone would give, from both
+    /// rows' own halves (`noise_between_pp`). None for the reference itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooled_noise_pp: Option<f64>,
+    /// The closest other row of the program, pooled: where readers agree with each other and
+    /// not with the reference, the reference's own row shows it (its nearest row lies far
+    /// beyond the noise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nearest: Option<Nearest>,
     /// Why there is no distance: the reference could not run, or ran fewer than two runs.
     pub no_reference: Option<String>,
     /// The cell's five largest functions (mean share over its runs) beside the reference's
@@ -378,6 +433,18 @@ pub fn rows(cells: &[CellRecord]) -> Vec<SelfTimeRow> {
         if runs.is_empty() {
             continue;
         }
+        let others: Vec<(&str, Vec<&SelfTime>)> = cells
+            .iter()
+            .filter(|o| {
+                o.key.backend != "none"
+                    && o.key.backend != c.key.backend
+                    && o.key.workload == c.key.workload
+                    && o.key.launcher == c.key.launcher
+                    && o.platform_id == c.platform_id
+            })
+            .map(|o| (o.key.backend.as_str(), main_self_times(o)))
+            .filter(|(_, r)| r.len() >= 2)
+            .collect();
         let reference = cells.iter().find(|r| {
             r.key.backend == REFERENCE
                 && r.key.workload == c.key.workload
@@ -437,9 +504,9 @@ pub fn rows(cells: &[CellRecord]) -> Vec<SelfTimeRow> {
         let pooled_pp = (compared && c.key.backend != REFERENCE)
             .then(|| pooled_distance_pp(&runs, &ref_runs))
             .flatten();
-        let half = ref_runs.len() / 2;
-        let pooled_floor_pp = compared
-            .then(|| pooled_distance_pp(&ref_runs[..half], &ref_runs[half..]))
+        let pooled_floor_pp = compared.then(|| halves(&ref_runs).map(|h| h.0)).flatten();
+        let pooled_noise_pp = (compared && c.key.backend != REFERENCE)
+            .then(|| noise_between_pp(&runs, &ref_runs))
             .flatten();
         out.push(SelfTimeRow {
             workload: c.key.workload.clone(),
@@ -459,6 +526,8 @@ pub fn rows(cells: &[CellRecord]) -> Vec<SelfTimeRow> {
             sampled_floor_pp,
             pooled_pp,
             pooled_floor_pp,
+            pooled_noise_pp,
+            nearest: nearest(&runs, &others),
             no_reference,
             top,
             flagged_share: (says_flagged && samples > 0).then(|| flagged as f64 / samples as f64),
@@ -514,7 +583,7 @@ pub fn top_text(r: &SelfTimeRow) -> String {
         .join("; ")
 }
 
-pub const LEGEND: &str = "Self time (what a user ranks functions by) of every function, as a share of the run's total: leaf frames of every sample for samplers, waiting ones too (a C function's time charged to its Python caller), exclusive time for tracers (cProfile's C functions charged to their callers through its callers table). Distance = total variation (half the sum of share differences, pp) between one run of the cell and one run of the reference, median over all pairs [min–max], in the profiler's clock (the reference's is wall: a CPU-clock profiler, marked `cpu clock`, counts no waiting and differs by the program's waiting share); the reference's own run-to-run distance beside it is the noise floor, the smallest distance a perfect profiler could show here with as many samples as the reference took; for a sampler that took fewer per run (a pausing reference slows the program, so at the same rate it takes more) the floor at the cell's own sample count is given too (the binomial noise of samples taken at random instants added to the reference's own differences; a sampler at fixed intervals can come closer on a repetitive program). Pooled = the distance between the cell's runs averaged into one distribution and the reference's runs averaged likewise: sampling noise averages out and a bias stays, so it shows a bias the per-run distance buries in noise; beside it, the reference's first half of runs pooled against its second half. A reference that pauses its target perturbs the program too: where other readers agree with each other and not with it, the pooled distances say so. Flagged = samples the profiler marked invalid or says it failed to take, over samples recorded.";
+pub const LEGEND: &str = "Self time (what a user ranks functions by) of every function, as a share of the run's total: leaf frames of every sample for samplers, waiting ones too (a C function's time charged to its Python caller), exclusive time for tracers (cProfile's C functions charged to their callers through its callers table). Distance = total variation (half the sum of share differences, pp) between one run of the cell and one run of the reference, median over all pairs [min–max], in the profiler's clock (the reference's is wall: a CPU-clock profiler, marked `cpu clock`, counts no waiting and differs by the program's waiting share); the reference's own run-to-run distance beside it is the noise floor, the smallest distance a perfect profiler could show here with as many samples as the reference took; for a sampler that took fewer per run (a pausing reference slows the program, so at the same rate it takes more) the floor at the cell's own sample count is given too (the binomial noise of samples taken at random instants added to the reference's own differences; a sampler at fixed intervals can come closer on a repetitive program). Pooled = the distance between the cell's runs averaged into one distribution and the reference's runs averaged likewise: sampling noise averages out and a bias stays, so it shows a bias the per-run distance buries in noise; beside it, the distance noise alone would leave between the two pooled sets (≈, from each set's first half of runs pooled against its second half; a pooled distance well above it is a real difference) and the reference's own halves. Nearest other row = the row of the same program whose pooled runs lie closest to this one's, with the same noise estimate: a reference that pauses its target perturbs the program too, and where other readers agree with each other and not with it, the reference's own row says so (its nearest row lies far beyond the noise). Flagged = samples the profiler marked invalid or says it failed to take, over samples recorded.";
 
 #[cfg(test)]
 mod tests {
@@ -764,6 +833,43 @@ mod tests {
         assert!((row("cprofile").pooled_pp.unwrap() - 20.0).abs() < 1e-9);
         assert!((row(REFERENCE).pooled_floor_pp.unwrap() - 20.0).abs() < 1e-9);
         assert!(row(REFERENCE).pooled_pp.is_none());
+    }
+
+    #[test]
+    fn noise_between_pooled_sets_comes_from_their_halves_and_the_nearest_row_is_named() {
+        let reference = [
+            dist(&[("x", 0.6), ("y", 0.4)], 0.0),
+            dist(&[("x", 0.4), ("y", 0.6)], 0.0),
+        ];
+        let noisy = [
+            dist(&[("x", 0.55), ("y", 0.45)], 0.0),
+            dist(&[("x", 0.45), ("y", 0.55)], 0.0),
+        ];
+        let off = [
+            dist(&[("x", 0.8), ("y", 0.2)], 0.0),
+            dist(&[("x", 0.8), ("y", 0.2)], 0.0),
+        ];
+        let cells = vec![
+            cell_with(REFERENCE, &reference),
+            cell_with("py-spy", &noisy),
+            cell_with("cprofile", &off),
+            cell_with("single-run", &off[..1]),
+        ];
+        let rows = rows(&cells);
+        let row = |b: &str| rows.iter().find(|r| r.backend == b).unwrap();
+        // Halves of two runs are one run each: 20 pp for the reference (a run's variance
+        // twice over, against half of it pooled: ÷ 4 in variance), 10 pp for py-spy.
+        let expected = (20.0f64.powi(2) / 4.0 + 10.0f64.powi(2) / 4.0).sqrt();
+        assert!((row("py-spy").pooled_noise_pp.unwrap() - expected).abs() < 1e-9);
+        // cprofile's runs agree with each other (no noise) and sit 30 pp from the reference.
+        assert!((row("cprofile").pooled_noise_pp.unwrap() - 10.0).abs() < 1e-9);
+        let nearest = row(REFERENCE).nearest.clone().unwrap();
+        assert_eq!(nearest.backend, "py-spy");
+        assert!(nearest.pooled_pp.abs() < 1e-9);
+        assert!((row("cprofile").nearest.as_ref().unwrap().pooled_pp - 30.0).abs() < 1e-9);
+        // One run has no halves: it is no one's nearest, and has no noise estimate itself.
+        assert!(row("single-run").nearest.is_none());
+        assert!(row("single-run").pooled_noise_pp.is_none());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::self_time::{self, SelfTimeRow};
 use crate::stats::Estimate;
 
 /// Column names of the self-time and own-timing columns, appended to comparison.csv.
-pub const CSV_COLUMNS: [&str; 9] = [
+pub const CSV_COLUMNS: [&str; 13] = [
     "self_time_distance_pp",
     "self_time_distance_min_pp",
     "self_time_distance_max_pp",
@@ -14,6 +14,10 @@ pub const CSV_COLUMNS: [&str; 9] = [
     "self_time_floor_at_cell_samples_pp",
     "self_time_pooled_distance_pp",
     "self_time_pooled_floor_pp",
+    "self_time_pooled_noise_pp",
+    "self_time_nearest_backend",
+    "self_time_nearest_pooled_pp",
+    "self_time_nearest_noise_pp",
     "flagged_samples_share",
     "own_time",
 ];
@@ -27,6 +31,7 @@ fn num(v: Option<f64>) -> String {
 /// This cell's values for `CSV_COLUMNS`.
 pub fn csv_values(c: &CellRecord, rows: &[SelfTimeRow]) -> Vec<String> {
     let r = row_of(c, rows);
+    let nearest = r.and_then(|r| r.nearest.as_ref());
     vec![
         num(r.and_then(|r| r.distance_pp)),
         num(r.and_then(|r| r.distance_min_pp)),
@@ -35,6 +40,10 @@ pub fn csv_values(c: &CellRecord, rows: &[SelfTimeRow]) -> Vec<String> {
         num(r.and_then(|r| r.sampled_floor_pp)),
         num(r.and_then(|r| r.pooled_pp)),
         num(r.and_then(|r| r.pooled_floor_pp)),
+        num(r.and_then(|r| r.pooled_noise_pp)),
+        nearest.map(|n| n.backend.clone()).unwrap_or_default(),
+        num(nearest.map(|n| n.pooled_pp)),
+        num(nearest.map(|n| n.noise_pp)),
         num(r.and_then(|r| r.flagged_share)),
         num(own_time(c).map(|e| e.median)),
     ]
@@ -53,8 +62,9 @@ fn own_time(c: &CellRecord) -> Option<Estimate> {
     c.overhead.as_ref().and_then(|o| o.own_time)
 }
 
-/// Rows in words: workload, backend, launcher, distance, noise floor, pooled, flagged, top five.
-pub fn text_rows(rows: &[SelfTimeRow]) -> Vec<[String; 8]> {
+/// Rows in words: workload, backend, launcher, distance, noise floor, pooled, nearest other
+/// row, flagged, top five.
+pub fn text_rows(rows: &[SelfTimeRow]) -> Vec<[String; 9]> {
     rows.iter()
         .map(|r| {
             [
@@ -69,10 +79,20 @@ pub fn text_rows(rows: &[SelfTimeRow]) -> Vec<[String; 8]> {
                     (Some(f), _) => format!("{f:.1} pp"),
                     _ => "–".into(),
                 },
-                match (r.pooled_pp, r.pooled_floor_pp) {
-                    (Some(d), Some(f)) => format!("{d:.1} pp (reference halves {f:.1} pp)"),
-                    (None, Some(f)) => format!("halves {f:.1} pp"),
+                match (r.pooled_pp, r.pooled_noise_pp, r.pooled_floor_pp) {
+                    (Some(d), Some(n), Some(f)) => {
+                        format!("{d:.1} pp (noise ≈ {n:.1} pp; reference halves {f:.1} pp)")
+                    }
+                    (Some(d), None, Some(f)) => format!("{d:.1} pp (reference halves {f:.1} pp)"),
+                    (None, _, Some(f)) => format!("halves {f:.1} pp"),
                     _ => "–".into(),
+                },
+                match &r.nearest {
+                    Some(n) => format!(
+                        "{} {:.1} pp (noise ≈ {:.1} pp)",
+                        n.backend, n.pooled_pp, n.noise_pp
+                    ),
+                    None => "–".into(),
                 },
                 self_time::flagged_text(r),
                 self_time::top_text(r),
@@ -124,7 +144,7 @@ pub fn markdown(cells: &[CellRecord]) -> String {
     let rows = self_time::rows(cells);
     if !rows.is_empty() {
         out.push_str(&format!(
-            "\n## Self time against {}\n\n{}\n\n| workload | backend | launcher | distance to reference | noise floor | pooled distance | flagged samples | top 5 functions: share (reference's) |\n|---|---|---|---|---|---|---|---|\n",
+            "\n## Self time against {}\n\n{}\n\n| workload | backend | launcher | distance to reference | noise floor | pooled distance | nearest other row, pooled | flagged samples | top 5 functions: share (reference's) |\n|---|---|---|---|---|---|---|---|---|\n",
             self_time::REFERENCE,
             self_time::LEGEND
         ));
@@ -181,6 +201,7 @@ pub fn html(cells: &[CellRecord], esc: fn(&str) -> String) -> String {
                     "distance to reference",
                     "noise floor",
                     "pooled distance",
+                    "nearest other row, pooled",
                     "flagged samples",
                     "top 5 functions: share (reference's)",
                 ],
