@@ -164,7 +164,9 @@ pub struct MatrixArgs {
     /// Run folder to write (default: results/<run-id>); with --resume, the folder to continue.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Continue an interrupted run (the newest in results/ unless --out), skipping finished cells.
+    /// Continue an interrupted run (the newest in results/ unless --out), skipping finished
+    /// cells: alone, as the run was started (its recorded command); with options that name a
+    /// plan (--workloads, --backends, --suite, ...), that plan.
     #[arg(long)]
     pub resume: bool,
     /// A run writing more than this (stdout, stderr and profiler output together) is ended.

@@ -251,6 +251,16 @@ fn schedule_summary(log: &schedule::ScheduleLog) -> String {
 }
 
 pub fn matrix(args: &MatrixArgs) -> Result<i32> {
+    // A bare --resume continues the run as it was started (resume.rs).
+    if let Some((started, command)) = crate::resume::recorded_args(args)? {
+        eprintln!("resuming as started: {}", command.join(" "));
+        return matrix_as(&started, command);
+    }
+    matrix_as(args, std::env::args().collect())
+}
+
+/// The matrix of `args`; `command` is recorded as the run's command.
+fn matrix_as(args: &MatrixArgs, command: Vec<String>) -> Result<i32> {
     if !args.platforms.is_empty() {
         return crate::platforms::run::matrix(args);
     }
@@ -363,7 +373,7 @@ pub fn matrix(args: &MatrixArgs) -> Result<i32> {
             .collect(),
         plan: plan.clone(),
         runs_per_cell: runs,
-        command: std::env::args().collect(),
+        command,
     };
     if args.resume {
         // Keep the original plan and platform; add anything newly asked for.
@@ -948,15 +958,7 @@ fn summary_line(r: &results::CellRecord) -> String {
 
 fn open_run_dir(args: &MatrixArgs) -> Result<RunDir> {
     let root = if args.resume {
-        match &args.out {
-            Some(o) => o.clone(),
-            None => results::latest_run(&args.results_dir).with_context(|| {
-                format!(
-                    "nothing to resume in {} (fix: pass --out with the run folder)",
-                    args.results_dir.display()
-                )
-            })?,
-        }
+        crate::resume::folder(args)?
     } else {
         match &args.out {
             Some(o) => o.clone(),

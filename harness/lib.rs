@@ -24,6 +24,7 @@ pub mod reaper;
 pub mod recheck;
 pub mod report;
 pub mod results;
+pub mod resume;
 pub mod rounds;
 pub mod runner;
 pub mod schedule;
