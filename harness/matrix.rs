@@ -970,7 +970,7 @@ impl Cell<'_> {
             return Ok(Ok(()));
         };
         if category == Failure::TimedOut {
-            return Ok(Err((category, error)));
+            return Ok(Err((category, self.after_those_that_worked(kind, error))));
         }
         self.runs.remove(run);
         self.retried.push(format!(
@@ -982,13 +982,18 @@ impl Cell<'_> {
         let Some((category, error)) = self.failure_of(&self.runs[run]) else {
             return Ok(Ok(()));
         };
-        // An intermittent failure reads differently from one that never worked.
+        Ok(Err((category, self.after_those_that_worked(kind, error))))
+    }
+
+    /// An intermittent failure reads differently from one that never worked: the error
+    /// says how many runs of the same side worked before it (a hang after good pairs, say).
+    fn after_those_that_worked(&self, kind: RunKind, error: String) -> String {
         let worked = self
             .runs
             .iter()
             .filter(|r| r.kind == kind && self.failure_of(r).is_none())
             .count();
-        let error = if worked > 0 {
+        if worked > 0 {
             format!(
                 "{} run {} failed after {worked} that worked: {error}",
                 side_name(kind),
@@ -996,8 +1001,7 @@ impl Cell<'_> {
             )
         } else {
             error
-        };
-        Ok(Err((category, error)))
+        }
     }
 
     /// The retries said as notes (a run that failed once and then worked is data too).

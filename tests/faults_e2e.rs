@@ -161,6 +161,36 @@ fn every_fault_gets_its_status_and_nothing_is_left() {
     assert!(stray.is_empty(), "{stray:?}");
 }
 
+/// A profiler that worked and then hung: the cell's status is the time-out, and its error
+/// says the runs before it worked (an intermittent hang reads differently from one that never
+/// ran).
+#[cfg(unix)]
+#[test]
+fn a_hang_after_runs_that_worked_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let workloads = workloads_in(dir.path());
+    let out = dir.path().join("run");
+    Command::cargo_bin("profbench")
+        .unwrap()
+        .current_dir(repo())
+        .args(["matrix", "--launchers", "direct", "--until-ci", "off"])
+        .args(["--runs", "2", "--warmup", "0", "--timeout", "8"])
+        .args(["--backend-file", "tests/faults/backends.json"])
+        .args(["--backends", "fault-hang-later", "--workloads", "tiny"])
+        .arg("--workloads-dir")
+        .arg(&workloads)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let (category, error) = status(&cell(&out, "direct__tiny__fault-hang-later.json"));
+    assert_eq!(category, "timed-out", "{error}");
+    assert!(
+        error.contains("profiled run 2 failed after 1 that worked: timed out after 8 s"),
+        "{error}"
+    );
+}
+
 #[test]
 fn a_malformed_backend_file_is_one_line_naming_it() {
     let dir = tempfile::tempdir().unwrap();
