@@ -296,24 +296,7 @@ mod tests {
     use crate::plot::testdata;
 
     fn write_run(dir: &Path, platform: &str, cells: &[CellRecord]) {
-        // Through JSON, so fields added to RunInfo later (with serde defaults) need no change.
-        let info: RunInfo = serde_json::from_value(serde_json::json!({
-            "schema": SCHEMA,
-            "run_id": format!("run-{platform}"),
-            "platform": {
-                "id": platform, "os": "testos", "os_version": "1", "arch": "x86_64", "libc": "glibc",
-                "python": "3.11", "root": false, "ptrace": "yes", "container": false, "cpu_model": "cpu",
-                "cores": 2, "governor": null, "memory_bytes": 1, "load_at_start": 0.1, "load_at_end": null,
-                "kernel": "k"
-            },
-            "profbench_version": "0",
-            "python_packages": {},
-            "workloads": {},
-            "plan": [],
-            "runs_per_cell": 6,
-            "command": []
-        }))
-        .unwrap();
+        let info = crate::results::test_info(platform, &[]);
         let run = RunDir {
             root: dir.to_path_buf(),
         };

@@ -358,6 +358,29 @@ pub fn latest_run(results: &Path) -> Option<PathBuf> {
     dirs.pop()
 }
 
+/// A run's info for tests, through JSON so that fields added to RunInfo later (with serde
+/// defaults) need no change here.
+#[cfg(test)]
+pub(crate) fn test_info(platform: &str, command: &[&str]) -> RunInfo {
+    serde_json::from_value(serde_json::json!({
+        "schema": SCHEMA,
+        "run_id": format!("run-{platform}"),
+        "platform": {
+            "id": platform, "os": "testos", "os_version": "1", "arch": "x86_64", "libc": "glibc",
+            "python": "3.11", "root": false, "ptrace": "yes", "container": false, "cpu_model": "cpu",
+            "cores": 2, "governor": null, "memory_bytes": 1, "load_at_start": 0.1, "load_at_end": null,
+            "kernel": "k"
+        },
+        "profbench_version": "0",
+        "python_packages": {},
+        "workloads": {},
+        "plan": [],
+        "runs_per_cell": 6,
+        "command": command
+    }))
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

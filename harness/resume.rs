@@ -61,7 +61,6 @@ pub fn recorded_args(args: &MatrixArgs) -> Result<Option<(MatrixArgs, Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::RunInfo;
 
     fn matrix_args(argv: &[&str]) -> MatrixArgs {
         match Cli::parse_from(argv).command {
@@ -72,23 +71,7 @@ mod tests {
 
     fn folder_with_command(command: &[&str]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        let info: RunInfo = serde_json::from_value(serde_json::json!({
-            "schema": crate::results::SCHEMA,
-            "run_id": "run",
-            "platform": {
-                "id": "p", "os": "testos", "os_version": "1", "arch": "x86_64", "libc": "glibc",
-                "python": "3.11", "root": false, "ptrace": "yes", "container": false, "cpu_model": "cpu",
-                "cores": 2, "governor": null, "memory_bytes": 1, "load_at_start": 0.1, "load_at_end": null,
-                "kernel": "k"
-            },
-            "profbench_version": "0",
-            "python_packages": {},
-            "workloads": {},
-            "plan": [],
-            "runs_per_cell": 6,
-            "command": command
-        }))
-        .unwrap();
+        let info = crate::results::test_info("p", command);
         RunDir {
             root: dir.path().to_path_buf(),
         }
