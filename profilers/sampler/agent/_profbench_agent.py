@@ -27,6 +27,7 @@ import time
 import _thread
 
 PROTO = "1"
+_STACKS_KEPT = 8192  # distinct stack texts the native reader's drain keeps (a few MB at most)
 _FLUSH_NS = 100_000_000  # send at most every 100 ms: few syscalls, little lost on a crash
 _STALL_NS = 2_000_000_000  # a collector that reads nothing for 2 s switches sampling off
 
@@ -607,7 +608,10 @@ class _Reader:
         self.by_ptr = {}  # code address -> entry of agent.codes, or None (could not name it)
         self.globals = {}  # id(module dict) -> the dict, for naming C callees
         self.globals_misses = 0
-        self.last = {}  # tid -> (frames words, globals, stack text)
+        # (frames words, leaf globals) -> stack text: a program revisits the same stacks, and
+        # naming one is a Python loop over its frames under the GIL. Only stacks whose every
+        # frame was named are kept; emptied when a code address is (re)announced.
+        self.stacks = {}
         self.named = set()  # tids given a name (an N record, or none to give)
         self.agent_code = id(Agent.run.__code__)  # the bottom frame of the agent's thread
         self.lock = _thread.allocate_lock()  # the agent's loop and atexit may both drain
@@ -677,8 +681,8 @@ class _Reader:
                 count += self.records(memoryview(self.buf).cast("B")[:8 * n].cast("Q").tolist())
             if n < self.cap // 2:
                 break
-        if len(self.last) > 4096:
-            self.last.clear()  # threads come and go (a pool's): forget the ended ones
+        if len(self.stacks) > _STACKS_KEPT:
+            self.stacks.clear()  # bounded: a program with ever new stacks starts afresh
         return count
 
     def records(self, w):
@@ -693,23 +697,23 @@ class _Reader:
                 continue
             k = 2 * (head >> 8)
             tid, t, cpu, g = w[i + 1], w[i + 2], w[i + 3], w[i + 4]
-            frames = w[i + 5:i + 5 + k]
+            frames = tuple(w[i + 5:i + 5 + k])
             i += 5 + k
             if frames[-2] == self.agent_code:
                 continue  # the agent's own thread, before it asked the reader to skip it
             if tid not in self.named:
                 self.name_thread(tid)
-            prev = self.last.get(tid)
-            if prev is not None and prev[0] == frames and prev[1] == g:
-                stack = prev[2]
-            else:
-                stack = self.stack_text(frames, g)
-                self.last[tid] = (frames, g, stack)
+            stack = self.stacks.get((frames, g))
+            if stack is None:
+                stack, whole = self.stack_text(frames, g)
+                if whole:
+                    self.stacks[(frames, g)] = stack
             self.agent.buf.append("S\t%d\t%d\t%d\t%s\n" % (tid, t, cpu, stack))
             count += 1
         return count
 
     def announce(self, ptr, name, file):
+        self.stacks.clear()  # a stack kept under this address may have named another code
         e = self.agent.codes.get(ptr)
         if e is not None:
             self.by_ptr[ptr] = e  # ours already: we hold it, so the address is still it
@@ -733,13 +737,17 @@ class _Reader:
         self.by_ptr[ptr] = (cid, None, _Always("%s:%s" % (cid, first)), _Always(""))
 
     def stack_text(self, frames, g):
+        """The stack's text, and whether it is final (every frame named, the leaf's C callee
+        looked up): only a final text may be kept for the next sample of the same stack."""
         agent = self.agent
         parts = []
+        whole = True
         for j in range(0, len(frames), 2):
             ptr, lasti = frames[j], frames[j + 1]
             e = self.by_ptr.get(ptr)
             if e is None:
                 parts.append(self.unknown())
+                whole = False
                 continue
             by_lasti = e[2]
             item = by_lasti.get(lasti)
@@ -752,10 +760,12 @@ class _Reader:
                     native = agent.native_callee(view, lasti) if view is not None else ""
                     if view is not None:
                         e[3][lasti] = native
+                    else:
+                        whole = False  # its module's globals may be found later
                 if native:
                     parts.append(native)
             parts.append(item)
-        return " ".join(parts)
+        return " ".join(parts), whole
 
     def unknown(self):
         """The frame of a code object that was gone before the agent could name it."""

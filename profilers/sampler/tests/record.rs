@@ -418,3 +418,47 @@ fn a_forked_child_gets_its_own_reader() {
         profile.warnings
     );
 }
+
+/// Functions made and freed one after another, each running a while, called from the same
+/// line with the same offsets: every one must keep its own time, however the agent caches the
+/// stacks it has named.
+#[test]
+fn a_code_address_taken_by_another_function_names_that_function() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("reused.py");
+    std::fs::write(
+        &script,
+        "import time\n\
+         def run(i):\n\
+         \x20   src = 'def work_%d():\\n    t = time.perf_counter()\\n    while time.perf_counter() - t < 0.06:\\n        pass\\n' % i\n\
+         \x20   ns = {'time': time}\n\
+         \x20   exec(compile(src, 'gen_%d.py' % i, 'exec'), ns)\n\
+         \x20   ns['work_%d' % i]()\n\
+         for i in range(12):\n\
+         \x20   run(i)\n",
+    )
+    .unwrap();
+    let out = dir.path().join("profile.json");
+    record(&args(&out, Format::Json, vec![py, script.into()])).unwrap();
+    let profile: Profile = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let seconds = |name: &str| -> f64 {
+        profile
+            .samples
+            .iter()
+            .filter(|s| {
+                s.stack
+                    .last()
+                    .is_some_and(|&i| profile.frames[i as usize].function == name)
+            })
+            .map(|s| s.weight)
+            .sum()
+    };
+    let each: Vec<f64> = (0..12).map(|i| seconds(&format!("work_{i}"))).collect();
+    // 60 ms each at 200 Hz: a dozen samples; one charged with another's time would have two
+    // dozen and the other none.
+    assert!(
+        each.iter().all(|&t| t > 0.02 && t < 0.1),
+        "seconds per function: {each:.3?}"
+    );
+}
