@@ -27,7 +27,6 @@ import time
 import _thread
 
 PROTO = "1"
-_STACKS_KEPT = 8192  # distinct stack texts the native reader's drain keeps (a few MB at most)
 _FLUSH_NS = 100_000_000  # send at most every 100 ms: few syscalls, little lost on a crash
 _STALL_NS = 2_000_000_000  # a collector that reads nothing for 2 s switches sampling off
 
@@ -524,7 +523,9 @@ class Agent:
 # samples from Python as before and says why in its `M` record.
 
 _READER_VERSIONS = ((3, 11), (3, 12), (3, 13))
-_NEW_CODE = 2  # the kind of a code announcement in the reader's word stream (sampler.rs)
+# Records in the reader's word stream (sampler.rs): a sample, a code object announced, a
+# stack announced with its number, every stack number forgotten.
+_SAMPLE, _NEW_CODE, _NEW_STACK, _FORGET_STACKS = 1, 2, 3, 4
 # PROFBENCH_READER: how the reader reads a chain (pbr_start's mode). `signal` (the default):
 # a running thread copies its own chain in a signal handler, the others are copied from
 # outside in one read; `copy`: every thread copied from outside; `walk`: frame by frame
@@ -608,10 +609,11 @@ class _Reader:
         self.by_ptr = {}  # code address -> entry of agent.codes, or None (could not name it)
         self.globals = {}  # id(module dict) -> the dict, for naming C callees
         self.globals_misses = 0
-        # (frames words, leaf globals) -> stack text: a program revisits the same stacks, and
-        # naming one is a Python loop over its frames under the GIL. Only stacks whose every
-        # frame was named are kept; emptied when a code address is (re)announced.
+        # stack number -> [frames words or None (the agent's own thread), leaf globals, text,
+        # the `named` count the text was made at]: the reader numbers each distinct stack, so
+        # a stack is turned into text (a Python loop over its frames) once, not once a sample.
         self.stacks = {}
+        self.named_gen = 0  # bumped when a code address is (re)announced: texts are redone
         self.named = set()  # tids given a name (an N record, or none to give)
         self.agent_code = id(Agent.run.__code__)  # the bottom frame of the agent's thread
         self.lock = _thread.allocate_lock()  # the agent's loop and atexit may both drain
@@ -681,39 +683,53 @@ class _Reader:
                 count += self.records(memoryview(self.buf).cast("B")[:8 * n].cast("Q").tolist())
             if n < self.cap // 2:
                 break
-        if len(self.stacks) > _STACKS_KEPT:
-            self.stacks.clear()  # bounded: a program with ever new stacks starts afresh
         return count
 
     def records(self, w):
         n = len(w)
         count = 0
         i = 0
+        stacks = self.stacks
+        buf = self.agent.buf
         while i < n:
             head = w[i]
-            if head & 0xFF == _NEW_CODE:
+            kind = head & 0xFF
+            if kind == _SAMPLE:
+                tid, t, cpu, number = w[i + 1], w[i + 2], w[i + 3], w[i + 4]
+                i += 5
+                entry = stacks.get(number)
+                if entry is None or entry[0] is None:
+                    continue  # the agent's own thread, before it asked the reader to skip it
+                if tid not in self.named:
+                    self.name_thread(tid)
+                stack = entry[2] if entry[3] == self.named_gen else self.stack_of(entry)
+                buf.append("S\t%d\t%d\t%d\t%s\n" % (tid, t, cpu, stack))
+                count += 1
+            elif kind == _NEW_STACK:
+                k = 2 * (head >> 8)
+                frames = w[i + 3:i + 3 + k]
+                own = frames[-2] == self.agent_code
+                stacks[w[i + 1]] = [None if own else frames, w[i + 2], None, -1]
+                i += 3 + k
+            elif kind == _NEW_CODE:
                 self.announce(w[i + 1], w[i + 2], w[i + 3])
                 i += 4
-                continue
-            k = 2 * (head >> 8)
-            tid, t, cpu, g = w[i + 1], w[i + 2], w[i + 3], w[i + 4]
-            frames = tuple(w[i + 5:i + 5 + k])
-            i += 5 + k
-            if frames[-2] == self.agent_code:
-                continue  # the agent's own thread, before it asked the reader to skip it
-            if tid not in self.named:
-                self.name_thread(tid)
-            stack = self.stacks.get((frames, g))
-            if stack is None:
-                stack, whole = self.stack_text(frames, g)
-                if whole:
-                    self.stacks[(frames, g)] = stack
-            self.agent.buf.append("S\t%d\t%d\t%d\t%s\n" % (tid, t, cpu, stack))
-            count += 1
+            elif kind == _FORGET_STACKS:
+                stacks.clear()
+                i += 1
+            else:
+                raise ValueError("unknown record %#x from the reader" % head)
         return count
 
+    def stack_of(self, entry):
+        """A numbered stack's text, kept once final."""
+        text, whole = self.stack_text(entry[0], entry[1])
+        if whole:
+            entry[2], entry[3] = text, self.named_gen
+        return text
+
     def announce(self, ptr, name, file):
-        self.stacks.clear()  # a stack kept under this address may have named another code
+        self.named_gen += 1  # a text made under this address may have named another code
         e = self.agent.codes.get(ptr)
         if e is not None:
             self.by_ptr[ptr] = e  # ours already: we hold it, so the address is still it

@@ -10,7 +10,7 @@
 //! - `layout`: the offsets the agent found;
 //! - `stack`: one thread's chain, copied at one instant (or walked frame by frame);
 //! - `signal`: a running thread copies its own chain in a signal handler;
-//! - `sampler`: the rounds, the output buffer, the code objects' names.
+//! - `sampler`: the rounds, the output buffer, the code objects' names, the stacks' numbers.
 //!
 //! Built by the sampler's build.rs through cargo and embedded in the collector.
 

@@ -1,6 +1,8 @@
 //! The reader thread: a round every jittered interval reads every Python thread's chain
 //! (the way `Mode` says), checks it against the code objects it names, and appends records
-//! to a buffer the agent drains; code objects are announced once, with their names kept.
+//! to a buffer the agent drains; code objects are announced once, with their names kept, and
+//! so is each distinct stack: a sample names its stack by number, and the agent (Python,
+//! under the GIL) turns a stack into text once instead of once a sample.
 
 use crate::layout::Layout;
 use crate::memory::{word, Memory, OwnProcess, Part};
@@ -16,6 +18,11 @@ use std::time::Duration;
 /// Records in the drained word stream (see the agent's `records`).
 pub const SAMPLE: u64 = 1;
 pub const NEW_CODE: u64 = 2;
+pub const NEW_STACK: u64 = 3;
+pub const FORGET_STACKS: u64 = 4;
+/// Distinct stacks numbered before the numbering starts afresh (a FORGET_STACKS record), so
+/// that neither side's table grows without bound.
+const MAX_STACKS: usize = 16384;
 
 /// How a thread's chain is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,22 +156,26 @@ fn thread_cpu_ns(tid: u32) -> Option<u64> {
     (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }
 
-/// Words in the record starting with `head`: NEW_CODE code name file, or SAMPLE tid time
-/// cpu globals and two words per frame.
+/// Words in the record starting with `head`: NEW_CODE code name file; NEW_STACK number
+/// globals and two words per frame (code, instruction offset), leaf first; SAMPLE tid time
+/// cpu stack-number; FORGET_STACKS alone.
 pub fn record_len(head: u64) -> usize {
     match head & 0xff {
         NEW_CODE => 4,
-        _ => 5 + 2 * (head >> 8) as usize,
+        NEW_STACK => 3 + 2 * (head >> 8) as usize,
+        FORGET_STACKS => 1,
+        _ => 5,
     }
 }
 
-/// The NEW_CODE records of a word stream (kept when its samples are dropped).
-pub fn announced_codes(words: &[u64]) -> Vec<u64> {
+/// The records of a word stream that later ones build on: codes and stacks announced, stack
+/// numbers forgotten (kept when its samples are dropped).
+pub fn announcements(words: &[u64]) -> Vec<u64> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < words.len() {
         let len = record_len(words[i]).min(words.len() - i);
-        if words[i] & 0xff == NEW_CODE {
+        if words[i] & 0xff != SAMPLE {
             out.extend_from_slice(&words[i..i + len]);
         }
         i += len;
@@ -172,16 +183,50 @@ pub fn announced_codes(words: &[u64]) -> Vec<u64> {
     out
 }
 
+/// The stacks numbered so far: (leaf globals, frame words) -> number.
+#[derive(Default)]
+struct Stacks {
+    numbers: HashMap<(u64, Vec<u64>), u64>,
+    next: u64,
+}
+
+impl Stacks {
+    /// The number of a stack, announcing it into `words` if it is new.
+    fn number(&mut self, globals: u64, frames: &[u64], words: &mut Vec<u64>) -> u64 {
+        let key = (globals, frames.to_vec());
+        if let Some(&n) = self.numbers.get(&key) {
+            return n;
+        }
+        let n = self.next;
+        self.next += 1;
+        words.extend_from_slice(&[NEW_STACK | ((frames.len() / 2) as u64) << 8, n, globals]);
+        words.extend_from_slice(frames);
+        self.numbers.insert(key, n);
+        n
+    }
+
+    /// Starts the numbering afresh once the table is full; true if it did.
+    fn forget_if_full(&mut self, words: &mut Vec<u64>) -> bool {
+        if self.numbers.len() < MAX_STACKS {
+            return false;
+        }
+        self.numbers.clear();
+        words.push(FORGET_STACKS);
+        true
+    }
+}
+
 /// What one thread looked like at its last sample: unchanged CPU time means unchanged stack.
 struct Last {
     cpu: u64,
-    leaf_globals: u64,
-    frames: Vec<u64>,
+    /// Its stack's number, or None: no Python frame.
+    stack: Option<u64>,
 }
 
 /// The reader thread's own working memory.
 struct Work {
     last: HashMap<u32, Last>,
+    stacks: Stacks,
     scratch: Vec<u8>,
     frames: Vec<u64>,
     /// /proc/self/task/<tid>/stat, kept open: is the thread on a CPU (state R)?
@@ -232,6 +277,7 @@ impl State {
         let mut rng = seed | 1;
         let mut work = Work {
             last: HashMap::new(),
+            stacks: Stacks::default(),
             scratch: vec![0u8; COPY_BYTES],
             frames: vec![0u64; OUT_WORDS],
             stat_files: HashMap::new(),
@@ -274,6 +320,9 @@ impl State {
         }
         let threads = self.threads();
         let mut words = Vec::new();
+        if work.stacks.forget_if_full(&mut words) {
+            work.last.clear(); // their stack numbers are void now
+        }
         let mut alive = HashMap::new();
         // One time for the round, as the agent's own rounds: the collector tells rounds apart
         // by it (a thread's first sample stands for the time since the previous round).
@@ -288,25 +337,17 @@ impl State {
                 Some(prev) => Some(prev),
                 None => self
                     .read_thread(work, tstate, tid, &mut words)
-                    .map(|(g, frames)| Last {
+                    .map(|(g, kept)| Last {
                         cpu,
-                        leaf_globals: g,
-                        frames,
+                        stack: (kept > 0)
+                            .then(|| work.stacks.number(g, &work.frames[..kept], &mut words)),
                     }),
             };
             let Some(entry) = entry else {
                 continue;
             };
-            if !entry.frames.is_empty() {
-                let n = (entry.frames.len() / 2) as u64;
-                words.extend_from_slice(&[
-                    SAMPLE | n << 8,
-                    tid as u64,
-                    now,
-                    cpu,
-                    entry.leaf_globals,
-                ]);
-                words.extend_from_slice(&entry.frames);
+            if let Some(stack) = entry.stack {
+                words.extend_from_slice(&[SAMPLE, tid as u64, now, cpu, stack]);
                 self.stats.samples.fetch_add(1, Ordering::Relaxed);
             }
             alive.insert(tid, entry);
@@ -317,14 +358,15 @@ impl State {
         self.push(words);
     }
 
-    /// A thread's chain checked against its code objects: (leaf globals, [code, lasti]...).
+    /// A thread's chain checked against its code objects: its leaf globals, and how many
+    /// words of `work.frames` ([code, lasti]..., leaf first) were kept.
     fn read_thread(
         &self,
         work: &mut Work,
         tstate: u64,
         tid: u32,
         words: &mut Vec<u64>,
-    ) -> Option<(u64, Vec<u64>)> {
+    ) -> Option<(u64, usize)> {
         let chain = match self.mode {
             Mode::Walk => self.walk(tstate, &mut work.frames),
             Mode::Copy => copy_chain(
@@ -376,7 +418,7 @@ impl State {
         if chain.torn || bad_code {
             self.stats.torn.fetch_add(1, Ordering::Relaxed);
         }
-        Some((chain.leaf_globals, work.frames[..kept].to_vec()))
+        Some((chain.leaf_globals, kept))
     }
 
     /// The older reader: if the leaf moved while we walked, walk again (twice at most), then
@@ -604,7 +646,7 @@ impl State {
             if out.len() + words.len() > self.out_cap {
                 // The agent has not drained for long (a C call holding the GIL for seconds):
                 // samples are lost, counted, never queued without bound. Codes stay announced.
-                out.extend_from_slice(&announced_codes(&words));
+                out.extend_from_slice(&announcements(&words));
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 return;
             }
@@ -669,34 +711,76 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_are_cut_whole() {
+    fn records_are_cut_whole_and_announcements_survive_a_drop() {
         let words = [
             NEW_CODE,
             7,
             8,
             9,
-            SAMPLE | 1 << 8,
+            NEW_STACK | 1 << 8,
+            0,
+            40,
+            7,
+            12,
+            SAMPLE,
             1,
             2,
             3,
-            4,
-            70,
-            5,
+            0,
+            FORGET_STACKS,
             NEW_CODE,
             1,
             2,
             3,
         ];
         assert_eq!(
-            announced_codes(&words),
-            [NEW_CODE, 7, 8, 9, NEW_CODE, 1, 2, 3]
+            announcements(&words),
+            [
+                NEW_CODE,
+                7,
+                8,
+                9,
+                NEW_STACK | 1 << 8,
+                0,
+                40,
+                7,
+                12,
+                FORGET_STACKS,
+                NEW_CODE,
+                1,
+                2,
+                3
+            ]
         );
-        assert_eq!(record_len(SAMPLE | 3 << 8), 11);
+        assert_eq!(record_len(NEW_STACK | 3 << 8), 9);
+        assert_eq!(record_len(SAMPLE), 5);
         assert_eq!(
-            announced_codes(&[NEW_CODE, 1]),
+            announcements(&[NEW_CODE, 1]),
             [NEW_CODE, 1],
             "a cut record never panics"
         );
+    }
+
+    #[test]
+    fn a_stack_is_announced_once_and_numbered_afresh_when_the_table_is_full() {
+        let mut stacks = Stacks::default();
+        let mut words = Vec::new();
+        let a = stacks.number(40, &[7, 12, 8, 30], &mut words);
+        assert_eq!(words, [NEW_STACK | 2 << 8, a, 40, 7, 12, 8, 30]);
+        words.clear();
+        assert_eq!(stacks.number(40, &[7, 12, 8, 30], &mut words), a);
+        let other_globals = stacks.number(41, &[7, 12, 8, 30], &mut words);
+        assert_ne!(other_globals, a, "the leaf's globals are part of the stack");
+        assert_eq!(words.len(), 7);
+        assert!(!stacks.forget_if_full(&mut words));
+        for k in 0..MAX_STACKS as u64 {
+            stacks.number(k, &[1, 2], &mut Vec::new());
+        }
+        words.clear();
+        assert!(stacks.forget_if_full(&mut words));
+        assert_eq!(words, [FORGET_STACKS]);
+        let again = stacks.number(40, &[7, 12, 8, 30], &mut words);
+        assert!(again > other_globals, "numbers are never reused");
     }
 
     /// A compact ASCII str object as CPython lays one out (length at 16, state at 32), its
