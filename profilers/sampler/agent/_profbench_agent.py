@@ -609,11 +609,11 @@ class _Reader:
         self.by_ptr = {}  # code address -> entry of agent.codes, or None (could not name it)
         self.globals = {}  # id(module dict) -> the dict, for naming C callees
         self.globals_misses = 0
-        # stack number -> [frames words or None (the agent's own thread), leaf globals, text,
-        # the `named` count the text was made at]: the reader numbers each distinct stack, so
-        # a stack is turned into text (a Python loop over its frames) once, not once a sample.
+        # stack number -> [frame words or None (the agent's own thread), leaf globals, text,
+        # `named_gen` when the text was made]: the reader numbers each distinct stack, so a
+        # stack is turned into text (a Python loop over its frames) once, not once a sample.
         self.stacks = {}
-        self.named_gen = 0  # bumped when a code address is (re)announced: texts are redone
+        self.named_gen = 0  # bumped when an address is announced again: kept texts are redone
         self.named = set()  # tids given a name (an N record, or none to give)
         self.agent_code = id(Agent.run.__code__)  # the bottom frame of the agent's thread
         self.lock = _thread.allocate_lock()  # the agent's loop and atexit may both drain
@@ -680,12 +680,15 @@ class _Reader:
         for _ in range(16):  # a full buffer means more is waiting: drain again, boundedly
             n = self.lib.pbr_drain(self.buf, self.cap)
             if n:
-                count += self.records(memoryview(self.buf).cast("B")[:8 * n].cast("Q").tolist())
+                raw = memoryview(self.buf).cast("B")[:8 * n]
+                count += self.records(raw.cast("Q").tolist(), raw)
             if n < self.cap // 2:
                 break
         return count
 
-    def records(self, w):
+    def records(self, w, raw):
+        """Turns the reader's words `w` (`raw`: the same as bytes) into records for the
+        collector; how many samples."""
         n = len(w)
         count = 0
         i = 0
@@ -707,8 +710,9 @@ class _Reader:
                 count += 1
             elif kind == _NEW_STACK:
                 k = 2 * (head >> 8)
-                frames = w[i + 3:i + 3 + k]
-                own = frames[-2] == self.agent_code
+                own = w[i + 1 + k] == self.agent_code  # the root frame's code
+                # Kept as bytes (8 a word, not a Python int each): read back as words.
+                frames = memoryview(raw[8 * (i + 3):8 * (i + 3 + k)].tobytes()).cast("Q")
                 stacks[w[i + 1]] = [None if own else frames, w[i + 2], None, -1]
                 i += 3 + k
             elif kind == _NEW_CODE:
@@ -729,7 +733,8 @@ class _Reader:
         return text
 
     def announce(self, ptr, name, file):
-        self.named_gen += 1  # a text made under this address may have named another code
+        if ptr in self.by_ptr:
+            self.named_gen += 1  # a kept text may have named the code this address held
         e = self.agent.codes.get(ptr)
         if e is not None:
             self.by_ptr[ptr] = e  # ours already: we hold it, so the address is still it

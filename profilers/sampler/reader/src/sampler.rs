@@ -20,9 +20,10 @@ pub const SAMPLE: u64 = 1;
 pub const NEW_CODE: u64 = 2;
 pub const NEW_STACK: u64 = 3;
 pub const FORGET_STACKS: u64 = 4;
-/// Distinct stacks numbered before the numbering starts afresh (a FORGET_STACKS record), so
-/// that neither side's table grows without bound.
+/// Distinct stacks, and frame words in them, numbered before the numbering starts afresh (a
+/// FORGET_STACKS record), so that neither side's table grows past a few MB in the target.
 const MAX_STACKS: usize = 16384;
+const MAX_STACK_WORDS: usize = 1 << 18;
 
 /// How a thread's chain is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,6 +189,8 @@ pub fn announcements(words: &[u64]) -> Vec<u64> {
 struct Stacks {
     numbers: HashMap<(u64, Vec<u64>), u64>,
     next: u64,
+    /// Frame words held in `numbers`.
+    words: usize,
 }
 
 impl Stacks {
@@ -201,16 +204,18 @@ impl Stacks {
         self.next += 1;
         words.extend_from_slice(&[NEW_STACK | ((frames.len() / 2) as u64) << 8, n, globals]);
         words.extend_from_slice(frames);
+        self.words += frames.len();
         self.numbers.insert(key, n);
         n
     }
 
     /// Starts the numbering afresh once the table is full; true if it did.
     fn forget_if_full(&mut self, words: &mut Vec<u64>) -> bool {
-        if self.numbers.len() < MAX_STACKS {
+        if self.numbers.len() < MAX_STACKS && self.words < MAX_STACK_WORDS {
             return false;
         }
         self.numbers.clear();
+        self.words = 0;
         words.push(FORGET_STACKS);
         true
     }
@@ -777,10 +782,16 @@ mod tests {
             stacks.number(k, &[1, 2], &mut Vec::new());
         }
         words.clear();
-        assert!(stacks.forget_if_full(&mut words));
+        assert!(stacks.forget_if_full(&mut words), "full by count");
         assert_eq!(words, [FORGET_STACKS]);
         let again = stacks.number(40, &[7, 12, 8, 30], &mut words);
         assert!(again > other_globals, "numbers are never reused");
+        // A few very deep stacks fill it by size.
+        assert!(!stacks.forget_if_full(&mut Vec::new()));
+        let deep = vec![7u64; MAX_STACK_WORDS / 2];
+        stacks.number(1, &deep, &mut Vec::new());
+        stacks.number(2, &deep, &mut Vec::new());
+        assert!(stacks.forget_if_full(&mut Vec::new()), "full by size");
     }
 
     /// A compact ASCII str object as CPython lays one out (length at 16, state at 32), its
