@@ -462,3 +462,51 @@ fn a_code_address_taken_by_another_function_names_that_function() {
         "seconds per function: {each:.3?}"
     );
 }
+
+/// Deep stacks, each new: the reader's table of stacks fills by size and starts its numbering
+/// afresh in the middle of the run, and every sample after that is still named.
+#[test]
+fn stacks_stay_named_when_the_numbering_starts_afresh() {
+    let Some(py) = python() else { return };
+    if !reader_knows(&py) {
+        eprintln!("python3 is not CPython 3.11-3.13: skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("deep.py");
+    std::fs::write(
+        &script,
+        "import random, sys, time\n\
+         sys.setrecursionlimit(5000)\n\
+         def down(d):\n\
+         \x20   if d == 0:\n\
+         \x20       t = time.perf_counter()\n\
+         \x20       while time.perf_counter() - t < 0.005:\n\
+         \x20           pass\n\
+         \x20       return\n\
+         \x20   down(d - 1)\n\
+         random.seed(1)\n\
+         for _ in range(300):\n\
+         \x20   down(random.randint(600, 1000))\n",
+    )
+    .unwrap();
+    let out = dir.path().join("profile.json");
+    record(&args(&out, Format::Json, vec![py, script.into()])).unwrap();
+    let profile: Profile = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let deep = |s: &&profbench_profilers::Sample| {
+        s.stack
+            .iter()
+            .filter(|&&i| profile.frames[i as usize].function == "down")
+            .count()
+            > 600
+    };
+    let seconds: f64 = profile.samples.iter().filter(deep).map(|s| s.weight).sum();
+    // About 300 samples of 1,200-2,000 words each: more than the 2^18 words a numbering holds.
+    assert!(
+        profile.samples.iter().filter(deep).count() > 150 && seconds > 1.0,
+        "{} samples 600 deep or more ({seconds:.2} s) of {}; warnings {:?}",
+        profile.samples.iter().filter(deep).count(),
+        profile.samples.len(),
+        profile.warnings
+    );
+}
