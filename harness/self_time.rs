@@ -421,6 +421,13 @@ fn floor_at_samples(ref_runs: &[&SelfTime], n: u64) -> Option<f64> {
     median(d)
 }
 
+/// Whether two cells profiled the same program: same platform, launcher and workload.
+fn same_program(a: &CellRecord, b: &CellRecord) -> bool {
+    a.key.workload == b.key.workload
+        && a.key.launcher == b.key.launcher
+        && a.platform_id == b.platform_id
+}
+
 /// Every profiled cell with self-time data, compared with the reference cell of the same
 /// (platform, launcher, workload).
 pub fn rows(cells: &[CellRecord]) -> Vec<SelfTimeRow> {
@@ -436,21 +443,14 @@ pub fn rows(cells: &[CellRecord]) -> Vec<SelfTimeRow> {
         let others: Vec<(&str, Vec<&SelfTime>)> = cells
             .iter()
             .filter(|o| {
-                o.key.backend != "none"
-                    && o.key.backend != c.key.backend
-                    && o.key.workload == c.key.workload
-                    && o.key.launcher == c.key.launcher
-                    && o.platform_id == c.platform_id
+                o.key.backend != "none" && o.key.backend != c.key.backend && same_program(o, c)
             })
             .map(|o| (o.key.backend.as_str(), main_self_times(o)))
             .filter(|(_, r)| r.len() >= 2)
             .collect();
-        let reference = cells.iter().find(|r| {
-            r.key.backend == REFERENCE
-                && r.key.workload == c.key.workload
-                && r.key.launcher == c.key.launcher
-                && r.platform_id == c.platform_id
-        });
+        let reference = cells
+            .iter()
+            .find(|r| r.key.backend == REFERENCE && same_program(r, c));
         let ref_runs = reference.map(main_self_times).unwrap_or_default();
         let no_reference = match reference {
             None => Some(format!("no reference: {REFERENCE} was not run on this program")),
