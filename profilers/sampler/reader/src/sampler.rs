@@ -184,20 +184,24 @@ pub fn announcements(words: &[u64]) -> Vec<u64> {
     out
 }
 
-/// The stacks numbered so far: (leaf globals, frame words) -> number.
+/// The stacks numbered so far: [leaf globals, frame words...] -> number.
 #[derive(Default)]
 struct Stacks {
-    numbers: HashMap<(u64, Vec<u64>), u64>,
+    numbers: HashMap<Vec<u64>, u64>,
     next: u64,
     /// Frame words held in `numbers`.
     words: usize,
+    /// The key being looked up, reused: a sample of a known stack allocates nothing.
+    key: Vec<u64>,
 }
 
 impl Stacks {
     /// The number of a stack, announcing it into `words` if it is new.
     fn number(&mut self, globals: u64, frames: &[u64], words: &mut Vec<u64>) -> u64 {
-        let key = (globals, frames.to_vec());
-        if let Some(&n) = self.numbers.get(&key) {
+        self.key.clear();
+        self.key.push(globals);
+        self.key.extend_from_slice(frames);
+        if let Some(&n) = self.numbers.get(self.key.as_slice()) {
             return n;
         }
         let n = self.next;
@@ -205,7 +209,7 @@ impl Stacks {
         words.extend_from_slice(&[NEW_STACK | ((frames.len() / 2) as u64) << 8, n, globals]);
         words.extend_from_slice(frames);
         self.words += frames.len();
-        self.numbers.insert(key, n);
+        self.numbers.insert(self.key.clone(), n);
         n
     }
 
