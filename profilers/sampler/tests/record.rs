@@ -32,6 +32,16 @@ fn args(out: &Path, format: Format, command: Vec<OsString>) -> RecordArgs {
     }
 }
 
+/// Records `source`, saved as `name` in a folder of its own, at the tests' settings, as JSON.
+fn profile_of(py: OsString, name: &str, source: &str) -> Profile {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join(name);
+    std::fs::write(&script, source).unwrap();
+    let out = dir.path().join("profile.json");
+    record(&args(&out, Format::Json, vec![py, script.into()])).unwrap();
+    serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
+}
+
 const SCRIPT: &str = r#"
 import json, os, sys, threading, time, subprocess
 
@@ -221,21 +231,16 @@ fn a_command_that_is_not_python_still_runs() {
 #[test]
 fn c_functions_being_called_are_named() {
     let Some(py) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("native_calls.py");
     // The agent names callees only when the target has loaded `opcode` itself (as numpy,
     // inspect and ray do); importing it from the agent would change the target's modules.
-    std::fs::write(
-        &script,
+    let profile = profile_of(
+        py,
+        "native_calls.py",
         "import dis, time\n\
          def sleepy():\n    time.sleep(0.3)\n\
          def summing():\n    return sum(range(3 * 10**7))\n\
          sleepy()\nsumming()\n",
-    )
-    .unwrap();
-    let out = dir.path().join("profile.json");
-    record(&args(&out, Format::Json, vec![py, script.into()])).unwrap();
-    let profile: Profile = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    );
     let below = |parent: &str, leaf: &str| -> f64 {
         profile
             .samples
@@ -381,10 +386,9 @@ fn a_forked_child_gets_its_own_reader() {
         eprintln!("python3 is not CPython 3.11-3.13: skipping");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("fork.py");
-    std::fs::write(
-        &script,
+    let profile = profile_of(
+        py,
+        "fork.py",
         "import os\n\
          def child_work():\n\
          \x20   return sum(range(2 * 10**7))\n\
@@ -393,11 +397,7 @@ fn a_forked_child_gets_its_own_reader() {
          \x20   child_work()\n\
          \x20   os._exit(0)\n\
          os.waitpid(pid, 0)\n",
-    )
-    .unwrap();
-    let out = dir.path().join("profile.json");
-    record(&args(&out, Format::Json, vec![py, script.into()])).unwrap();
-    let profile: Profile = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    );
     let in_child = profile
         .samples
         .iter()
@@ -425,10 +425,9 @@ fn a_forked_child_gets_its_own_reader() {
 #[test]
 fn a_code_address_taken_by_another_function_names_that_function() {
     let Some(py) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("reused.py");
-    std::fs::write(
-        &script,
+    let profile = profile_of(
+        py,
+        "reused.py",
         "import time\n\
          def run(i):\n\
          \x20   src = 'def work_%d():\\n    t = time.perf_counter()\\n    while time.perf_counter() - t < 0.06:\\n        pass\\n' % i\n\
@@ -437,11 +436,7 @@ fn a_code_address_taken_by_another_function_names_that_function() {
          \x20   ns['work_%d' % i]()\n\
          for i in range(12):\n\
          \x20   run(i)\n",
-    )
-    .unwrap();
-    let out = dir.path().join("profile.json");
-    record(&args(&out, Format::Json, vec![py, script.into()])).unwrap();
-    let profile: Profile = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    );
     let seconds = |name: &str| -> f64 {
         profile
             .samples
@@ -472,10 +467,9 @@ fn stacks_stay_named_when_the_numbering_starts_afresh() {
         eprintln!("python3 is not CPython 3.11-3.13: skipping");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("deep.py");
-    std::fs::write(
-        &script,
+    let profile = profile_of(
+        py,
+        "deep.py",
         "import random, sys, time\n\
          sys.setrecursionlimit(5000)\n\
          def down(d):\n\
@@ -488,11 +482,7 @@ fn stacks_stay_named_when_the_numbering_starts_afresh() {
          random.seed(1)\n\
          for _ in range(300):\n\
          \x20   down(random.randint(600, 1000))\n",
-    )
-    .unwrap();
-    let out = dir.path().join("profile.json");
-    record(&args(&out, Format::Json, vec![py, script.into()])).unwrap();
-    let profile: Profile = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    );
     let deep = |s: &&profbench_profilers::Sample| {
         s.stack
             .iter()
